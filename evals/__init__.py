@@ -1,0 +1,1 @@
+"""Evaluation: tasks, metrics, the runner that compares systems, and statistics."""

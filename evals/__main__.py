@@ -1,0 +1,119 @@
+"""CLI: python -m evals compare | runs | show — the runner without the UI."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from evals.runner import System, compare
+from evals.tasks import TaskError, load_task
+from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
+from modules.paths import lab_home
+from modules.store import Store
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m evals", description="Compare LLM techniques on a task.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("compare", help="run systems over a task and print the aggregate table")
+    run.add_argument("--task", required=True, help="dialogue-summary, arithmetic-word-problems, ...")
+    run.add_argument("--systems", required=True, help="comma-separated, e.g. zero-shot,one-shot,few-shot:k=3")
+    run.add_argument("--limit", type=int, default=None, help="first N examples of the split")
+    run.add_argument("--split", default="test", choices=["train", "test"])
+    run.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
+    run.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and for sampling systems")
+    run.add_argument("--out", type=Path, default=None, help="write per-example results to .csv or .json")
+    runs = commands.add_parser("runs", help="list stored runs")
+    runs.add_argument("--limit", type=int, default=20)
+    show = commands.add_parser("show", help="print one stored run")
+    show.add_argument("run_id", type=int)
+    return parser.parse_args(argv)
+
+
+def format_aggregate(aggregate: pd.DataFrame) -> str:
+    if aggregate.empty:
+        return "(no results)"
+    table = aggregate.assign(
+        value=[f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(aggregate["mean"], aggregate.ci_low, aggregate.ci_high)]
+    )
+    wide = table.pivot(index="system", columns="score", values="value").reindex(aggregate.system.unique())
+    return wide[list(dict.fromkeys(aggregate.score))].to_string()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if args.out is not None and args.out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
+    task = load_task(args.task)
+    model = get_model(args.model)
+    systems = [System.parse(text, model) for text in args.systems.split(",") if text.strip()]
+    store = Store(lab_home() / "lab.db")
+
+    def progress(done: int, total: int, message: str) -> None:
+        print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
+
+    run = compare(task, systems, limit=args.limit, split=args.split, seed=args.seed, store=store, progress=progress)
+    n = run.per_example.example_id.nunique()
+    print(f"Run {run.id} ({run.status}): task {task.name}, split {run.split}, {n} examples, seed {run.seed}")
+    print(f"Model: {model.label}")
+    print("Mean [95% bootstrap interval] per system:")
+    print(format_aggregate(run.aggregate))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.suffix == ".csv":
+            run.per_example.to_csv(args.out, index=False)
+        else:
+            payload = {
+                "run_id": run.id,
+                "task": run.task,
+                "split": run.split,
+                "seed": run.seed,
+                "model": model.info(),
+                "systems": run.systems,
+                "aggregate": run.aggregate.to_dict(orient="records"),
+                "per_example": run.per_example.to_dict(orient="records"),
+            }
+            args.out.write_text(json.dumps(payload, indent=2, default=str))
+        print(f"Wrote {args.out}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    runs = Store(lab_home() / "lab.db").list_runs(args.limit)
+    if not runs:
+        print("No runs stored yet.")
+        return 0
+    table = pd.DataFrame(runs)[["id", "created", "status", "task", "split", "limit", "results", "model_label"]]
+    table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = Store(lab_home() / "lab.db")
+    run = store.get_run(args.run_id)
+    if run is None:
+        raise ValueError(f"No run with id {args.run_id}.")
+    print(f"Run {run['id']} ({run['status']}), created {run['created']}, commit {run['git_commit'] or 'unknown'}")
+    print(f"Task {run['task']}, split {run['split']}, limit {run['limit']}, seed {run['seed']}")
+    print(f"Model: {run['model_label']}; {run['results']} results stored")
+    for system in run["systems"]:
+        print(f"  {system['name']}: {system['technique']} {json.dumps(system['config'])}")
+    if run.get("aggregate"):
+        print(format_aggregate(pd.DataFrame(run["aggregate"])))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    commands = {"compare": cmd_compare, "runs": cmd_runs, "show": cmd_show}
+    try:
+        return commands[args.command](args)
+    except (ValueError, TaskError, ModelLoadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Scoring: local `evaluate` metric modules loaded by path (offline), one shape for every metric."""
+
+import functools
+from pathlib import Path
+
+import evaluate
+
+METRICS_DIR = Path(__file__).parent
+METRIC_MODULES = ("rouge", "bleu", "exact_match", "numeric_accuracy")
+
+# Per-example score name -> (label shown next to the number, higher is better).
+SCORES = {
+    "rouge1": ("ROUGE-1 F (0-1)", True),
+    "rouge2": ("ROUGE-2 F (0-1)", True),
+    "rougeL": ("ROUGE-L F (0-1)", True),
+    "rougeLsum": ("ROUGE-Lsum F (0-1)", True),
+    "bleu": ("BLEU (sacrebleu sentence BLEU, 0-100)", True),
+    "exact_match": ("exact match (0/1)", True),
+    "numeric_accuracy": ("numeric answer accuracy (0/1)", True),
+    "latency_s": ("latency per output (s, batch wall time)", False),
+    "new_tokens": ("new tokens", None),
+    "tokens_per_s": ("tokens/s per output", True),
+}
+
+
+def higher_is_better(score: str) -> bool | None:
+    return SCORES.get(score, (score, None))[1]
+
+
+def label(score: str) -> str:
+    return SCORES.get(score, (score, None))[0]
+
+
+@functools.cache
+def load_metric(name: str) -> evaluate.Metric:
+    """A local metric module; works offline because it is loaded from its folder."""
+    if name not in METRIC_MODULES:
+        raise ValueError(f"Unknown metric '{name}'. Available: {', '.join(METRIC_MODULES)}.")
+    return evaluate.load(str(METRICS_DIR / name))
+
+
+def score(
+    metrics: list[str], outputs: list[str], references: list[str], answers: list[str | None]
+) -> dict[str, list[float]]:
+    """Per-example values for each metric: {score name: [value per example]}.
+
+    Answer metrics compare against `answers` (the task's short answer); text metrics against `references`.
+    """
+    values: dict[str, list[float]] = {}
+    for name in metrics:
+        targets = answers if name in ("numeric_accuracy", "exact_match") else references
+        targets = [t if t is not None else r for t, r in zip(targets, references)]
+        result = load_metric(name).compute(predictions=outputs, references=targets)
+        values |= {key: value for key, value in result.items() if isinstance(value, list)}
+    return values

@@ -1,0 +1,194 @@
+"""compare(): run systems over a task's examples in batches, score them, store them, add intervals."""
+
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from evals import metrics, stats
+from evals.tasks import Task
+from modules.models import Model
+from modules.store import Store
+from modules.techniques import TECHNIQUES, parse_system
+
+CHUNK = 8  # examples handed to a technique at once: one batched generate call, one store commit
+PACKAGES = ("torch", "transformers", "evaluate", "rouge_score", "sacrebleu", "peft", "sentence-transformers")
+TIMING_SCORES = ("latency_s", "new_tokens", "tokens_per_s")
+
+
+@dataclass
+class System:
+    """model variant × technique × config, under a display name."""
+
+    name: str
+    model: Model
+    technique: str
+    config: object
+
+    @classmethod
+    def parse(cls, text: str, model: Model) -> "System":
+        name, technique, config = parse_system(text)
+        return cls(name, model, technique, config)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "technique": self.technique,
+            "config": asdict(self.config),
+            "model": self.model.spec,
+            "model_label": self.model.label,
+        }
+
+
+@dataclass
+class Run:
+    """Per-example and aggregate tables of one comparison, plus what it was run on."""
+
+    id: int | None
+    task: str
+    split: str
+    seed: int
+    systems: list[dict]
+    per_example: pd.DataFrame
+    aggregate: pd.DataFrame
+    status: str = "complete"
+
+    def paired_difference(self, system_a: str, system_b: str, score: str) -> dict:
+        """Mean of (a - b) on the examples both finished, with its 95% paired-bootstrap interval."""
+        table = self.per_example.pivot(index="example_id", columns="system", values=score).dropna()
+        return stats.paired_bootstrap(table[system_a], table[system_b], seed=self.seed)
+
+
+def package_versions() -> dict:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def aggregate(per_example: pd.DataFrame, score_names: list[str], seed: int) -> pd.DataFrame:
+    """One row per (system, score): mean, 95% bootstrap interval, n, direction, label."""
+    rows = []
+    if per_example.empty:
+        return pd.DataFrame(rows)
+    for system, group in per_example.groupby("system", sort=False):
+        for score in score_names:
+            if score in group:
+                summary = stats.bootstrap_ci(group[score].dropna(), seed=seed)
+                rows.append(
+                    {"system": system, "score": score, **summary}
+                    | {"higher_is_better": metrics.higher_is_better(score), "label": metrics.label(score)}
+                )
+    return pd.DataFrame(rows)
+
+
+def compare(
+    task: Task,
+    systems: list[System],
+    limit: int | None = None,
+    split: str = "test",
+    seed: int = 0,
+    store: Store | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Run:
+    """Run every system over the first `limit` examples of `split`; results are stored as they arrive."""
+    if not systems:
+        raise ValueError("Pick at least one system to compare.")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}.")
+    names = [s.name for s in systems]
+    if len(set(names)) != len(names):
+        raise ValueError(f"System names must differ: {names}.")
+    for system in systems:
+        TECHNIQUES[system.technique].validate(task, system.config)
+    examples = task.split(split)[:limit]
+    run_id = None
+    if store is not None:
+        run_id = store.create_run(
+            model_spec=systems[0].model.spec,
+            model_label=systems[0].model.label,
+            systems=[s.describe() for s in systems],
+            task=task.name,
+            split=split,
+            limit=limit,
+            seed=seed,
+            versions=package_versions(),
+            git_commit=git_commit(),
+        )
+    rows, total, done, status = [], len(examples) * len(systems), 0, "complete"
+    try:
+        for system in systems:
+            technique = TECHNIQUES[system.technique]
+            for start in range(0, len(examples), CHUNK):
+                if stop is not None and stop.is_set():
+                    status = "stopped"
+                    break
+                chunk = examples[start : start + CHUNK]
+                outputs = technique.run(system.model, task, chunk, system.config)
+                chunk_rows = _score(task, system.name, chunk, outputs)
+                if store is not None:
+                    store.add_results(run_id, chunk_rows)
+                rows.extend(chunk_rows)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total, f"{system.name}: {min(start + CHUNK, len(examples))}/{len(examples)}")
+    except BaseException:
+        if store is not None:
+            store.finish_run(run_id, "failed")
+        raise
+    per_example = _table(rows)
+    score_names = [c for c in per_example.columns if metrics.higher_is_better(c) is not None or c == "new_tokens"]
+    summary = aggregate(per_example, score_names, seed)
+    run = Run(run_id, task.name, split, seed, [s.describe() for s in systems], per_example, summary, status)
+    if store is not None:
+        store.finish_run(run_id, status, summary.to_dict(orient="records"))
+    return run
+
+
+def _score(task: Task, system: str, examples, outputs) -> list[dict]:
+    texts = [o.text for o in outputs]
+    values = metrics.score(task.metrics, texts, [e.reference for e in examples], [e.answer for e in examples])
+    rows = []
+    for index, (example, output) in enumerate(zip(examples, outputs)):
+        scores = {name: column[index] for name, column in values.items()}
+        scores |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
+        rows.append(
+            {
+                "system": system,
+                "example_id": example.id,
+                "output": output.text,
+                "answer": output.answer,
+                "trace": output.trace,
+                "scores": scores,
+                "latency_s": output.latency_s,
+                "prompt_tokens": output.prompt_tokens,
+                "new_tokens": output.new_tokens,
+            }
+        )
+    return rows
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    """Flat per-example table: system, example_id, output, answer, tokens, then one column per score."""
+    records = [
+        {k: r[k] for k in ("system", "example_id", "output", "answer", "prompt_tokens")} | r["scores"] for r in rows
+    ]
+    return pd.DataFrame(records)

@@ -1,0 +1,1 @@
+"""LLM Technique Lab: models, techniques and the run store behind the dashboard."""

@@ -1,0 +1,181 @@
+"""A loaded language model with batched, left-padded generation and honest bookkeeping."""
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import psutil
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from modules.models.generation import Generation, GenerationParams
+
+Prompt = str | list[dict]  # plain text, or chat messages [{"role": ..., "content": ...}]
+KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps room for the rest
+
+
+class Model:
+    """One model + tokenizer on one device. Shared by every caller, so generate() holds a lock."""
+
+    def __init__(self, spec: str, label: str, hf: PreTrainedModel, tokenizer: PreTrainedTokenizerBase):
+        self.spec = spec
+        self.label = label
+        self.hf = hf.eval()
+        self.tokenizer = tokenizer
+        self.is_seq2seq = bool(hf.config.is_encoder_decoder)
+        if not self.is_seq2seq:
+            tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._lock = threading.Lock()
+
+    # ---- facts shown in the model bar and stored with every run
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.hf.parameters()).dtype
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.hf.parameters())
+
+    @property
+    def context_length(self) -> int:
+        """Longest input the model accepts (encoder side for seq2seq)."""
+        config = self.hf.config
+        for name in ("max_position_embeddings", "n_positions", "max_seq_len"):
+            if getattr(config, name, None):
+                return int(getattr(config, name))
+        limit = self.tokenizer.model_max_length
+        return int(limit) if limit and limit < 1_000_000 else 512  # T5 uses relative positions: 512 trained
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def info(self) -> dict:
+        return {
+            "spec": self.spec,
+            "label": self.label,
+            "parameters": self.num_parameters,
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "context_length": self.context_length,
+            "chat_template": self.has_chat_template,
+        }
+
+    # ---- prompts
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the tokenizer sees: chat template applied when the tokenizer has one."""
+        if self.has_chat_template and not self.is_seq2seq:
+            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if isinstance(prompt, str):
+            return prompt
+        return "\n\n".join(m["content"] for m in prompt)
+
+    def _encode(self, text: str, max_new_tokens: int) -> tuple[list[int], list[str]]:
+        """Token ids, cut from the left to fit the context; the cut is reported, never raised."""
+        ids = self.tokenizer(text, add_special_tokens=not self.has_chat_template)["input_ids"]
+        budget = self.context_length if self.is_seq2seq else self.context_length - max_new_tokens
+        budget = max(budget, 1)
+        if len(ids) <= budget:
+            return ids, []
+        warning = (
+            f"Prompt truncated: it was {len(ids)} tokens, the context is {self.context_length} tokens"
+            + ("" if self.is_seq2seq else f" with {max_new_tokens} reserved for the answer")
+            + f", so the first {len(ids) - budget} tokens were dropped."
+        )
+        return ids[-budget:], [warning]
+
+    def max_batch_size(self, tokens_per_row: int, wanted: int) -> int:
+        """Rows that fit: the KV cache may use KV_MEMORY_SHARE of free memory."""
+        config = self.hf.config.get_text_config()
+        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "num_layers", 12)
+        hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", 768)
+        heads = getattr(config, "num_attention_heads", None) or getattr(config, "num_heads", 12)
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        bytes_per_token = 2 * layers * kv_heads * (hidden // heads) * self.dtype.itemsize  # keys + values
+        if self.device.type == "cuda":
+            free = torch.cuda.mem_get_info(self.device)[0]
+        else:
+            free = psutil.virtual_memory().available
+        fits = int(free * KV_MEMORY_SHARE // (bytes_per_token * max(tokens_per_row, 1)))
+        return max(1, min(wanted, fits))
+
+    # ---- generation
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams | None = None) -> list[Generation]:
+        """Generate for every prompt, batched; results come back in the order of `prompts`."""
+        params = params or GenerationParams()
+        texts = [self.render(p) for p in prompts]
+        encoded = [self._encode(t, params.max_new_tokens) for t in texts]
+        # Longest first, so rows of a batch have similar lengths and padding stays small.
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i][0]))
+        results: list[Generation | None] = [None] * len(texts)
+        start = 0
+        with self._lock:
+            while start < len(order):
+                longest = len(encoded[order[start]][0]) + params.max_new_tokens
+                size = self.max_batch_size(longest, params.batch_size)
+                batch = order[start : start + size]
+                for i, generation in zip(batch, self._generate_batch([encoded[i][0] for i in batch], params)):
+                    generation.prompt = texts[i]
+                    generation.warnings = encoded[i][1]
+                    results[i] = generation
+                start += size
+        return results
+
+    @torch.inference_mode()
+    def _generate_batch(self, batch_ids: list[list[int]], params: GenerationParams) -> list[Generation]:
+        inputs = self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt").to(self.device)
+        options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
+        if params.do_sample:
+            options |= {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
+            torch.manual_seed(params.seed)
+        else:
+            options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
+        started = time.perf_counter()
+        output = self.hf.generate(
+            **inputs, **options, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
+        )
+        latency = time.perf_counter() - started
+        # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
+        new = output[:, 1:] if self.is_seq2seq else output[:, inputs["input_ids"].shape[1] :]
+        results = []
+        for row, ids in zip(new.tolist(), batch_ids):
+            generated = _until_eos(row, self._eos_ids())
+            results.append(
+                Generation(
+                    text=self.tokenizer.decode(generated, skip_special_tokens=True).strip(),
+                    prompt_tokens=len(ids),
+                    new_tokens=len(generated) + (len(generated) < len(row)),  # the eos counts as work
+                    latency_s=latency,
+                    batch_size=len(batch_ids),
+                    params=params.to_dict(),
+                )
+            )
+        return results
+
+    def _eos_ids(self) -> list[int]:
+        eos = self.hf.generation_config.eos_token_id
+        ids = eos if isinstance(eos, list) else [eos]
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(self.tokenizer.eos_token_id)
+        return sorted({i for i in ids if i is not None})
+
+    # ---- derived variants
+    def variant(self, label: str, transform: Callable[[PreTrainedModel], PreTrainedModel]) -> "Model":
+        """A new Model from a copy of the weights with `transform` applied; the base stays untouched."""
+        derived = transform(copy.deepcopy(self.hf))
+        return Model(f"{self.spec}+{label}", f"{self.label} + {label}", derived, self.tokenizer)
+
+
+def _until_eos(row: list[int], eos_ids: list[int]) -> list[int]:
+    for position, token in enumerate(row):
+        if token in eos_ids:
+            return row[:position]
+    return row

@@ -1,0 +1,184 @@
+"""The run store: one SQLite file (LAB_HOME/lab.db) of runs and per-example results, written as they arrive."""
+
+import json
+import os
+import socket
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+# Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        created TEXT NOT NULL,
+        model_spec TEXT NOT NULL,
+        model_label TEXT NOT NULL,
+        systems TEXT NOT NULL,          -- JSON: [{name, technique, config, model}]
+        task TEXT NOT NULL,
+        split TEXT NOT NULL,
+        "limit" INTEGER,
+        seed INTEGER NOT NULL,
+        versions TEXT NOT NULL,         -- JSON: package versions
+        git_commit TEXT,
+        status TEXT NOT NULL,           -- running | complete | stopped | failed | incomplete
+        host TEXT,
+        pid INTEGER
+    );
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        system TEXT NOT NULL,
+        example_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        answer TEXT,
+        trace TEXT NOT NULL,            -- JSON
+        scores TEXT NOT NULL,           -- JSON: {score: value}
+        latency_s REAL,
+        prompt_tokens INTEGER,
+        new_tokens INTEGER,
+        UNIQUE (run_id, system, example_id)
+    );
+    CREATE INDEX results_run ON results(run_id);
+    """,
+    # v2: keep the aggregate table and the finish time with the run, so listing runs needs no recomputation.
+    """
+    ALTER TABLE runs ADD COLUMN finished TEXT;
+    ALTER TABLE runs ADD COLUMN aggregate TEXT;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+FINAL_STATUSES = ("complete", "stopped", "failed", "incomplete")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """A connection to one lab.db. Cheap to open; every write is its own committed transaction."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: Gradio workers share the store; SQLite serialises the writes.
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        self.db.execute("PRAGMA synchronous=FULL")  # a committed result survives power loss
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        self._mark_interrupted()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has schema v{version}, newer than this lab (v{SCHEMA_VERSION}).")
+        for number in range(version, SCHEMA_VERSION):
+            with self.db:
+                self.db.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;")
+
+    def _mark_interrupted(self) -> None:
+        """Runs left 'running' by a process that is gone were killed mid-way: mark them incomplete."""
+        rows = self.db.execute("SELECT id, host, pid FROM runs WHERE status = 'running'").fetchall()
+        for row in rows:
+            if row["host"] != socket.gethostname() or not _alive(row["pid"] or -1):
+                self.finish_run(row["id"], "incomplete")
+
+    # ---- writes
+    def create_run(self, *, model_spec, model_label, systems, task, split, limit, seed, versions, git_commit) -> int:
+        with self.db:
+            cursor = self.db.execute(
+                'INSERT INTO runs (created, model_spec, model_label, systems, task, split, "limit", seed, versions,'
+                " git_commit, status, host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    _now(),
+                    model_spec,
+                    model_label,
+                    json.dumps(systems),
+                    task,
+                    split,
+                    limit,
+                    seed,
+                    json.dumps(versions),
+                    git_commit,
+                    socket.gethostname(),
+                    os.getpid(),
+                ),
+            )
+        return cursor.lastrowid
+
+    def add_results(self, run_id: int, rows: list[dict]) -> None:
+        """Commit one batch of per-example results (one transaction, so a batch is all or nothing)."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO results (run_id, system, example_id, output, answer, trace, scores,"
+                " latency_s, prompt_tokens, new_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        r["system"],
+                        r["example_id"],
+                        r["output"],
+                        r.get("answer"),
+                        json.dumps(r.get("trace", {})),
+                        json.dumps(r.get("scores", {})),
+                        r.get("latency_s"),
+                        r.get("prompt_tokens"),
+                        r.get("new_tokens"),
+                    )
+                    for r in rows
+                ],
+            )
+
+    def finish_run(self, run_id: int, status: str, aggregate: list[dict] | None = None) -> None:
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"Unknown final status '{status}'.")
+        with self.db:
+            self.db.execute(
+                "UPDATE runs SET status = ?, finished = ?, aggregate = ? WHERE id = ?",
+                (status, _now(), json.dumps(aggregate) if aggregate is not None else None, run_id),
+            )
+
+    # ---- reads
+    def list_runs(self, limit: int = 50) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE run_id = runs.id) AS results"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_run_dict(row) for row in rows]
+
+    def get_run(self, run_id: int) -> dict | None:
+        row = self.db.execute(
+            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE run_id = runs.id) AS results FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+        return _run_dict(row) if row else None
+
+    def get_results(self, run_id: int) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM results WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        return [dict(row) | {"trace": json.loads(row["trace"]), "scores": json.loads(row["scores"])} for row in rows]
+
+
+def _run_dict(row: sqlite3.Row) -> dict:
+    run = dict(row)
+    for key in ("systems", "versions", "aggregate"):
+        if run.get(key):
+            run[key] = json.loads(run[key])
+    return run

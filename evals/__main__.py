@@ -12,6 +12,14 @@ from evals.tasks import TaskError, load_task
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
 from modules.paths import lab_home
 from modules.store import Store
+from modules.techniques import TECHNIQUES, parse_system
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -20,7 +28,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = commands.add_parser("compare", help="run systems over a task and print the aggregate table")
     run.add_argument("--task", required=True, help="dialogue-summary, arithmetic-word-problems, ...")
     run.add_argument("--systems", required=True, help="comma-separated, e.g. zero-shot,one-shot,few-shot:k=3")
-    run.add_argument("--limit", type=int, default=None, help="first N examples of the split")
+    run.add_argument("--limit", type=positive_int, default=None, help="first N examples of the split")
     run.add_argument("--split", default="test", choices=["train", "test"])
     run.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     run.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and for sampling systems")
@@ -36,7 +44,9 @@ def format_aggregate(aggregate: pd.DataFrame) -> str:
     if aggregate.empty:
         return "(no results)"
     table = aggregate.assign(
-        value=[f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(aggregate["mean"], aggregate.ci_low, aggregate.ci_high)]
+        value=[
+            f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(aggregate["mean"], aggregate.ci_low, aggregate.ci_high)
+        ]
     )
     wide = table.pivot(index="system", columns="score", values="value").reindex(aggregate.system.unique())
     return wide[list(dict.fromkeys(aggregate.score))].to_string()
@@ -46,8 +56,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
     task = load_task(args.task)
+    # Check every system string against the task before the (slow) model load.
+    parsed = [parse_system(text) for text in args.systems.split(",") if text.strip()]
+    for _, technique, config in parsed:
+        TECHNIQUES[technique].validate(task, config)
     model = get_model(args.model)
-    systems = [System.parse(text, model) for text in args.systems.split(",") if text.strip()]
+    systems = [System(name, model, technique, config) for name, technique, config in parsed]
     store = Store(lab_home() / "lab.db")
 
     def progress(done: int, total: int, message: str) -> None:

@@ -169,7 +169,11 @@ def _score(task: Task, system: str, examples, outputs) -> list[dict]:
     rows = []
     for index, (example, output) in enumerate(zip(examples, outputs)):
         scores = {name: column[index] for name, column in values.items()}
-        scores |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
+        scores |= {
+            "latency_s": output.latency_s,
+            "new_tokens": output.new_tokens,
+            "tokens_per_s": output.tokens_per_s,
+        }
         rows.append(
             {
                 "system": system,

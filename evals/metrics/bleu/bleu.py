@@ -11,7 +11,9 @@ class Bleu(evaluate.Metric):
             description="sacrebleu BLEU, 0-100. 'bleu': sentence BLEU per example; 'corpus_bleu': one corpus score.",
             citation="Post, A Call for Clarity in Reporting BLEU Scores, WMT 2018.",
             inputs_description="predictions: list of str; references: list of str (one reference each).",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):

@@ -19,7 +19,9 @@ class ExactMatch(evaluate.Metric):
             description="1 when the normalised prediction equals the normalised reference, else 0.",
             citation="Rajpurkar et al., SQuAD, 2016.",
             inputs_description="predictions: list of str; references: list of str.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):

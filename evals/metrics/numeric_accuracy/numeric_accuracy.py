@@ -37,7 +37,9 @@ class NumericAccuracy(evaluate.Metric):
             description="1 when the number extracted from the prediction equals the reference answer, else 0.",
             citation="Cobbe et al., Training Verifiers to Solve Math Word Problems (GSM8K), 2021.",
             inputs_description="predictions: list of str; references: list of str (the numeric answer).",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):

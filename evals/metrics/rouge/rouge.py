@@ -13,7 +13,9 @@ class Rouge(evaluate.Metric):
             description="ROUGE F-measures from rouge_score (stemmer on); one value per example, 0 to 1.",
             citation="Lin, ROUGE: A Package for Automatic Evaluation of Summaries, 2004.",
             inputs_description="predictions: list of str; references: list of str.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):

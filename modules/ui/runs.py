@@ -1,0 +1,42 @@
+"""The Runs tab: every stored comparison (CLI or UI) from LAB_HOME/lab.db, with its aggregate table."""
+
+import gradio as gr
+import pandas as pd
+
+from modules.paths import lab_home
+from modules.store import Store
+
+RUN_COLUMNS = ["id", "created", "status", "task", "split", "limit", "results", "model_label", "systems"]
+
+
+def runs_table(limit: int = 100) -> pd.DataFrame:
+    runs = Store(lab_home() / "lab.db").list_runs(limit)
+    table = pd.DataFrame(runs, columns=[c for c in RUN_COLUMNS if c != "systems"])
+    table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
+    return table
+
+
+def run_aggregate(run_id: float | None) -> pd.DataFrame:
+    """The stored aggregate of one run: mean and 95% bootstrap interval per system and score."""
+    if run_id is None:
+        raise gr.Error("Enter a run id from the table.")
+    run = Store(lab_home() / "lab.db").get_run(int(run_id))
+    if run is None:
+        raise gr.Error(f"No run with id {int(run_id)}.")
+    if not run.get("aggregate"):
+        raise gr.Error(f"Run {run['id']} is {run['status']} and has no aggregate table.")
+    columns = ["system", "score", "mean", "ci_low", "ci_high", "n", "label"]
+    return pd.DataFrame(run["aggregate"])[columns].round(4)
+
+
+def build() -> None:
+    with gr.Tab("Runs"):
+        gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
+        refresh = gr.Button("Refresh")
+        table = gr.Dataframe(value=runs_table, interactive=False, label="Runs in lab.db")
+        with gr.Row():
+            run_id = gr.Number(label="Run id", precision=0)
+            show = gr.Button("Show aggregate")
+        aggregate = gr.Dataframe(interactive=False, label="Mean [95% bootstrap interval] per system and score")
+        refresh.click(runs_table, outputs=table, api_name="list_runs")
+        show.click(run_aggregate, inputs=run_id, outputs=aggregate, api_name="run_aggregate")

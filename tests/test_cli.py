@@ -1,0 +1,85 @@
+"""python -m evals: argument errors, and a full compare / runs / show cycle on the tiny model."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evals.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evals", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "nope", "--systems", "zero-shot"], "error: Unknown task 'nope'"),
+        (["--task", "dialogue-summary", "--systems", "zero-shot,many-shot"], "error: Unknown system 'many-shot'"),
+        (["--task", "dialogue-summary", "--systems", "few-shot:k=99"], "error: k=99 is larger than the train pool"),
+        (["--task", "dialogue-summary", "--systems", "zero-shot", "--out", "x.txt"], "error: --out must end in"),
+        (["--task", "dialogue-summary", "--systems", "zero-shot", "--model", "no-org/no-model"], "unreachable"),
+    ],
+)
+def test_errors_exit_non_zero_with_one_clear_line(args, message, capsys, tiny_llama_dir):
+    if "--model" not in args and "nope" not in args:
+        args = [*args, "--model", str(tiny_llama_dir)]
+    assert main(["compare", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_bad_limit_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--task", "dialogue-summary", "--systems", "zero-shot", "--limit", "0"])
+    assert exit_info.value.code == 2 and "--limit: must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_show_unknown_run(capsys):
+    assert main(["show", "424242"]) == 2
+    assert "No run with id 424242" in capsys.readouterr().err
+
+
+def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
+    out = tmp_path / "results.json"
+    systems = "zero-shot:max_new_tokens=3,few-shot:k=2:max_new_tokens=3"
+    done = cli(
+        "compare",
+        "--task",
+        "dialogue-summary",
+        "--systems",
+        systems,
+        "--limit",
+        "3",
+        "--model",
+        str(tiny_llama_dir),
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Mean [95% bootstrap interval]" in done.stdout and "few-shot (k=2, max_new_tokens=3)" in done.stdout
+    payload = json.loads(out.read_text())
+    assert len(payload["per_example"]) == 6 and payload["model"]["dtype"] == "float32"
+    run_id = payload["run_id"]
+    csv = tmp_path / "results.csv"
+    assert cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "2",
+               "--model", str(tiny_llama_dir), "--out", str(csv)).returncode == 0  # fmt: skip
+    assert list(pd.read_csv(csv).columns[:3]) == ["system", "example_id", "output"]
+    listed = cli("runs")
+    assert listed.returncode == 0 and str(run_id) in listed.stdout and "complete" in listed.stdout
+    shown = cli("show", str(run_id))
+    assert shown.returncode == 0 and "6 results stored" in shown.stdout and "rougeL" in shown.stdout

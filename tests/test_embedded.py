@@ -1,0 +1,92 @@
+"""The real embedded model end to end through the CLI, and a run killed mid-way (marked slow)."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from modules.paths import lab_home
+from modules.store import Store
+from tests.test_cli import ROOT, cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_model_label_and_cache(embedded_model):
+    from modules.models import embedded
+
+    assert embedded_model.label == "SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)"
+    assert embedded.is_cached() and (embedded.cache_dir() / "model.safetensors").is_file()
+    assert 130e6 < embedded_model.num_parameters < 140e6 and embedded_model.has_chat_template
+
+
+def test_few_shot_comparison_end_to_end(embedded_model, tmp_path):
+    out = tmp_path / "run.json"
+    done = cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot,one-shot,few-shot:k=3",
+               "--limit", "5", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)" in done.stdout
+    payload = json.loads(out.read_text())
+    rows = payload["per_example"]
+    assert len(rows) == 15
+    for row in rows:
+        assert len(row["output"].split()) >= 3 and any(c.isalpha() for c in row["output"])  # real text
+        assert 0 <= row["rougeL"] <= 1 and 0 <= row["bleu"] <= 100 and row["latency_s"] > 0
+    by_system = {}
+    for row in rows:
+        by_system.setdefault(row["system"], []).append(row["output"])
+    assert len({tuple(outputs) for outputs in by_system.values()}) == 3  # the systems really differ
+    means = {a["system"]: a["mean"] for a in payload["aggregate"] if a["score"] == "rougeL"}
+    assert len(set(means.values())) == 3
+    stored = Store(lab_home() / "lab.db").get_run(payload["run_id"])
+    assert stored["status"] == "complete" and stored["results"] == 15 and stored["limit"] == 5
+
+
+def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded_model, tiny_llama_dir):
+    earlier = cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "2",
+                  "--model", str(tiny_llama_dir))  # fmt: skip
+    assert earlier.returncode == 0, earlier.stderr
+    before = Store(lab_home() / "lab.db").list_runs()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "evals",
+            "compare",
+            "--task",
+            "dialogue-summary",
+            "--systems",
+            "few-shot:k=3",
+            "--limit",
+            "20",
+        ],  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    reader = sqlite3.connect(lab_home() / "lab.db")
+    newest = before[0]["id"]
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:  # wait until the first batch of 8 is committed, then kill
+            count = reader.execute("SELECT COUNT(*) FROM results WHERE run_id > ?", (newest,)).fetchone()[0]
+            if count >= 8:
+                break
+            assert process.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    store = Store(lab_home() / "lab.db")  # opening the store notices the dead run
+    runs = {run["id"]: run for run in store.list_runs()}
+    killed = runs[max(runs)]
+    assert killed["id"] > newest and killed["status"] == "incomplete"
+    assert 8 <= killed["results"] < 20 and all(r["output"] for r in store.get_results(killed["id"]))
+    for run in before:
+        assert runs[run["id"]]["status"] == run["status"] and runs[run["id"]]["results"] == run["results"]

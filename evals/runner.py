@@ -15,7 +15,7 @@ from modules.models import Model
 from modules.store import Store
 from modules.techniques import TECHNIQUES, parse_system
 
-CHUNK = 8  # examples handed to a technique at once: one batched generate call, one store commit
+CHUNK = 16  # examples per technique call: one batched generate (measured: 20 at once 1.4x faster than 8), one commit
 PACKAGES = ("torch", "transformers", "evaluate", "rouge_score", "sacrebleu", "peft", "sentence-transformers")
 TIMING_SCORES = ("latency_s", "new_tokens", "tokens_per_s")
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from evals.runner import CHUNK
 from modules.paths import lab_home
 from modules.store import Store
 from tests.test_cli import ROOT, cli
@@ -60,10 +61,10 @@ def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded
             "--task",
             "dialogue-summary",
             "--systems",
-            "few-shot:k=3",
+            "few-shot:k=3,one-shot",  # 44 outputs in 4 chunks: time to kill after the first commit
             "--limit",
-            "20",
-        ],  # fmt: skip
+            "22",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -72,9 +73,9 @@ def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded
     newest = before[0]["id"]
     deadline = time.time() + 300
     try:
-        while time.time() < deadline:  # wait until the first batch of 8 is committed, then kill
+        while time.time() < deadline:  # wait until the first chunk is committed, then kill
             count = reader.execute("SELECT COUNT(*) FROM results WHERE run_id > ?", (newest,)).fetchone()[0]
-            if count >= 8:
+            if count >= CHUNK:
                 break
             assert process.poll() is None, "the run ended before it could be killed"
             time.sleep(0.2)
@@ -87,6 +88,6 @@ def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded
     runs = {run["id"]: run for run in store.list_runs()}
     killed = runs[max(runs)]
     assert killed["id"] > newest and killed["status"] == "incomplete"
-    assert 8 <= killed["results"] < 20 and all(r["output"] for r in store.get_results(killed["id"]))
+    assert CHUNK <= killed["results"] < 44 and all(r["output"] for r in store.get_results(killed["id"]))
     for run in before:
         assert runs[run["id"]]["status"] == run["status"] and runs[run["id"]]["results"] == run["results"]

@@ -117,3 +117,27 @@ def test_variant_leaves_the_base_untouched(tiny_model):
     assert not torch.equal(
         derived.hf.model.layers[0].mlp.down_proj.weight, before["model.layers.0.mlp.down_proj.weight"]
     )
+
+
+def test_stop_on_text_stops_only_rows_whose_generated_text_has_the_marker(tiny_model):
+    from modules.models.model import StopOnText
+
+    encode = tiny_model.tokenizer.convert_tokens_to_ids
+    prompt = [encode("cat"), encode("dog")]  # "cat dog" in the prompt must not count
+    rows = torch.tensor(
+        [prompt + [encode(w) for w in ("the", "cat", "dog")], prompt + [encode(w) for w in ("a", "mat", "sat")]]
+    )
+    stop = StopOnText(tiny_model.tokenizer, ("cat dog",), prompt_length=2, is_seq2seq=False)
+    assert stop(rows, None).tolist() == [True, False]
+    assert stop(rows[:, :3], None).tolist() == [False, False]
+
+
+def test_shared_prefix_cache_gives_the_same_outputs(tiny_model, monkeypatch):
+    shared = " ".join(["the cat sat on the mat"] * 6)  # 36 shared tokens, above MIN_SHARED_PREFIX
+    prompts = [f"{shared} one two", f"{shared} three", f"{shared} four five six seven"]
+    params = GenerationParams(max_new_tokens=6)
+    with_prefix = tiny_model.generate(prompts, params)
+    monkeypatch.setattr(model_module, "MIN_SHARED_PREFIX", 10**9)
+    without = tiny_model.generate(prompts, params)
+    assert [g.text for g in with_prefix] == [g.text for g in without]
+    assert len(tiny_model.tokenizer(tiny_model.render(prompts[0]))["input_ids"]) > 40

@@ -43,6 +43,7 @@ def test_plain_prompt_for_models_without_chat_template():
 def test_clean_cuts_an_invented_next_example_only():
     assert prompting.clean("Tom lends a ladder.\n\nDialogue:\n#Person1#: more", TASK) == "Tom lends a ladder."
     assert prompting.clean("Dialogue: echoed", TASK) == "Dialogue: echoed"  # an echo at the start stays
+    assert prompting.next_example_marker(TASK) == "\nDialogue:"
 
 
 def test_run_keeps_the_exact_prompt_and_shots(tiny_model):

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from evals.runner import System, compare
+from evals.runner import CHUNK, System, compare
 from evals.tasks import load_task
 from modules.store import Store
 
@@ -21,7 +21,7 @@ def test_compare_returns_tables_with_intervals_and_stores_everything(systems, tm
     run = compare(task, systems, limit=10, store=store, progress=lambda d, t, m: seen.append((d, t)))
     assert run.status == "complete" and len(run.per_example) == 20
     assert set(run.per_example.system) == {"zero-shot (max_new_tokens=4)", "few-shot (k=2, max_new_tokens=4)"}
-    assert seen[-1] == (20, 20) and len(seen) == 4  # chunks of 8: 8, 10 per system
+    assert seen[-1] == (20, 20) and len(seen) == 2 * -(-10 // CHUNK)  # one progress call per chunk
     aggregate = run.aggregate.set_index(["system", "score"])
     for score in ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "latency_s", "tokens_per_s"):
         row = aggregate.loc[(systems[0].name, score)]
@@ -41,9 +41,9 @@ def test_stop_ends_the_run_after_the_current_batch(systems, tmp_path):
     def progress(done, total, message):
         stop.set()  # the user presses Stop while the first batch is being scored
 
-    run = compare(load_task("dialogue-summary"), systems, limit=20, store=store, progress=progress, stop=stop)
-    assert run.status == "stopped" and len(run.per_example) == 8
-    assert store.get_run(run.id)["status"] == "stopped" and store.get_run(run.id)["results"] == 8
+    run = compare(load_task("dialogue-summary"), systems, limit=CHUNK + 4, store=store, progress=progress, stop=stop)
+    assert run.status == "stopped" and len(run.per_example) == CHUNK
+    assert store.get_run(run.id)["status"] == "stopped" and store.get_run(run.id)["results"] == CHUNK
 
 
 def test_failures_mark_the_run_failed(tiny_model, tmp_path, monkeypatch):

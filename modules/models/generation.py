@@ -15,7 +15,8 @@ class GenerationParams:
     top_k: int = field(default=50, metadata={"help": "Keep the k most likely tokens (0 = all)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass in (0, 1]."})
     seed: int = field(default=0, metadata={"help": "Random seed for sampling."})
-    batch_size: int = field(default=8, metadata={"help": "Most prompts per generate call."})
+    batch_size: int = field(default=16, metadata={"help": "Most prompts per generate call."})
+    stop_strings: tuple[str, ...] = field(default=(), metadata={"help": "A row stops once it emits one of these."})
 
     def __post_init__(self):
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
@@ -30,7 +31,7 @@ class GenerationParams:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"stop_strings": list(self.stop_strings)}
 
 
 @dataclass

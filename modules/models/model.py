@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 
 import psutil
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
 from modules.models.generation import Generation, GenerationParams
 
 Prompt = str | list[dict]  # plain text, or chat messages [{"role": ..., "content": ...}]
+MIN_SHARED_PREFIX = 32  # tokens; below this a separate prefix pass costs more than it saves
 KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps room for the rest
 
 
@@ -131,7 +132,6 @@ class Model:
 
     @torch.inference_mode()
     def _generate_batch(self, batch_ids: list[list[int]], params: GenerationParams) -> list[Generation]:
-        inputs = self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt").to(self.device)
         options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
         if params.do_sample:
             options |= {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
@@ -139,6 +139,10 @@ class Model:
         else:
             options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
         started = time.perf_counter()
+        inputs = self._inputs_with_shared_prefix(batch_ids)
+        if params.stop_strings:
+            stop = StopOnText(self.tokenizer, params.stop_strings, inputs["input_ids"].shape[1], self.is_seq2seq)
+            options["stopping_criteria"] = StoppingCriteriaList([stop])
         output = self.hf.generate(
             **inputs, **options, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
         )
@@ -160,9 +164,33 @@ class Model:
             )
         return results
 
+    def _inputs_with_shared_prefix(self, batch_ids: list[list[int]]) -> dict:
+        """Padded inputs; when the rows share a long prefix (few-shot with fixed shots: ~540 of ~640 tokens),
+        its keys/values are computed once and copied to every row, so prefill work drops by about B x prefix.
+
+        Layout (batch, prefix + suffix): [shared prefix][left pads][row's own suffix]. The mask has zeros in
+        the middle; generate() derives position ids from the mask, so every real token keeps its position.
+        """
+        shared = _common_prefix_length(batch_ids)
+        shared = min(shared, min(len(ids) for ids in batch_ids) - 1)  # each row needs >= 1 uncached token
+        if self.is_seq2seq or len(batch_ids) < 2 or shared < MIN_SHARED_PREFIX:
+            return self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt").to(self.device)
+        suffixes = self.tokenizer.pad({"input_ids": [ids[shared:] for ids in batch_ids]}, return_tensors="pt")
+        prefix = torch.tensor([batch_ids[0][:shared]])  # (1, shared)
+        cache = self.hf(prefix.to(self.device), use_cache=True).cache
+        cache.batch_repeat_interleave(len(batch_ids))  # (1, ...) -> (batch, ...) in place
+        rows = len(batch_ids)
+        input_ids = torch.cat([prefix.expand(rows, -1), suffixes["input_ids"]], dim=1)
+        mask = torch.cat([torch.ones(rows, shared, dtype=torch.long), suffixes["attention_mask"]], dim=1)
+        return {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "cache": cache,
+        }
+
     def _eos_ids(self) -> list[int]:
         eos = self.hf.generation_config.eos_token_id
-        ids = eos if isinstance(eos, list) else [eos]
+        ids = list(eos) if isinstance(eos, list) else [eos]
         if self.tokenizer.eos_token_id is not None:
             ids.append(self.tokenizer.eos_token_id)
         return sorted({i for i in ids if i is not None})
@@ -172,6 +200,31 @@ class Model:
         """A new Model from a copy of the weights with `transform` applied; the base stays untouched."""
         derived = transform(copy.deepcopy(self.hf))
         return Model(f"{self.spec}+{label}", f"{self.label} + {label}", derived, self.tokenizer)
+
+
+class StopOnText(StoppingCriteria):
+    """Stops each row once its generated text contains a stop string. Decodes only the last few tokens per
+    step (any tokenizer works, unlike transformers' stop_strings, which needs BPE-style token strings)."""
+
+    WINDOW = 16  # tokens; longer than any stop marker we use
+
+    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_length: int, is_seq2seq: bool):
+        self.tokenizer, self.stops = tokenizer, stops
+        self.start = 1 if is_seq2seq else prompt_length  # where generated tokens begin in input_ids
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        generated = input_ids[:, self.start :]
+        tails = self.tokenizer.batch_decode(generated[:, -self.WINDOW :], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in tails], device=input_ids.device)
+
+
+def _common_prefix_length(rows: list[list[int]]) -> int:
+    length = 0
+    for tokens in zip(*rows):
+        if any(token != tokens[0] for token in tokens):
+            break
+        length += 1
+    return length
 
 
 def _until_eos(row: list[int], eos_ids: list[int]) -> list[int]:

@@ -30,8 +30,9 @@ class Config:
             raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got '{self.selection}'.")
         self.generation_params()  # validates decoding settings with GenerationParams' own messages
 
-    def generation_params(self) -> GenerationParams:
+    def generation_params(self, stop_strings: tuple[str, ...] = ()) -> GenerationParams:
         return GenerationParams(
+            stop_strings=stop_strings,
             max_new_tokens=self.max_new_tokens,
             do_sample=self.do_sample,
             temperature=self.temperature,
@@ -80,11 +81,18 @@ def build_prompt(model: Model, task: Task, shots: list[Example], query: Example)
     return task.prompt.text(shots, query)
 
 
+def next_example_marker(task: Task) -> str | None:
+    """The text that starts an invented next example, e.g. '\nDialogue:'; a line start, so an echo of the
+    query at the very start of an output is kept (it is what the model said)."""
+    label = task.prompt.query.split("{input}")[0].strip()
+    return f"\n{label}" if label else None
+
+
 def clean(text: str, task: Task) -> str:
-    """Cut the output where the model starts inventing the next example (e.g. a new 'Dialogue:')."""
-    next_query = task.prompt.query.split("{input}")[0].strip()
-    cut = text.find(next_query, 1) if next_query else -1
-    return (text[:cut] if cut > 0 else text).strip()
+    """Cut the output where the model starts inventing the next example."""
+    marker = next_example_marker(task)
+    cut = text.find(marker) if marker else -1
+    return (text[:cut] if cut >= 0 else text).strip()
 
 
 def extract_answer(text: str, task: Task) -> str | None:
@@ -100,7 +108,9 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
     pool = task.split("train")
     shots = [select_shots(pool, example, config) for example in examples]
     prompts = [build_prompt(model, task, s, e) for s, e in zip(shots, examples)]
-    generations = model.generate(prompts, config.generation_params())
+    marker = next_example_marker(task)
+    # Stopping at the marker inside generate frees the batch early instead of running to max_new_tokens.
+    generations = model.generate(prompts, config.generation_params(stop_strings=(marker,) if marker else ()))
     outputs = []
     for generation, example_shots in zip(generations, shots):
         text = clean(generation.text, task)

@@ -4,23 +4,29 @@ import os
 
 import gradio as gr
 
-from modules.ui import runs
+from modules.models import DEFAULT_SPEC
+from modules.ui import icl, model_bar, runs
 
 TITLE = "LLM Technique Lab"
+QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare LLM techniques side by side on one shared model, scored the same way.")
+        model_state = gr.State(DEFAULT_SPEC)  # this session's model spec; the model itself is shared
+        model_bar.build(model_state)
         with gr.Tabs():
+            icl.build(model_state)
             runs.build()
-    return demo
+    # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
+    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
 
 
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch(
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     )

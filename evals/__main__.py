@@ -78,17 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if args.out.suffix == ".csv":
             run.per_example.to_csv(args.out, index=False)
         else:
-            payload = {
-                "run_id": run.id,
-                "task": run.task,
-                "split": run.split,
-                "seed": run.seed,
-                "model": model.info(),
-                "systems": run.systems,
-                "aggregate": run.aggregate.to_dict(orient="records"),
-                "per_example": run.per_example.to_dict(orient="records"),
-            }
-            args.out.write_text(json.dumps(payload, indent=2, default=str))
+            args.out.write_text(json.dumps(run.to_dict(model.info()), indent=2, default=str))
         print(f"Wrote {args.out}")
     return 0
 

@@ -57,6 +57,20 @@ class Run:
     aggregate: pd.DataFrame
     status: str = "complete"
 
+    def to_dict(self, model_info: dict) -> dict:
+        """Everything about the run for a JSON download: model, systems, aggregate, per-example rows."""
+        return {
+            "run_id": self.id,
+            "status": self.status,
+            "task": self.task,
+            "split": self.split,
+            "seed": self.seed,
+            "model": model_info,
+            "systems": self.systems,
+            "aggregate": self.aggregate.to_dict(orient="records"),
+            "per_example": self.per_example.to_dict(orient="records"),
+        }
+
     def paired_difference(self, system_a: str, system_b: str, score: str) -> dict:
         """Mean of (a - b) on the examples both finished, with its 95% paired-bootstrap interval."""
         table = self.per_example.pivot(index="example_id", columns="system", values=score).dropna()

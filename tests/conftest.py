@@ -159,3 +159,30 @@ def embedded_model():
     from modules.models import get_model
 
     return get_model()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory):
+    """The real app on a free port with its own GRADIO_TEMP_DIR; yields its local URL."""
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
+    from app import demo
+
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture()
+def client(served_app):
+    """A fresh gradio_client session (its own model spec and Stop flag)."""
+    from gradio_client import Client
+
+    return Client(served_app, verbose=False)

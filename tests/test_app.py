@@ -1,30 +1,9 @@
 """The app: importable without a model, served, and driven through gradio_client."""
 
-import socket
-
 import pytest
-from gradio_client import Client
 
 from modules.paths import lab_home
 from modules.store import Store
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    import os
-
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    from app import demo
-
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
-    yield Client(demo.local_url, verbose=False)
-    demo.close()
 
 
 def test_import_loads_no_model():

@@ -127,7 +127,7 @@ def test_stop_on_text_stops_only_rows_whose_generated_text_has_the_marker(tiny_m
     rows = torch.tensor(
         [prompt + [encode(w) for w in ("the", "cat", "dog")], prompt + [encode(w) for w in ("a", "mat", "sat")]]
     )
-    stop = StopOnText(tiny_model.tokenizer, ("cat dog",), prompt_length=2, is_seq2seq=False)
+    stop = StopOnText(tiny_model.tokenizer, ("cat dog",), start=2)
     assert stop(rows, None).tolist() == [True, False]
     assert stop(rows[:, :3], None).tolist() == [False, False]
 
@@ -141,3 +141,14 @@ def test_shared_prefix_cache_gives_the_same_outputs(tiny_model, monkeypatch):
     without = tiny_model.generate(prompts, params)
     assert [g.text for g in with_prefix] == [g.text for g in without]
     assert len(tiny_model.tokenizer(tiny_model.render(prompts[0]))["input_ids"]) > 40
+
+
+def test_live_text_and_stop_event(tiny_model):
+    seen: list[dict[int, str]] = []
+    final = tiny_model.generate(PROMPTS[:2], GenerationParams(max_new_tokens=5), on_text=seen.append)
+    assert seen and set(seen[-1]) == {0, 1}
+    assert [seen[-1][i] for i in (0, 1)] == [g.text for g in final]  # the last report is the final text
+    stop = threading.Event()
+    stop.set()
+    stopped = tiny_model.generate(PROMPTS[:2], GenerationParams(max_new_tokens=20), stop=stop)
+    assert all(g.new_tokens <= 1 for g in stopped)  # one step, then the event ends every row

@@ -109,8 +109,18 @@ class Model:
         return max(1, min(wanted, fits))
 
     # ---- generation
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams | None = None) -> list[Generation]:
-        """Generate for every prompt, batched; results come back in the order of `prompts`."""
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        params: GenerationParams | None = None,
+        on_text: Callable[[dict[int, str]], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[Generation]:
+        """Generate for every prompt, batched; results come back in the order of `prompts`.
+
+        on_text: called after each decoding step with {prompt index: text so far} (for live columns).
+        stop: when set, every row ends after the current step (a Stop button); partial texts are returned.
+        """
         params = params or GenerationParams()
         texts = [self.render(p) for p in prompts]
         encoded = [self._encode(t, params.max_new_tokens) for t in texts]
@@ -123,7 +133,11 @@ class Model:
                 longest = len(encoded[order[start]][0]) + params.max_new_tokens
                 size = self.max_batch_size(longest, params.batch_size)
                 batch = order[start : start + size]
-                for i, generation in zip(batch, self._generate_batch([encoded[i][0] for i in batch], params)):
+                report = (
+                    (lambda texts, rows=batch: on_text({rows[r]: t for r, t in enumerate(texts)})) if on_text else None
+                )
+                generations = self._generate_batch([encoded[i][0] for i in batch], params, report, stop)
+                for i, generation in zip(batch, generations):
                     generation.prompt = texts[i]
                     generation.warnings = encoded[i][1]
                     results[i] = generation
@@ -131,7 +145,9 @@ class Model:
         return results
 
     @torch.inference_mode()
-    def _generate_batch(self, batch_ids: list[list[int]], params: GenerationParams) -> list[Generation]:
+    def _generate_batch(
+        self, batch_ids: list[list[int]], params: GenerationParams, report=None, stop=None
+    ) -> list[Generation]:
         options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
         if params.do_sample:
             options |= {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
@@ -140,9 +156,15 @@ class Model:
             options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
         started = time.perf_counter()
         inputs = self._inputs_with_shared_prefix(batch_ids)
+        start = 1 if self.is_seq2seq else inputs["input_ids"].shape[1]  # where new tokens begin in input_ids
+        criteria = StoppingCriteriaList()
         if params.stop_strings:
-            stop = StopOnText(self.tokenizer, params.stop_strings, inputs["input_ids"].shape[1], self.is_seq2seq)
-            options["stopping_criteria"] = StoppingCriteriaList([stop])
+            criteria.append(StopOnText(self.tokenizer, params.stop_strings, start))
+        if report is not None:
+            criteria.append(ReportText(self.tokenizer, start, report))
+        if stop is not None:
+            criteria.append(StopOnEvent(stop))
+        options["stopping_criteria"] = criteria
         output = self.hf.generate(
             **inputs, **options, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
         )
@@ -208,14 +230,34 @@ class StopOnText(StoppingCriteria):
 
     WINDOW = 16  # tokens; longer than any stop marker we use
 
-    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_length: int, is_seq2seq: bool):
-        self.tokenizer, self.stops = tokenizer, stops
-        self.start = 1 if is_seq2seq else prompt_length  # where generated tokens begin in input_ids
+    def __init__(self, tokenizer, stops: tuple[str, ...], start: int):
+        self.tokenizer, self.stops, self.start = tokenizer, stops, start
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        generated = input_ids[:, self.start :]
-        tails = self.tokenizer.batch_decode(generated[:, -self.WINDOW :], skip_special_tokens=True)
+        tails = self.tokenizer.batch_decode(input_ids[:, self.start :][:, -self.WINDOW :], skip_special_tokens=True)
         return torch.tensor([any(s in t for s in self.stops) for t in tails], device=input_ids.device)
+
+
+class ReportText(StoppingCriteria):
+    """Never stops anything: hands each row's text so far to a callback after every step (live output)."""
+
+    def __init__(self, tokenizer, start: int, report: Callable[[list[str]], None]):
+        self.tokenizer, self.start, self.report = tokenizer, start, report
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        rows = [_until_eos(row, [self.tokenizer.pad_token_id]) for row in input_ids[:, self.start :].tolist()]
+        self.report(self.tokenizer.batch_decode(rows, skip_special_tokens=True))
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+class StopOnEvent(StoppingCriteria):
+    """Stops every row once the event is set: a Stop button ends generation within one decoding step."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 def _common_prefix_length(rows: list[list[int]]) -> int:

@@ -2,11 +2,11 @@
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evals.metrics.numeric_accuracy.numeric_accuracy import extract_number
 from evals.tasks import Example, Task
-from modules.models import GenerationParams, Model
+from modules.models import Generation, GenerationParams, Model
 from modules.techniques.output import Output
 
 SELECTIONS = ("fixed", "random", "similar")
@@ -108,29 +108,46 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
     pool = task.split("train")
     shots = [select_shots(pool, example, config) for example in examples]
     prompts = [build_prompt(model, task, s, e) for s, e in zip(shots, examples)]
+    generations = model.generate(prompts, _params(task, config))
+    return [_output(g, s, task) for g, s in zip(generations, shots)]
+
+
+def run_shot_counts(
+    model: Model, task: Task, example: Example, shot_counts: list[int], config: Config, on_text=None, stop=None
+) -> list[Output]:
+    """One example with several shot counts (the tab's zero/one/few columns) in ONE batched generate call."""
+    configs = [replace(config, k=k) for k in shot_counts]
+    for each in configs:
+        validate(task, each)
+    pool = task.split("train")
+    shots = [select_shots(pool, example, each) for each in configs]
+    prompts = [build_prompt(model, task, s, example) for s in shots]
+    generations = model.generate(prompts, _params(task, config), on_text=on_text, stop=stop)
+    return [_output(g, s, task) for g, s in zip(generations, shots)]
+
+
+def _params(task: Task, config: Config) -> GenerationParams:
     marker = next_example_marker(task)
     # Stopping at the marker inside generate frees the batch early instead of running to max_new_tokens.
-    generations = model.generate(prompts, config.generation_params(stop_strings=(marker,) if marker else ()))
-    outputs = []
-    for generation, example_shots in zip(generations, shots):
-        text = clean(generation.text, task)
-        trace = {
-            "prompt": generation.prompt,
-            "shots": [s.id for s in example_shots],
-            "warnings": generation.warnings,
-            "params": generation.params,
-            "batch_size": generation.batch_size,
-        }
-        if text != generation.text:
-            trace["raw_text"] = generation.text
-        outputs.append(
-            Output(
-                text=text,
-                answer=extract_answer(text, task),
-                trace=trace,
-                prompt_tokens=generation.prompt_tokens,
-                new_tokens=generation.new_tokens,
-                latency_s=generation.latency_s,
-            )
-        )
-    return outputs
+    return config.generation_params(stop_strings=(marker,) if marker else ())
+
+
+def _output(generation: Generation, shots: list[Example], task: Task) -> Output:
+    text = clean(generation.text, task)
+    trace = {
+        "prompt": generation.prompt,
+        "shots": [s.id for s in shots],
+        "warnings": generation.warnings,
+        "params": generation.params,
+        "batch_size": generation.batch_size,
+    }
+    if text != generation.text:
+        trace["raw_text"] = generation.text
+    return Output(
+        text=text,
+        answer=extract_answer(text, task),
+        trace=trace,
+        prompt_tokens=generation.prompt_tokens,
+        new_tokens=generation.new_tokens,
+        latency_s=generation.latency_s,
+    )

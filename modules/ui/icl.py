@@ -1,0 +1,316 @@
+"""In-context learning tab: zero-, one- and few-shot side by side on one example, or over a task's test split."""
+
+import queue
+import threading
+
+import gradio as gr
+import pandas as pd
+
+from evals import metrics
+from evals.runner import Run, System, compare
+from evals.tasks import Example, TaskError, load_task, task_names
+from modules.paths import lab_home
+from modules.store import Store
+from modules.techniques import prompting
+from modules.ui import results
+from modules.ui.errors import user_errors
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag, press
+
+DEFAULT_TASK = "dialogue-summary"
+COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
+MAX_NEW_TOKENS_UI = 1024  # ~80 s per column at CPU speed; longer asks are refused with a message
+MAX_INPUT_CHARS = 20_000  # a pasted input longer than this is refused, not silently cut
+SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
+
+
+def example_choices(task_name: str) -> list[tuple[str, str]]:
+    """(label, id) for the test split: the id and the start of the input, so people can tell them apart."""
+    task = load_task(task_name)
+    return [(f"{e.id}: {e.input[:70].replace(chr(10), ' ')}…", e.id) for e in task.split("test")]
+
+
+def on_task_change(task_name: str):
+    try:
+        choices = example_choices(task_name)
+    except TaskError as error:
+        gr.Warning(str(error))
+        return gr.update(choices=[], value=None), "", ""
+    return gr.update(choices=choices, value=choices[0][1]), *preview(task_name, choices[0][1])
+
+
+def preview(task_name: str, example_id: str | None) -> tuple[str, str]:
+    if not example_id:
+        return "", ""
+    try:
+        example = load_task(task_name).example(example_id)
+    except TaskError:
+        return "", ""
+    return example.input, example.reference
+
+
+def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p) -> prompting.Config:
+    """The tab's controls as a validated Config; bad values raise ValueError with the message to show."""
+    if max_new_tokens is None or not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS_UI:
+        raise ValueError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS_UI}, got {max_new_tokens}.")
+    if k is None or int(k) < 2:
+        raise ValueError(f"k for few-shot must be at least 2 (one-shot is its own column), got {k}.")
+    if decoding not in ("greedy", "sampling"):
+        raise ValueError(f"Decoding must be 'greedy' or 'sampling', got '{decoding}'.")
+    return prompting.Config(
+        k=int(k),
+        selection=selection,
+        seed=int(seed or 0),
+        max_new_tokens=int(max_new_tokens),
+        do_sample=decoding == "sampling",
+        temperature=float(temperature),
+        top_p=float(top_p),
+    )
+
+
+def pick_example(task, example_id: str | None, custom_input: str, custom_reference: str) -> Example:
+    """The pasted input when there is one (it overrides the picked example), else the picked test example."""
+    text = (custom_input or "").strip()
+    if text:
+        if len(text) > MAX_INPUT_CHARS:
+            raise ValueError(f"The input is {len(text)} characters; the limit is {MAX_INPUT_CHARS}.")
+        return Example(id="custom", input=text, reference=(custom_reference or "").strip(), split="custom")
+    if not example_id:
+        raise ValueError("The input is empty: pick an example from the test split or paste your own input.")
+    return task.example(example_id)
+
+
+def column_scores(task, example: Example, outputs) -> pd.DataFrame:
+    """One row per column: scores against the reference (when there is one), tokens, latency, tokens/s."""
+    rows = [{"column": name, "shots": len(o.trace["shots"])} for name, o in zip(COLUMNS, outputs)]
+    if example.reference or example.answer:
+        values = metrics.score(task.metrics, [o.text for o in outputs], [example.reference] * 3, [example.answer] * 3)
+        for index, row in enumerate(rows):
+            row |= {name: round(values[name][index], 4) for name in SHOWN_SCORES if name in values}
+    for row, output in zip(rows, outputs):
+        row |= {
+            "new_tokens": output.new_tokens,
+            "latency_s": round(output.latency_s, 2),
+            "tokens_per_s": round(output.tokens_per_s, 1),
+            "truncated": bool(output.trace["warnings"]),
+        }
+    return pd.DataFrame(rows)
+
+
+def column_summary(row: dict, warnings: list[str]) -> str:
+    scores = " · ".join(f"**{metrics.label(n).split(' (')[0]}** {row[n]:.3f}" for n in SHOWN_SCORES if n in row)
+    timing = f"{row['new_tokens']} new tokens · {row['latency_s']:.1f} s (one batch for all columns)"
+    lines = [scores or "_No reference: paste one to get scores._", timing]
+    lines += [f"⚠️ {w}" for w in warnings]
+    return "\n\n".join(lines)
+
+
+def run_example(
+    spec,
+    flag: StopFlag,
+    task_name,
+    example_id,
+    custom_input,
+    custom_reference,
+    k,
+    selection,
+    seed,
+    max_new_tokens,
+    decoding,
+    temperature,
+    top_p,
+    progress=gr.Progress(),
+):
+    """Generator: the three columns fill live from one batched generate call, then scores appear."""
+    with user_errors():
+        task = load_task(task_name)
+        config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
+        example = pick_example(task, example_id, custom_input, custom_reference)
+        prompting.validate(task, config)
+        model = load_model(spec, progress)
+    texts, updates, stop, result = ["", "", ""], queue.Queue(), flag.event, {}
+    stop.clear()
+
+    def work():
+        try:
+            result["outputs"] = prompting.run_shot_counts(
+                model, task, example, [0, 1, config.k], config, on_text=updates.put, stop=stop
+            )
+        except Exception as error:  # handed to the page below, never lost in the thread
+            result["error"] = error
+        finally:
+            updates.put(None)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    waiting = "_generating…_"
+    try:
+        while (update := updates.get()) is not None:
+            while not updates.empty():  # skip to the newest text: the page only needs the latest
+                newer = updates.get()
+                if newer is None:
+                    updates.put(None)
+                    break
+                update = newer
+            for index, text in update.items():
+                texts[index] = text
+            yield *texts, waiting, waiting, waiting, "", "", "", None
+        worker.join()
+        if "error" in result:
+            with user_errors():
+                raise result["error"]
+        outputs = result["outputs"]
+        table = column_scores(task, example, outputs)
+        summaries = [column_summary(row, o.trace["warnings"]) for row, o in zip(table.to_dict("records"), outputs)]
+        prompts = [o.trace["prompt"] for o in outputs]
+        yield *[o.text for o in outputs], *summaries, *prompts, table
+    finally:
+        stop.set()  # a closed page or a cancelled event ends generation within one decoding step
+
+
+def run_task(
+    spec,
+    flag: StopFlag,
+    task_name,
+    limit,
+    k,
+    selection,
+    seed,
+    max_new_tokens,
+    decoding,
+    temperature,
+    top_p,
+    progress=gr.Progress(),
+):
+    """Generator: zero/one/few-shot over the test split through the runner, stored; results at the end."""
+    with user_errors():
+        task = load_task(task_name)
+        config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
+        prompting.validate(task, config)
+        limit = int(limit or 0)
+        if limit < 1:
+            raise ValueError(f"Limit must be at least 1, got {limit}.")
+        model = load_model(spec, progress)
+    systems = [
+        System("zero-shot", model, "prompting", prompting.Config(**{**config.__dict__, "k": 0})),
+        System("one-shot", model, "prompting", prompting.Config(**{**config.__dict__, "k": 1})),
+        System(f"few-shot (k={config.k})", model, "prompting", config),
+    ]
+    updates, stop, result = queue.Queue(), flag.event, {}
+    stop.clear()
+
+    def work():
+        try:
+            result["run"] = compare(
+                task, systems, limit=limit, seed=config.seed, store=Store(lab_home() / "lab.db"),
+                progress=lambda done, total, message: updates.put((done, total, message)), stop=stop,
+            )  # fmt: skip
+        except Exception as error:
+            result["error"] = error
+        finally:
+            updates.put(None)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        progress(0, desc="Running zero-shot…")
+        while (update := updates.get()) is not None:
+            done, total, message = update
+            progress(done / total, desc=message)
+            yield f"Running… {done}/{total} outputs ({message})", gr.skip(), gr.skip(), gr.skip(), None, None
+        worker.join()
+        if "error" in result:
+            with user_errors():
+                raise result["error"]
+        run: Run = result["run"]
+        yield render_run(run, model)
+    finally:
+        stop.set()  # the runner finishes the batch in hand, stores it, and marks the run stopped
+
+
+def render_run(run: Run, model) -> tuple:
+    n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
+    status = (
+        f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
+        f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
+    )
+    title = f"{run.task} ({run.split}, n={n}) on {model.label}"
+    csv_path, json_path = results.write_downloads(run, model.info())
+    return status, results.aggregate_table(run), results.figure(run, title), run.per_example, csv_path, json_path
+
+
+def build(model_state: gr.State) -> None:
+    choices = example_choices(DEFAULT_TASK)
+    with gr.Tab("In-context learning"):
+        gr.Markdown(
+            "Zero-, one- and few-shot prompting of the same model on the same input, generated in one batched "
+            "call. Few-shot examples come from the task's train split."
+        )
+        with gr.Row():
+            with gr.Column(scale=2):
+                task = gr.Dropdown(task_names(), value=DEFAULT_TASK, label="Task")
+                example = gr.Dropdown(choices, value=choices[0][1], label="Example (test split)")
+                first_input, first_reference = preview(DEFAULT_TASK, choices[0][1])
+                shown_input = gr.Textbox(first_input, label="Example input", lines=5, interactive=False)
+                shown_reference = gr.Textbox(first_reference, label="Example reference", lines=2, interactive=False)
+                custom_input = gr.Textbox(label="Or paste your own input (overrides the example)", lines=3)
+                custom_reference = gr.Textbox(label="Your reference (optional, for scores)", lines=1)
+            with gr.Column(scale=1):
+                k = gr.Slider(2, 8, value=3, step=1, label="k (few-shot examples)")
+                selection = gr.Radio(list(prompting.SELECTIONS), value="fixed", label="Example selection")
+                seed = gr.Number(value=0, precision=0, label="Seed (random selection, sampling)")
+                max_new_tokens = gr.Number(value=96, precision=0, label=f"Max new tokens (1-{MAX_NEW_TOKENS_UI})")
+                decoding = gr.Radio(["greedy", "sampling"], value="greedy", label="Decoding")
+                temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature (sampling)")
+                top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p (sampling)")
+        with gr.Row():
+            run_button = gr.Button("Run", variant="primary")
+            stop_button = gr.Button("Stop", variant="stop")
+        texts, summaries, prompts = [], [], []
+        with gr.Row(equal_height=False):
+            for name in COLUMNS:
+                with gr.Column():
+                    gr.Markdown(f"### {name}")
+                    texts.append(gr.Textbox(label=f"{name} output", lines=4, elem_classes="icl-output"))
+                    summaries.append(gr.Markdown(elem_classes="icl-scores"))
+                    with gr.Accordion("Exact prompt sent", open=False):
+                        prompts.append(gr.Textbox(show_label=False, lines=10, max_lines=30))
+        scores = gr.Dataframe(label="Scores per column", interactive=False)
+
+        with gr.Accordion("Run on task (all three over the test split, stored)", open=False):
+            with gr.Row():
+                limit = gr.Slider(1, len(choices), value=10, step=1, label="Examples (limit)")
+                run_task_button = gr.Button("Run on task", variant="primary")
+                stop_task_button = gr.Button("Stop", variant="stop")
+            status = gr.Markdown()
+            aggregate = gr.Dataframe(label="Mean [95% interval] per system and score", interactive=False)
+            chart = gr.Plot(label="Scores with 95% intervals")
+            per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True)
+            with gr.Row():
+                csv_file = gr.DownloadButton("Download CSV", value=None)
+                json_file = gr.DownloadButton("Download JSON", value=None)
+
+    task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
+    example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
+    controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
+    flag = gr.State(StopFlag())
+    run_button.click(
+        run_example,
+        inputs=[model_state, flag, task, example, custom_input, custom_reference, *controls],
+        outputs=[*texts, *summaries, *prompts, scores],
+        api_name="icl_run",
+        concurrency_id="model",
+        concurrency_limit=1,
+    )
+    run_task_button.click(
+        run_task,
+        inputs=[model_state, flag, task, limit, *controls],
+        outputs=[status, aggregate, chart, per_example, csv_file, json_file],
+        api_name="icl_run_task",
+        concurrency_id="model",
+        concurrency_limit=1,
+    )
+    # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
+    # scores and shows (and for "Run on task" stores) what it finished.
+    stop_button.click(press, inputs=flag, queue=False, api_name="icl_stop")
+    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")

@@ -1,0 +1,52 @@
+"""The model bar: which model every tab uses (label, size, device, precision) and a switch to another spec."""
+
+import gradio as gr
+
+from modules.models import DEFAULT_SPEC, Model, get_model, loaded_specs
+from modules.ui.errors import user_errors
+
+
+def load_model(spec: str, progress: gr.Progress | None = None) -> Model:
+    """The shared model for `spec`; shows progress while a first load (or GGUF conversion) runs."""
+    if progress is not None and spec not in loaded_specs():
+        progress(0.1, desc=f"Loading {spec} (first use; the embedded model converts its GGUF once, ~20 s)")
+    with user_errors():
+        return get_model(spec)
+
+
+def describe(model: Model) -> str:
+    info = model.info()
+    return (
+        f"**Model:** {info['label']} · {info['parameters'] / 1e6:.1f}M parameters · device {info['device']}"
+        f" · {info['dtype']} · context {info['context_length']} tokens"
+        + (" · chat template" if info["chat_template"] else "")
+    )
+
+
+def initial_text(spec: str = DEFAULT_SPEC) -> str:
+    if spec in loaded_specs():
+        return describe(get_model(spec))
+    return f"**Model:** `{spec}` (loads on first use)"
+
+
+def switch(spec: str, current: str, progress=gr.Progress()) -> tuple[str, str]:
+    """Load `spec` and make it this session's model; on failure the previous model stays in use."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise gr.Error("Type a model spec: 'smollm2-135m', a local folder, or a Hugging Face id (online).")
+    model = load_model(spec, progress)
+    return spec, describe(model)
+
+
+def build(model_state: gr.State) -> None:
+    with gr.Row(equal_height=True):
+        info = gr.Markdown(initial_text(), elem_id="model-info")
+        spec = gr.Textbox(
+            value=DEFAULT_SPEC, label="Model spec", scale=0, min_width=260,
+            info="smollm2-135m (embedded), a local folder, or a hub id when online",
+        )  # fmt: skip
+        load = gr.Button("Load model", scale=0)
+    load.click(
+        switch, inputs=[spec, model_state], outputs=[model_state, info], api_name="load_model",
+        concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip

@@ -16,11 +16,17 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Browser tests drive Debian's chromium (Playwright's own browser download cannot work offline).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
 run: install
 	$(PY) app.py
 
 # The whole suite, slow tests on the real embedded model included; offline so a hub call fails fast.
-test: install
+test: install /usr/bin/chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

@@ -15,9 +15,9 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare LLM techniques side by side on one shared model, scored the same way.")
         model_state = gr.State(DEFAULT_SPEC)  # this session's model spec; the model itself is shared
-        model_bar.build(model_state)
+        model_info = model_bar.build(model_state)
         with gr.Tabs():
-            icl.build(model_state)
+            icl.build(model_state, model_info)
             runs.build()
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)

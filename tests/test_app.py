@@ -1,16 +1,19 @@
 """The app: importable without a model, served, and driven through gradio_client."""
 
+import subprocess
+import sys
+
 import pytest
 
 from modules.paths import lab_home
 from modules.store import Store
+from tests.test_cli import ROOT
 
 
 def test_import_loads_no_model():
-    import app  # noqa: F401
-    from modules.models import loaded_specs
-
-    assert all("smollm2" not in spec for spec in loaded_specs())
+    code = "import app; from modules.models import loaded_specs; assert loaded_specs() == [], loaded_specs()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_runs_endpoints(client):

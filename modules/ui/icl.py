@@ -12,7 +12,7 @@ from evals.tasks import Example, TaskError, load_task, task_names
 from modules.paths import lab_home
 from modules.store import Store
 from modules.techniques import prompting
-from modules.ui import results
+from modules.ui import model_bar, results
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
@@ -239,7 +239,7 @@ def render_run(run: Run, model) -> tuple:
     return status, results.aggregate_table(run), results.figure(run, title), run.per_example, csv_path, json_path
 
 
-def build(model_state: gr.State) -> None:
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     choices = example_choices(DEFAULT_TASK)
     with gr.Tab("In-context learning"):
         gr.Markdown(
@@ -294,7 +294,7 @@ def build(model_state: gr.State) -> None:
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
     flag = gr.State(StopFlag())
-    run_button.click(
+    example_event = run_button.click(
         run_example,
         inputs=[model_state, flag, task, example, custom_input, custom_reference, *controls],
         outputs=[*texts, *summaries, *prompts, scores],
@@ -302,7 +302,7 @@ def build(model_state: gr.State) -> None:
         concurrency_id="model",
         concurrency_limit=1,
     )
-    run_task_button.click(
+    task_event = run_task_button.click(
         run_task,
         inputs=[model_state, flag, task, limit, *controls],
         outputs=[status, aggregate, chart, per_example, csv_file, json_file],
@@ -312,5 +312,7 @@ def build(model_state: gr.State) -> None:
     )
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
+    for event in (example_event, task_event):  # the first run loads the model: show it in the bar
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
     stop_button.click(press, inputs=flag, queue=False, api_name="icl_stop")
     stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")

@@ -38,7 +38,13 @@ def switch(spec: str, current: str, progress=gr.Progress()) -> tuple[str, str]:
     return spec, describe(model)
 
 
-def build(model_state: gr.State) -> None:
+def refresh(spec: str) -> str:
+    """The bar's text after a tab has used (and so loaded) the session's model."""
+    return initial_text(spec)
+
+
+def build(model_state: gr.State) -> gr.Markdown:
+    """The bar; returns its text component so tabs can refresh it after the model first loads."""
     with gr.Row(equal_height=True):
         info = gr.Markdown(initial_text(), elem_id="model-info")
         spec = gr.Textbox(
@@ -50,3 +56,4 @@ def build(model_state: gr.State) -> None:
         switch, inputs=[spec, model_state], outputs=[model_state, info], api_name="load_model",
         concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
+    return info

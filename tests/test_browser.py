@@ -1,0 +1,55 @@
+"""The page in a real Chromium: run the in-context learning tab on one example and wait for scored columns."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling out, which this offline machine refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture()
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        yield page
+        browser.close()
+
+
+def test_icl_tab_in_a_real_browser(served_app, page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    expect(page.get_by_text("In-context learning").first).to_be_visible(timeout=60_000)
+    expect(page.locator("#model-info")).to_contain_text("smollm2-135m")
+    page.get_by_role("button", name="Run", exact=True).click()
+    scores = page.locator(".icl-scores")
+    for index in range(3):  # the first model load (GGUF conversion) may be part of this wait
+        expect(scores.nth(index)).to_contain_text("ROUGE-1", timeout=240_000)
+        expect(scores.nth(index)).to_contain_text("new tokens")
+    outputs = [page.get_by_label(f"{name} output").input_value() for name in ("Zero-shot", "One-shot", "Few-shot")]
+    assert all(len(text.split()) >= 3 for text in outputs) and len(set(outputs)) == 3
+    expect(page.get_by_text("Scores per column")).to_be_visible()
+    expect(page.locator("#model-info")).to_contain_text("SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)")
+    shot = tmp_path / "icl-tab.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("LAB_SCREENSHOT_DIR"):  # how the README's screenshot is made
+        shutil.copy(shot, Path(os.environ["LAB_SCREENSHOT_DIR"]) / "icl-tab.png")

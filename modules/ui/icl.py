@@ -1,7 +1,6 @@
 """In-context learning tab: zero-, one- and few-shot side by side on one example, or over a task's test split."""
 
-import queue
-import threading
+from dataclasses import replace
 
 import gradio as gr
 import pandas as pd
@@ -13,6 +12,7 @@ from modules.paths import lab_home
 from modules.store import Store
 from modules.techniques import prompting
 from modules.ui import model_bar, results
+from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
@@ -128,42 +128,25 @@ def run_example(
         example = pick_example(task, example_id, custom_input, custom_reference)
         prompting.validate(task, config)
         model = load_model(spec, progress)
-    texts, updates, stop, result = ["", "", ""], queue.Queue(), flag.event, {}
+    texts, stop = ["", "", ""], flag.event
     stop.clear()
-
-    def work():
-        try:
-            result["outputs"] = prompting.run_shot_counts(
-                model, task, example, [0, 1, config.k], config, on_text=updates.put, stop=stop
-            )
-        except Exception as error:  # handed to the page below, never lost in the thread
-            result["error"] = error
-        finally:
-            updates.put(None)
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
     waiting = "_generating…_"
+
+    def job(report):
+        return prompting.run_shot_counts(model, task, example, [0, 1, config.k], config, on_text=report, stop=stop)
+
     try:
-        while (update := updates.get()) is not None:
-            while not updates.empty():  # skip to the newest text: the page only needs the latest
-                newer = updates.get()
-                if newer is None:
-                    updates.put(None)
-                    break
-                update = newer
-            for index, text in update.items():
-                texts[index] = text
-            yield *texts, waiting, waiting, waiting, "", "", "", None
-        worker.join()
-        if "error" in result:
-            with user_errors():
-                raise result["error"]
-        outputs = result["outputs"]
+        with user_errors():
+            for kind, value in run_in_background(job, latest_only=True):
+                if kind == "update":
+                    for index, text in value.items():
+                        texts[index] = text
+                    yield *texts, waiting, waiting, waiting, "", "", "", None
+                else:
+                    outputs = value
         table = column_scores(task, example, outputs)
         summaries = [column_summary(row, o.trace["warnings"]) for row, o in zip(table.to_dict("records"), outputs)]
-        prompts = [o.trace["prompt"] for o in outputs]
-        yield *[o.text for o in outputs], *summaries, *prompts, table
+        yield *[o.text for o in outputs], *summaries, *[o.trace["prompt"] for o in outputs], table
     finally:
         stop.set()  # a closed page or a cancelled event ends generation within one decoding step
 
@@ -192,37 +175,30 @@ def run_task(
             raise ValueError(f"Limit must be at least 1, got {limit}.")
         model = load_model(spec, progress)
     systems = [
-        System("zero-shot", model, "prompting", prompting.Config(**{**config.__dict__, "k": 0})),
-        System("one-shot", model, "prompting", prompting.Config(**{**config.__dict__, "k": 1})),
+        System("zero-shot", model, "prompting", replace(config, k=0)),
+        System("one-shot", model, "prompting", replace(config, k=1)),
         System(f"few-shot (k={config.k})", model, "prompting", config),
     ]
-    updates, stop, result = queue.Queue(), flag.event, {}
+    stop = flag.event
     stop.clear()
+    store = Store(lab_home() / "lab.db")
 
-    def work():
-        try:
-            result["run"] = compare(
-                task, systems, limit=limit, seed=config.seed, store=Store(lab_home() / "lab.db"),
-                progress=lambda done, total, message: updates.put((done, total, message)), stop=stop,
-            )  # fmt: skip
-        except Exception as error:
-            result["error"] = error
-        finally:
-            updates.put(None)
+    def job(report):
+        def progress_report(done, total, message):
+            report((done, total, message))
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
+        return compare(task, systems, limit=limit, seed=config.seed, store=store, progress=progress_report, stop=stop)
+
     try:
         progress(0, desc="Running zero-shot…")
-        while (update := updates.get()) is not None:
-            done, total, message = update
-            progress(done / total, desc=message)
-            yield f"Running… {done}/{total} outputs ({message})", gr.skip(), gr.skip(), gr.skip(), None, None
-        worker.join()
-        if "error" in result:
-            with user_errors():
-                raise result["error"]
-        run: Run = result["run"]
+        with user_errors():
+            for kind, value in run_in_background(job):
+                if kind == "update":
+                    done, total, message = value
+                    progress(done / total, desc=message)
+                    yield f"Running… {done}/{total} outputs ({message})", gr.skip(), gr.skip(), gr.skip(), None, None
+                else:
+                    run = value
         yield render_run(run, model)
     finally:
         stop.set()  # the runner finishes the batch in hand, stores it, and marks the run stopped
@@ -275,7 +251,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     summaries.append(gr.Markdown(elem_classes="icl-scores"))
                     with gr.Accordion("Exact prompt sent", open=False):
                         prompts.append(gr.Textbox(show_label=False, lines=10, max_lines=30))
-        scores = gr.Dataframe(label="Scores per column", interactive=False)
+        empty = pd.DataFrame(
+            columns=["column", "shots", "rouge1", "rouge2", "rougeL", "bleu", "new_tokens", "latency_s"]
+        )
+        scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=False):
             with gr.Row():

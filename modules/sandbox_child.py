@@ -1,0 +1,125 @@
+"""Runs inside the sandbox's child process (python -I -S): limits, audit hook, then the model's code.
+
+Self-contained on purpose: under -I -S it cannot import the lab, and it must not. It reads one JSON request
+from stdin and writes one JSON line, tagged with a per-run nonce, to the real stdout.
+"""
+
+import builtins
+import io
+import json
+import os
+import resource
+import sys
+
+request = json.loads(sys.stdin.read())
+NONCE = request["nonce"]
+ALLOWED = frozenset(request["allowed_imports"])
+write_result = os.write  # kept before the code runs; the code can reach neither os nor this name
+REAL_STDOUT = 1
+
+# Pre-import what the code asked for (already vetted) and the modules those load lazily, so the audit hook
+# below can refuse every later module load (a load also opens files).
+LAZY_DEPENDENCIES = {"datetime": ["_strptime"], "decimal": ["numbers"], "statistics": ["random"]}
+for name in request["imports"]:
+    for module in [name, *LAZY_DEPENDENCIES.get(name, [])]:
+        __import__(module)
+
+
+def set_limits(limits: dict) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # no file may grow
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes (root ignores it; the hook does not)
+
+
+BLOCKED_EVENT_PREFIXES = (
+    "open", "os.", "socket.", "subprocess.", "ctypes.", "shutil.", "pty.", "fcntl.", "msvcrt.", "winreg.",
+    "urllib.", "http.", "ftplib.", "smtplib.", "telnetlib.", "webbrowser.", "sys._getframe", "sys._current_frames",
+    "sys.settrace", "sys.setprofile", "sys.addaudithook", "cpython.", "code.__new__", "function.__new__",
+    "object.__setattr__", "object.__delattr__", "compile", "exec", "marshal.", "pickle.", "glob.", "tempfile.",
+    "signal.", "resource.", "mmap.", "syslog.", "import",
+)  # fmt: skip
+state = {"exec_allowed": 1}
+
+
+def audit(event: str, args: tuple) -> None:
+    """Refuse anything that touches the world outside the computation. Raising here aborts the operation."""
+    if event == "exec" and state["exec_allowed"] > 0:
+        state["exec_allowed"] -= 1  # exactly one: our own exec of the vetted code
+        return
+    if event.startswith(BLOCKED_EVENT_PREFIXES):
+        raise PermissionError(f"sandbox: '{event}' is not allowed")
+
+
+class CappedOutput(io.StringIO):
+    """print() goes here; past the cap the rest is dropped, so a huge print cannot flood the parent."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap, self.dropped = cap, 0
+
+    def write(self, text: str) -> int:
+        room = self.cap - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+
+def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level != 0 or name.split(".")[0] not in ALLOWED:
+        raise ImportError(f"sandbox: import of '{name}' is not allowed")
+    return ORIGINAL_IMPORT(name, globals, locals, fromlist, level)
+
+
+ORIGINAL_IMPORT = builtins.__import__
+REMOVED_BUILTINS = (
+    "open", "exec", "eval", "compile", "input", "globals", "locals", "vars", "getattr", "setattr", "delattr",
+    "breakpoint", "help", "exit", "quit", "memoryview", "__build_class__" if request["no_classes"] else "",
+)  # fmt: skip
+safe_builtins = {k: v for k, v in vars(builtins).items() if k not in REMOVED_BUILTINS}
+safe_builtins["__import__"] = guarded_import
+
+
+def finish(payload: dict) -> None:
+    payload["stdout"] = stdout.getvalue()
+    if stdout.dropped:
+        payload["stdout"] += f"\n[... {stdout.dropped} more characters dropped]"
+    line = json.dumps({"nonce": NONCE, **payload}, default=repr) + "\n"
+    write_result(REAL_STDOUT, line.encode("utf-8", "replace"))
+
+
+def describe(error: BaseException) -> str:
+    """Type, message and the line in the code, without reading any file (linecache would open the source)."""
+    line, tb = None, error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<model-code>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    where = f" (line {line})" if line else ""
+    return f"{type(error).__name__}: {str(error)[:500]}{where}"
+
+
+code = compile(request["code"], "<model-code>", "exec")
+stdout = CappedOutput(request["limits"]["output_chars"])
+sys.stdout = sys.stderr = stdout
+set_limits(request["limits"])
+sys.addaudithook(audit)
+namespace = {"__builtins__": safe_builtins, "__name__": "__sandbox__"}
+try:
+    exec(code, namespace)
+    entry = namespace.get(request["entry"])
+    if not callable(entry):
+        finish({"kind": "error", "error": f"the code defines no function {request['entry']}()"})
+    else:
+        value = entry()
+        finish({"kind": "ok", "result": repr(value)[:1000], "is_number": isinstance(value, int | float)})
+except MemoryError:
+    namespace.clear()  # free what the code allocated, so the report itself fits
+    finish({"kind": "memory", "error": "MemoryError: the code went over the memory limit"})
+except RecursionError as error:
+    finish({"kind": "error", "error": describe(error)})
+except BaseException as error:  # SystemExit and KeyboardInterrupt from the code are errors of the code too
+    finish({"kind": "error", "error": describe(error)})

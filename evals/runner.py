@@ -179,7 +179,9 @@ def compare(
 
 def _score(task: Task, system: str, examples, outputs) -> list[dict]:
     texts = [o.text for o in outputs]
-    values = metrics.score(task.metrics, texts, [e.reference for e in examples], [e.answer for e in examples])
+    values = metrics.score(
+        task.metrics, texts, [e.reference for e in examples], [e.answer for e in examples], [o.answer for o in outputs]
+    )
     rows = []
     for index, (example, output) in enumerate(zip(examples, outputs)):
         scores = {name: column[index] for name, column in values.items()}

@@ -40,16 +40,26 @@ def load_metric(name: str) -> evaluate.Metric:
 
 
 def score(
-    metrics: list[str], outputs: list[str], references: list[str], answers: list[str | None]
+    metrics: list[str],
+    outputs: list[str],
+    references: list[str],
+    answers: list[str | None],
+    predicted_answers: list[str | None] | None = None,
 ) -> dict[str, list[float]]:
     """Per-example values for each metric: {score name: [value per example]}.
 
-    Answer metrics compare against `answers` (the task's short answer); text metrics against `references`.
+    Text metrics compare `outputs` with `references`. Answer metrics compare the technique's extracted answer
+    (`predicted_answers`; for PAL the program's result, so a number inside the code never counts) with the
+    task's short `answers`, falling back to the text and the reference when either is missing.
     """
     values: dict[str, list[float]] = {}
+    predicted = predicted_answers if predicted_answers is not None else outputs
     for name in metrics:
-        targets = answers if name in ("numeric_accuracy", "exact_match") else references
-        targets = [t if t is not None else r for t, r in zip(targets, references)]
-        result = load_metric(name).compute(predictions=outputs, references=targets)
+        if name in ("numeric_accuracy", "exact_match"):
+            predictions = [p if p is not None else "" for p in predicted]
+            targets = [a if a is not None else r for a, r in zip(answers, references)]
+        else:
+            predictions, targets = outputs, references
+        result = load_metric(name).compute(predictions=predictions, references=targets)
         values |= {key: value for key, value in result.items() if isinstance(value, list)}
     return values

@@ -64,6 +64,7 @@ class Task:
     prompt: PromptTemplate
     examples: list[Example]
     documents_dir: Path | None = None
+    reasoning: dict = field(default_factory=dict)  # prompts of the reasoning techniques, for number tasks
 
     def split(self, name: str) -> list[Example]:
         if name not in ("train", "test"):
@@ -115,4 +116,5 @@ def load_task(name: str, source: str | Path | None = None) -> Task:
         prompt=PromptTemplate(**spec["prompt"]),
         examples=examples,
         documents_dir=TASKS_DIR / spec["documents"] if spec.get("documents") else None,
+        reasoning=spec.get("reasoning") or {},
     )

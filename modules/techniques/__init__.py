@@ -3,17 +3,29 @@
 import dataclasses
 import types
 
-from modules.techniques import prompting
+from modules.techniques import cot, direct, few_shot_cot, pal, prompting, self_consistency
 from modules.techniques.output import Output
 
 # technique name -> module with Config, validate(task, config) and run(model, task, examples, config)
-TECHNIQUES: dict[str, types.ModuleType] = {"prompting": prompting}
+TECHNIQUES: dict[str, types.ModuleType] = {
+    "prompting": prompting,
+    "direct": direct,
+    "cot": cot,
+    "few_shot_cot": few_shot_cot,
+    "self_consistency": self_consistency,
+    "pal": pal,
+}
 
 # system name -> (technique, default config fields); users add key=value overrides after a colon.
 SYSTEMS: dict[str, tuple[str, dict]] = {
     "zero-shot": ("prompting", {"k": 0}),
     "one-shot": ("prompting", {"k": 1}),
     "few-shot": ("prompting", {"k": 3}),
+    "direct": ("direct", {}),
+    "cot": ("cot", {}),
+    "few-shot-cot": ("few_shot_cot", {}),
+    "self-consistency": ("self_consistency", {}),
+    "pal": ("pal", {}),
 }
 __all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system"]
 

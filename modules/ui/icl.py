@@ -6,12 +6,10 @@ import gradio as gr
 import pandas as pd
 
 from evals import metrics
-from evals.runner import Run, System, compare
+from evals.runner import System
 from evals.tasks import Example, TaskError, load_task, task_names
-from modules.paths import lab_home
-from modules.store import Store
 from modules.techniques import prompting
-from modules.ui import model_bar, results
+from modules.ui import model_bar, task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -179,40 +177,7 @@ def run_task(
         System("one-shot", model, "prompting", replace(config, k=1)),
         System(f"few-shot (k={config.k})", model, "prompting", config),
     ]
-    stop = flag.event
-    stop.clear()
-    store = Store(lab_home() / "lab.db")
-
-    def job(report):
-        def progress_report(done, total, message):
-            report((done, total, message))
-
-        return compare(task, systems, limit=limit, seed=config.seed, store=store, progress=progress_report, stop=stop)
-
-    try:
-        progress(0, desc="Running zero-shot…")
-        with user_errors():
-            for kind, value in run_in_background(job):
-                if kind == "update":
-                    done, total, message = value
-                    progress(done / total, desc=message)
-                    yield f"Running… {done}/{total} outputs ({message})", gr.skip(), gr.skip(), gr.skip(), None, None
-                else:
-                    run = value
-        yield render_run(run, model)
-    finally:
-        stop.set()  # the runner finishes the batch in hand, stores it, and marks the run stopped
-
-
-def render_run(run: Run, model) -> tuple:
-    n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
-    status = (
-        f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
-        f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
-    )
-    title = f"{run.task} ({run.split}, n={n}) on {model.label}"
-    csv_path, json_path = results.write_downloads(run, model.info())
-    return status, results.aggregate_table(run), results.figure(run, title), run.per_example, csv_path, json_path
+    yield from task_run.stream_run(task, systems, limit, config.seed, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
@@ -257,17 +222,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=False):
-            with gr.Row():
-                limit = gr.Slider(1, len(choices), value=10, step=1, label="Examples (limit)")
-                run_task_button = gr.Button("Run on task", variant="primary")
-                stop_task_button = gr.Button("Stop", variant="stop")
-            status = gr.Markdown()
-            aggregate = gr.Dataframe(label="Mean [95% interval] per system and score", interactive=False)
-            chart = gr.Plot(label="Scores with 95% intervals")
-            per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True)
-            with gr.Row():
-                csv_file = gr.DownloadButton("Download CSV", value=None)
-                json_file = gr.DownloadButton("Download JSON", value=None)
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(len(choices), 10)
 
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
@@ -284,7 +239,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task_event = run_task_button.click(
         run_task,
         inputs=[model_state, flag, task, limit, *controls],
-        outputs=[status, aggregate, chart, per_example, csv_file, json_file],
+        outputs=task_outputs,
         api_name="icl_run_task",
         concurrency_id="model",
         concurrency_limit=1,

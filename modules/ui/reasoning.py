@@ -1,0 +1,170 @@
+"""Reasoning tab: direct vs zero-shot CoT vs few-shot CoT vs self-consistency vs PAL (sandboxed) side by side."""
+
+import gradio as gr
+
+from evals.runner import System
+from evals.tasks import Example, TaskError, load_task
+from modules import sandbox
+from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
+from modules.ui import model_bar, task_run
+from modules.ui.errors import user_errors
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag, press
+
+TASKS = ["arithmetic-word-problems", "gsm8k"]
+COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
+
+
+def example_choices(task_name: str) -> list[tuple[str, str]]:
+    return [(f"{e.id}: {e.input[:80]}…", e.id) for e in load_task(task_name).split("test")]
+
+
+def systems_for(model, k: int, n: int, temperature: float, seed: int) -> list[System]:
+    """The five columns as runner systems (validated configs; bad values raise ValueError)."""
+    return [
+        System("direct", model, "direct", direct.Config()),
+        System("zero-shot CoT", model, "cot", cot.Config()),
+        System(f"few-shot CoT (k={k})", model, "few_shot_cot", few_shot_cot.Config(k=k, seed=seed)),
+        System(
+            f"self-consistency (n={n})",
+            model,
+            "self_consistency",
+            self_consistency.Config(n=n, k=k, temperature=temperature, seed=seed),
+        ),  # fmt: skip
+        System("PAL", model, "pal", pal.Config()),
+    ]
+
+
+def pick_question(task, example_id, question, answer) -> Example:
+    text = (question or "").strip()
+    if text:
+        answer = (answer or "").strip()
+        if answer and few_shot_cot.final_number(answer) is None:
+            raise ValueError(f"The answer must be a number, got '{answer}'.")
+        return Example(id="custom", input=text, reference="", answer=answer or None, split="custom")
+    if not example_id:
+        raise ValueError("The question is empty: pick an example or type a question.")
+    return task.example(example_id)
+
+
+def column(system: System, output, example: Example) -> tuple[str, str, str]:
+    """(answer + verdict + cost markdown, reasoning or code, sandbox report) for one technique."""
+    if example.answer is None:
+        verdict = "no reference answer"
+    elif output.answer is not None and float(output.answer) == float(example.answer):
+        verdict = "✅ correct"
+    else:
+        verdict = f"❌ incorrect (expected {example.answer})"
+    summary = (
+        f"**Answer:** {output.answer if output.answer is not None else '—'} · {verdict}\n\n"
+        f"{output.new_tokens} new tokens · {output.latency_s:.1f} s"
+    )
+    if "votes" in output.trace:
+        summary += "\n\nVotes: " + ", ".join(f"{a}: {c}" for a, c in output.trace["votes"].items())
+    report = ""
+    if "sandbox" in output.trace:
+        result = output.trace["sandbox"]
+        report = f"**Sandbox:** {result['kind']} in {result['duration_s']:.2f} s"
+        report += f" · returned `{result['result']}`" if result["result"] is not None else ""
+        report += f"\n\n{result['error']}" if result["error"] else ""
+        report += f"\n\nstdout:\n```\n{result['stdout'][:2000]}\n```" if result["stdout"] else ""
+    return summary, output.text, report
+
+
+def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k, n, temperature, seed,
+                progress=gr.Progress()):  # fmt: skip
+    """Generator: each column appears as its technique finishes (five model calls, one after another)."""
+    with user_errors():
+        task = load_task(task_name)
+        example = pick_question(task, example_id, question, answer)
+        model = load_model(spec, progress)
+        systems = systems_for(model, int(k), int(n), float(temperature), int(seed or 0))
+    flag.event.clear()
+    values = [gr.skip()] * 15
+    for index, system in enumerate(systems):
+        if flag.event.is_set():
+            break
+        progress(index / len(systems), desc=f"{system.name}…")
+        with user_errors():
+            output = TECHNIQUES[system.technique].run(model, task, [example], system.config)[0]
+        values[index * 3 : index * 3 + 3] = column(system, output, example)
+        yield values
+
+
+def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, progress=gr.Progress()):
+    with user_errors():
+        task = load_task(task_name)
+        model = load_model(spec, progress)
+        systems = systems_for(model, int(k), int(n), float(temperature), int(seed or 0))
+        for system in systems:
+            TECHNIQUES[system.technique].validate(task, system.config)
+    yield from task_run.stream_run(task, systems, int(limit), int(seed or 0), model, flag, progress)
+
+
+def sandbox_status() -> str:
+    if not sandbox.execution_allowed():
+        return "**Code execution is off** (LAB_ALLOW_CODE_EXECUTION=0): PAL shows its program but does not run it."
+    return "**Sandbox layers active here:** " + " · ".join(sandbox.active_layers())
+
+
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
+    choices = example_choices(TASKS[0])
+    with gr.Tab("Reasoning"):
+        gr.Markdown(
+            "Five ways to make the same model solve a word problem. PAL's program runs in the sandbox; "
+            "nothing else the model writes is ever executed."
+        )
+        gr.Markdown(sandbox_status)  # evaluated on each page load: shows the layers active on this host
+        with gr.Row():
+            with gr.Column(scale=2):
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Task")
+                example = gr.Dropdown(choices, value=choices[0][1], label="Example (test split)")
+                question = gr.Textbox(label="Or type a question (overrides the example)", lines=2)
+                answer = gr.Textbox(label="Its numeric answer (optional, for correct/incorrect)")
+            with gr.Column(scale=1):
+                k = gr.Slider(1, 3, value=2, step=1, label="k worked examples (few-shot CoT, self-consistency)")
+                n = gr.Slider(1, 10, value=5, step=1, label="n paths (self-consistency)")
+                temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature (self-consistency)")
+                seed = gr.Number(value=0, precision=0, label="Seed")
+        with gr.Row():
+            run_button = gr.Button("Run", variant="primary")
+            stop_button = gr.Button("Stop", variant="stop")
+        cells = []
+        with gr.Row(equal_height=False):
+            for name in COLUMNS:
+                with gr.Column(min_width=220):
+                    gr.Markdown(f"### {name}")
+                    summary = gr.Markdown(elem_classes="reasoning-answer")
+                    if name == "PAL":
+                        body = gr.Code(language="python", label="Program", interactive=False)
+                    else:
+                        body = gr.Textbox(label="Reasoning", lines=8, max_lines=20)
+                    report = gr.Markdown()
+                    cells += [summary, body, report]
+        with gr.Accordion("Run on task (all five over the test split, stored)", open=False):
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10)
+
+    flag = gr.State(StopFlag())
+    task.change(_examples_update, inputs=task, outputs=example, api_visibility="private")
+    controls = [k, n, temperature, seed]
+    example_event = run_button.click(
+        run_example, inputs=[model_state, flag, task, example, question, answer, *controls], outputs=cells,
+        api_name="reasoning_run", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    task_event = run_task_button.click(
+        run_task, inputs=[model_state, flag, task, limit, *controls], outputs=task_outputs,
+        api_name="reasoning_run_task", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    for event in (example_event, task_event):
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+    stop_button.click(press, inputs=flag, queue=False, api_name="reasoning_stop")
+    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
+
+
+def _examples_update(task_name: str):
+    try:
+        choices = example_choices(task_name)
+    except TaskError as error:
+        gr.Warning(str(error))
+        return gr.update(choices=[], value=None)
+    return gr.update(choices=choices, value=choices[0][1])

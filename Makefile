@@ -22,11 +22,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq chromium
 
+# The sandbox's outer layer (no network, read-only filesystem); detected at run time, so the app works
+# without it, but the tests exercise both ways where it can run.
+/usr/bin/bwrap:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq bubblewrap
+
 run: install
 	$(PY) app.py
 
 # The whole suite, slow tests on the real embedded model included; offline so a hub call fails fast.
-test: install /usr/bin/chromium
+test: install /usr/bin/chromium /usr/bin/bwrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
@@ -43,3 +49,6 @@ format: install
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/startup.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/runner_throughput.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/icl_columns.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/sandbox_overhead.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/self_consistency.py

@@ -15,6 +15,7 @@ from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
 
+COVERS = ("prompting",)  # techniques this tab shows (tests check every registered technique has a tab)
 DEFAULT_TASK = "dialogue-summary"
 COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
 MAX_NEW_TOKENS_UI = 1024  # ~80 s per column at CPU speed; longer asks are refused with a message

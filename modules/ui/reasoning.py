@@ -11,6 +11,7 @@ from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
 
+COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
 

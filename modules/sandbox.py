@@ -16,15 +16,18 @@ LAB_ALLOW_CODE_EXECUTION=0 switches execution off; runs then report that instead
 import ast
 import contextlib
 import functools
+import importlib
 import marshal
 import os
 import secrets
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +38,17 @@ BANNED_CALLS = frozenset(
     {"exec", "eval", "compile", "open", "input", "globals", "locals", "vars", "getattr", "setattr", "delattr"}
     | {"breakpoint", "__import__", "help", "exit", "quit", "memoryview"}
 )
+# Attributes that lead out of plain arithmetic: frames and code objects, format-string walks, type internals.
+BANNED_ATTRIBUTE_PREFIXES = ("gi_", "cr_", "ag_", "tb_", "f_", "co_", "func_", "im_")
+BANNED_ATTRIBUTES = frozenset({"format", "format_map", "mro", "modules"})
+# Modules reachable as attributes of the allowed ones (statistics.sys, re.enum, ...): never by name.
+MODULE_ATTRIBUTES = frozenset(
+    name
+    for module in ALLOWED_IMPORTS
+    for name, value in vars(importlib.import_module(module)).items()
+    if isinstance(value, types.ModuleType)
+)
+REPORT_CAP_BYTES = 1024 * 1024  # what the parent reads from the child at most; the child caps print() lower
 # Passed with -c, so the child needs no file of ours (bubblewrap hides the repo from it).
 CHILD_SOURCE = Path(__file__).with_name("sandbox_child.py").read_text()
 REPO = Path(__file__).resolve().parents[1]
@@ -79,35 +93,53 @@ def _is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
+def _banned_attribute(name: str) -> bool:
+    return (
+        name.startswith("_")
+        or name in BANNED_CALLS
+        or name in BANNED_ATTRIBUTES
+        or name in MODULE_ATTRIBUTES
+        or name.startswith(BANNED_ATTRIBUTE_PREFIXES)
+    )
+
+
 def static_problems(code: str) -> tuple[list[str], list[str]]:
     """(problems, imports): every construct the check rejects, and the allow-listed modules the code imports."""
     tree = ast.parse(code)
     problems, imports = [], []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if isinstance(node, ast.ImportFrom) and node.level:
-                problems.append(f"line {node.lineno}: relative import")
-            for name in names:
-                if name.split(".")[0] in ALLOWED_IMPORTS and "." not in name:
-                    imports.append(name)
+        line = f"line {getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in ALLOWED_IMPORTS:
+                    imports.append(alias.name)
                 else:
-                    problems.append(f"line {node.lineno}: import of '{name}' (allowed: {', '.join(ALLOWED_IMPORTS)})")
-            if isinstance(node, ast.ImportFrom):
-                problems += [f"line {node.lineno}: import of '{a.name}'" for a in node.names if _is_dunder(a.name)]
+                    problems.append(f"{line}: import of '{alias.name}' (allowed: {', '.join(ALLOWED_IMPORTS)})")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                problems.append(f"{line}: relative import")
+            elif node.module not in ALLOWED_IMPORTS:
+                problems.append(f"{line}: import of '{node.module}' (allowed: {', '.join(ALLOWED_IMPORTS)})")
+            else:
+                imports.append(node.module)
+            problems += [f"{line}: import of '{a.name}'" for a in node.names if _banned_attribute(a.name)]
         elif isinstance(node, ast.Name) and (_is_dunder(node.id) or node.id in BANNED_CALLS):
-            problems.append(f"line {node.lineno}: name '{node.id}'")
-        elif isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in BANNED_CALLS):
-            problems.append(f"line {node.lineno}: attribute '.{node.attr}'")  # _private and __dunder__ alike
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
-            problems.append(f"line {node.lineno}: string containing '__'")  # format-string attribute walks
-        elif isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal | ast.AsyncFunctionDef | ast.Await):
-            problems.append(f"line {node.lineno}: {type(node).__name__} is not needed for arithmetic")
+            problems.append(f"{line}: name '{node.id}'")
+        elif isinstance(node, ast.Attribute) and _banned_attribute(node.attr):
+            problems.append(f"{line}: attribute '.{node.attr}'")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) and _has_dunder(node.value):
+            problems.append(f"{line}: string containing '__'")
+        elif isinstance(node, ast.ClassDef | ast.Global | ast.Nonlocal | ast.AsyncFunctionDef | ast.Await | ast.Match):
+            problems.append(f"{line}: {type(node).__name__} is not needed for arithmetic")
         elif isinstance(node, ast.arg | ast.FunctionDef | ast.keyword) and _is_dunder(
             getattr(node, "arg", None) or getattr(node, "name", "") or ""
         ):
-            problems.append(f"line {node.lineno}: dunder definition")
+            problems.append(f"{line}: dunder definition")
     return problems, sorted(set(imports))
+
+
+def _has_dunder(value: str | bytes) -> bool:
+    return ("__" if isinstance(value, str) else b"__") in value
 
 
 # ---- layer 5 detection
@@ -152,9 +184,9 @@ def active_layers() -> list[str]:
 def run_code(code: str, entry: str = "solution", limits: Limits = Limits(), static_check: bool = True) -> SandboxResult:
     """Run `code` and call its `entry()`; never raises for anything the code does. static_check=False is for
     the tests that prove the inner layers hold on their own."""
-    layers = active_layers() if static_check else active_layers()[1:]
     if not execution_allowed():
         return SandboxResult("disabled", error="Code execution is switched off (LAB_ALLOW_CODE_EXECUTION=0).")
+    layers = active_layers() if static_check else active_layers()[1:]
     if len(code) > limits.max_code_chars:
         return SandboxResult(
             "rejected", error=f"The code is {len(code)} characters; the limit is {limits.max_code_chars}."
@@ -196,22 +228,59 @@ def _run_child(code, entry, limits, imports, layers, static_check) -> SandboxRes
         close_fds=True,
     )
     try:
-        stdout, stderr = process.communicate(marshal.dumps(request), timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        process.communicate()
-        return SandboxResult("timeout", error=f"Timed out after {limits.wall_s:g} s (wall clock); killed.",
-                             duration_s=time.perf_counter() - started, layers=layers)  # fmt: skip
+        stdout, stderr, ended = _collect(process, marshal.dumps(request), limits.wall_s)
     finally:
         _kill_group(process)  # anything the code left behind in its group goes too
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=2)
         shutil.rmtree(workdir, ignore_errors=True)
     duration = time.perf_counter() - started
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith(nonce):
-            payload = ast.literal_eval(line[len(nonce) :])  # plain values only; safe on untrusted text
+    if ended == "timeout":
+        return SandboxResult("timeout", error=f"Timed out after {limits.wall_s:g} s (wall clock); killed.",
+                             duration_s=duration, layers=layers)  # fmt: skip
+    if ended == "overflow":
+        return SandboxResult("crash", error=f"The code wrote more than {REPORT_CAP_BYTES} bytes; killed.",
+                             duration_s=duration, layers=layers)  # fmt: skip
+    reports = [line for line in stdout.decode("utf-8", "replace").splitlines() if line.startswith(nonce)]
+    if len(reports) == 1:
+        try:
+            payload = ast.literal_eval(reports[0][len(nonce) :])  # plain values only; safe on untrusted text
             return SandboxResult(**payload, duration_s=duration, layers=layers)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+    if reports:
+        return SandboxResult("crash", error="The code tampered with the sandbox's report; it was discarded.",
+                             duration_s=duration, layers=layers)  # fmt: skip
     return SandboxResult(_crash_kind(process.returncode), error=_crash_message(process.returncode, stderr),
                          duration_s=duration, layers=layers)  # fmt: skip
+
+
+def _collect(process: subprocess.Popen, request: bytes, wall_s: float) -> tuple[bytes, bytes, str]:
+    """Send the request; read stdout/stderr until both close ("done"), the deadline ("timeout") or the size
+    cap ("overflow"). Never waits past the deadline, even if something of the child keeps a pipe open."""
+    deadline = time.monotonic() + wall_s
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.write(request)  # the request is small: it fits the pipe buffer
+        process.stdin.close()
+    chunks = {process.stdout: [], process.stderr: []}
+    size = 0
+    with selectors.DefaultSelector() as selector:
+        for stream in chunks:
+            selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b"".join(chunks[process.stdout]), b"".join(chunks[process.stderr]), "timeout"
+            for key, _ in selector.select(remaining):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                chunks[key.fileobj].append(data)
+                size += len(data)
+                if size > REPORT_CAP_BYTES:
+                    return b"", b"", "overflow"
+    return b"".join(chunks[process.stdout]), b"".join(chunks[process.stderr]), "done"
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -17,6 +17,7 @@ request = marshal.loads(sys.stdin.buffer.read())
 NONCE = request["nonce"]
 ALLOWED = frozenset(request["allowed_imports"])
 write_result = os.write  # kept before the code runs; the code can reach neither os nor this name
+exit_now = os._exit
 REAL_STDOUT = 1
 
 # Pre-import what the code asked for (already vetted) and the modules those load lazily, so the audit hook
@@ -33,26 +34,38 @@ def set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # no file may grow
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes (root ignores it; the hook does not)
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes (root ignores it, hence the next step)
 
 
-BLOCKED_EVENT_PREFIXES = (
-    "open", "os.", "socket.", "subprocess.", "ctypes.", "shutil.", "pty.", "fcntl.", "msvcrt.", "winreg.",
-    "urllib.", "http.", "ftplib.", "smtplib.", "telnetlib.", "webbrowser.", "sys._getframe", "sys._current_frames",
-    "sys.settrace", "sys.setprofile", "sys.addaudithook", "cpython.", "code.__new__", "function.__new__",
-    "object.__setattr__", "object.__delattr__", "compile", "exec", "marshal.", "pickle.", "glob.", "tempfile.",
-    "signal.", "resource.", "mmap.", "syslog.", "import",
-)  # fmt: skip
-state = {"exec_allowed": 1}
+def drop_privileges() -> None:
+    """As root, become nobody: limits can no longer be raised, other processes' memory and signals are out of
+    reach, root-only files unreadable. Inside bubblewrap's user namespace the uid may not map; it is already
+    cut off from the host there, so a refusal is fine."""
+    if os.geteuid() != 0:
+        return
+    try:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+    except OSError:
+        pass
 
 
 def audit(event: str, args: tuple) -> None:
-    """Refuse anything that touches the world outside the computation. Raising here aborts the operation."""
-    if event == "exec" and state["exec_allowed"] > 0:
-        state["exec_allowed"] -= 1  # exactly one: our own exec of the vetted code
-        return
-    if event.startswith(BLOCKED_EVENT_PREFIXES):
-        raise PermissionError(f"sandbox: '{event}' is not allowed")
+    """Refuse anything that touches the world outside the computation; raising aborts the operation.
+
+    Only constants on purpose: no globals, closures or defaults the code could rebind to switch it off
+    (replacing its __code__ is itself an audited event, refused below as object.__setattr__).
+    """
+    if event == "exec" and args and type(args[0]).__name__ == "code" and args[0].co_filename == "<model-code>":
+        return  # our own exec of the vetted code (and the code re-running its own functions)
+    if event.startswith((
+        "open", "os.", "socket.", "subprocess.", "ctypes.", "shutil.", "pty.", "fcntl.", "msvcrt.", "winreg.",
+        "urllib.", "http.", "ftplib.", "smtplib.", "telnetlib.", "webbrowser.", "sys.", "cpython.", "code.__new__",
+        "function.__new__", "object.__setattr__", "object.__delattr__", "compile", "exec", "marshal.", "pickle.",
+        "glob.", "tempfile.", "signal.", "resource.", "mmap.", "syslog.", "import", "_thread.", "gc.", "builtins.",
+    )):  # fmt: skip
+        raise PermissionError("sandbox: " + event + " is not allowed")
 
 
 class CappedOutput(io.StringIO):
@@ -79,7 +92,8 @@ def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
 ORIGINAL_IMPORT = builtins.__import__
 REMOVED_BUILTINS = (
     "open", "exec", "eval", "compile", "input", "globals", "locals", "vars", "getattr", "setattr", "delattr",
-    "breakpoint", "help", "exit", "quit", "memoryview", "__build_class__" if request["no_classes"] else "",
+    "breakpoint", "help", "exit", "quit", "memoryview", "__loader__", "__spec__",
+    "__build_class__" if request["no_classes"] else "",
 )  # fmt: skip
 safe_builtins = {k: v for k, v in vars(builtins).items() if k not in REMOVED_BUILTINS}
 safe_builtins["__import__"] = guarded_import
@@ -108,6 +122,9 @@ code = compile(request["code"], "<model-code>", "exec")
 stdout = CappedOutput(request["limits"]["output_chars"])
 sys.stdout = sys.stderr = stdout
 set_limits(request["limits"])
+drop_privileges()
+for name in ("__loader__", "__spec__"):  # importer handles that load modules without an audited event
+    vars(builtins).pop(name, None)
 sys.addaudithook(audit)
 namespace = {"__builtins__": safe_builtins, "__name__": "__sandbox__"}
 try:
@@ -125,3 +142,4 @@ except RecursionError as error:
     finish({"kind": "error", "error": describe(error)})
 except BaseException as error:  # SystemExit and KeyboardInterrupt from the code are errors of the code too
     finish({"kind": "error", "error": describe(error)})
+exit_now(0)  # right after the one report: no finalizer, thread or atexit hook of the code runs after it

@@ -489,25 +489,10 @@ def solution():
 }
 # Attempts the static check lets through: either harmless on purpose or a way around it (then a hole below).
 STATIC_PASSES = {
-    "format_concatenated_dunder",
-    "format_chr95_request",
-    "format_bytes_constant",
-    "join_name_frame_builtins",
+    # Harmless: they parse, pass the static check and do nothing outside the computation.
     "type_builds_class",
-    "generator_frame_builtins",
-    "generator_frame_main_hook_off",
-    "generator_frame_pidfd_signal",
-    "generator_frame_mknod",
-    "generator_frame_parent_memory_scan",
-    "match_pattern_main_hook_off",
-    "allowed_module_sys_os",
-    "allowed_module_sys_hook_off",
-    "from_allowed_import_sys_hook_off",
-    "frame_builtins_exec",
     "system_exit",
     "keyboard_interrupt",
-    "survivor_outlives_run",
-    "survivor_holds_output_pipe",
 }
 # Known holes, as observed: name -> ({(static_check, mode) where it succeeds}, why). Strict xfail: a fix shows.
 HOOK_OFF = (
@@ -523,42 +508,7 @@ EVERYWHERE = {(True, BWRAP), (True, NO_BWRAP)}
 # Forking (RLIMIT_NPROC=0) and reading another process's memory (ptrace rules) only work for root.
 AS_ROOT_WITHOUT_BWRAP = {(True, NO_BWRAP)} if os.geteuid() == 0 else set()
 INNER_EVERYWHERE = {(False, BWRAP), (False, NO_BWRAP)}
-HOLES: dict[str, tuple[set[tuple[bool, str]], str]] = {
-    "generator_frame_main_hook_off": (EVERYWHERE, FRAMES + HOOK_OFF),
-    "match_pattern_main_hook_off": (EVERYWHERE, MATCH + HOOK_OFF),
-    "allowed_module_sys_hook_off": (EVERYWHERE, ALLOWED + HOOK_OFF),
-    "from_allowed_import_sys_hook_off": (EVERYWHERE, ALLOWED + HOOK_OFF),
-    "generator_frame_pidfd_signal": (
-        {(True, NO_BWRAP)},
-        FRAMES + "os.pidfd_open + _signal.pidfd_send_signal raise no audit event: it signals the test process",
-    ),
-    "generator_frame_mknod": ({(True, NO_BWRAP)}, FRAMES + "os.mknod raises no audit event: it creates files"),
-    "generator_frame_parent_memory_scan": (
-        AS_ROOT_WITHOUT_BWRAP,
-        FRAMES + HOOK_OFF + "; it reads the parent's environment out of /proc/<ppid>/mem",
-    ),
-    "survivor_outlives_run": (
-        AS_ROOT_WITHOUT_BWRAP,
-        FRAMES + HOOK_OFF + "; a fork that calls setsid leaves the killed process group and outlives the run",
-    ),
-    "survivor_holds_output_pipe": (
-        AS_ROOT_WITHOUT_BWRAP,
-        FRAMES + HOOK_OFF + "; an escaped fork holding stdout makes run_code wait past the wall-clock limit "
-        "(the communicate() after the kill has no timeout)",
-    ),
-    "subclasses_main_globals_hook_off": (INNER_EVERYWHERE, "CappedOutput.write.__globals__: " + HOOK_OFF),
-    "import_globals_hook_off": (INNER_EVERYWHERE, "__import__.__globals__: " + HOOK_OFF),
-    "sys_modules_main_hook_off": (INNER_EVERYWHERE, "print.__self__.__import__('sys').modules: " + HOOK_OFF),
-    "getattribute_chr95_hook_off": (INNER_EVERYWHERE, "object.__getattribute__: " + HOOK_OFF),
-    "traceback_frame_main_hook_off": (INNER_EVERYWHERE, "__traceback__.tb_frame.f_back: " + HOOK_OFF),
-    "coroutine_frame_main_hook_off": (INNER_EVERYWHERE, "cr_frame.f_back: " + HOOK_OFF),
-    "loader_gc_hook_off": (INNER_EVERYWHERE, "__loader__.load_module('gc').get_objects(): " + HOOK_OFF),
-    "os_mknod_mkfifo": ({(False, NO_BWRAP)}, "os.mknod / os.mkfifo raise no audit event: the code creates files"),
-    "pidfd_signal_hook_on": (
-        {(False, NO_BWRAP)},
-        "os.pidfd_open + _signal.pidfd_send_signal raise no audit event: the code signals any process",
-    ),
-}
+HOLES: dict[str, tuple[set[tuple[bool, str]], str]] = {}
 
 
 @dataclass
@@ -783,11 +733,6 @@ FORGED_REPORTS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SANDBOX BUG: the parent trusts the first line that starts with the nonce, which the code can reach "
-    "(a global of the child's __main__): a bad line makes run_code raise, a good one is believed",
-)
 @pytest.mark.parametrize("forged", list(FORGED_REPORTS))
 def test_forged_report_neither_raises_nor_is_believed(forged, mode):
     code = f"""

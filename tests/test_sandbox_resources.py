@@ -143,12 +143,6 @@ def test_huge_print_is_capped(code, host):
     assert peak.growth < 32 * 1024**2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SANDBOX HOLE: output is capped only for print() inside the child; os.write to fd 1/2 raises no "
-    "audit event and the parent's communicate() buffers all of it (reachable with the static check on through "
-    "generator frames)",
-)
 @pytest.mark.parametrize("fd", [1, 2])
 def test_raw_output_flood_does_not_grow_the_parent(fd, host):
     code = (

@@ -186,3 +186,11 @@ def client(served_app):
     from gradio_client import Client
 
     return Client(served_app, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def embedded_embedder():
+    """The embedded all-MiniLM-L6-v2 (sentence-transformers, loaded by path from its package)."""
+    from modules.retrieval.dense import load_embedder
+
+    return load_embedder()

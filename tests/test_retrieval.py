@@ -79,3 +79,43 @@ def test_reciprocal_rank_fusion():
     assert [i for i, _ in fused] == [0, 2, 1]  # 0 is high in both; 2 is first in one and third in the other
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
     assert reciprocal_rank_fusion([[], []], k=3) == []
+
+
+def test_collection_index_persists_and_reembeds_only_what_changed(embedded_embedder):
+    from modules.retrieval.index import CollectionIndex, Document
+
+    documents = [Document(f"d{i}", f"d{i}.md", text) for i, text in enumerate(CORPUS)]
+    first = CollectionIndex("toy", chunk_size=200, overlap=20)
+    assert first.build(documents) == {"chunks": 4, "embedded": 4, "reused": 0}
+    assert (first.folder / "embeddings.npy").is_file() and not list(first.folder.parent.glob(".index-*"))
+    again = CollectionIndex("toy", chunk_size=200, overlap=20)  # a restart: nothing to embed
+    assert again.build(documents) == {"chunks": 4, "embedded": 0, "reused": 4}
+    edited = [*documents[:3], Document("d3", "d3.md", "Parking permits now cost 15 euros a month.")]
+    assert again.build(edited) == {"chunks": 4, "embedded": 1, "reused": 3}
+    hits = again.search("How much is a parking permit?", "hybrid", 2)
+    assert hits[0].chunk.doc_id == "d3" and hits[0].source == "d3.md" and hits[0].rank == 1
+    assert "15 euros" in hits[0].chunk.text
+    for method in ("bm25", "dense"):
+        assert again.search("annual leave days", method, 1)[0].chunk.doc_id == "d0"
+    with pytest.raises(ValueError, match="Unknown retrieval method"):
+        again.search("x", "magic", 2)
+    with pytest.raises(ValueError, match="top-k must be between 1 and 50"):
+        again.search("x", "bm25", 0)
+
+
+@pytest.mark.slow
+def test_handbook_recall_at_4_hybrid_not_below_the_worst_retriever(embedded_embedder):
+    from evals.tasks import load_task
+    from modules.retrieval.index import CollectionIndex, handbook_documents
+
+    task = load_task("company-handbook-qa")
+    index = CollectionIndex("handbook-recall")
+    index.build(handbook_documents(task.documents_dir))
+    recall = {}
+    for method in ("bm25", "dense", "hybrid"):
+        found = [
+            any(d in {h.chunk.doc_id for h in index.search(e.input, method, 4)} for d in e.meta["doc_ids"])
+            for e in task.examples
+        ]
+        recall[method] = sum(found) / len(found)
+    assert recall["hybrid"] >= min(recall["bm25"], recall["dense"]) and recall["hybrid"] >= 0.8, recall

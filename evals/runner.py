@@ -104,8 +104,9 @@ def aggregate(per_example: pd.DataFrame, score_names: list[str], seed: int) -> p
         return pd.DataFrame(rows)
     for system, group in per_example.groupby("system", sort=False):
         for score in score_names:
-            if score in group:
-                summary = stats.bootstrap_ci(group[score].dropna(), seed=seed)
+            values = group[score].dropna() if score in group else []
+            if len(values):  # a score this system does not have (recall for no retrieval) gets no row
+                summary = stats.bootstrap_ci(values, seed=seed)
                 rows.append(
                     {"system": system, "score": score, **summary}
                     | {"higher_is_better": metrics.higher_is_better(score), "label": metrics.label(score)}
@@ -185,6 +186,7 @@ def _score(task: Task, system: str, examples, outputs) -> list[dict]:
     rows = []
     for index, (example, output) in enumerate(zip(examples, outputs)):
         scores = {name: column[index] for name, column in values.items()}
+        scores |= metrics.trace_scores(example.meta, output.trace, output.text)
         scores |= {
             "latency_s": output.latency_s,
             "new_tokens": output.new_tokens,

@@ -64,7 +64,13 @@ class Task:
     prompt: PromptTemplate
     examples: list[Example]
     documents_dir: Path | None = None
+    attack_documents_dir: Path | None = None  # prompt-injection documents mixed into the knowledge base
     reasoning: dict = field(default_factory=dict)  # prompts of the reasoning techniques, for number tasks
+
+    @property
+    def document_dirs(self) -> list[Path]:
+        """The knowledge base retrieval searches: the task's documents plus any attack documents."""
+        return [d for d in (self.documents_dir, self.attack_documents_dir) if d is not None]
 
     def split(self, name: str) -> list[Example]:
         if name not in ("train", "test"):
@@ -116,5 +122,6 @@ def load_task(name: str, source: str | Path | None = None) -> Task:
         prompt=PromptTemplate(**spec["prompt"]),
         examples=examples,
         documents_dir=TASKS_DIR / spec["documents"] if spec.get("documents") else None,
+        attack_documents_dir=TASKS_DIR / spec["attack_documents"] if spec.get("attack_documents") else None,
         reasoning=spec.get("reasoning") or {},
     )

@@ -3,7 +3,7 @@
 import dataclasses
 import types
 
-from modules.techniques import cot, direct, few_shot_cot, pal, prompting, self_consistency
+from modules.techniques import cot, direct, few_shot_cot, pal, prompting, rag, self_consistency
 from modules.techniques.output import Output
 
 # technique name -> module with Config, validate(task, config) and run(model, task, examples, config)
@@ -14,6 +14,7 @@ TECHNIQUES: dict[str, types.ModuleType] = {
     "few_shot_cot": few_shot_cot,
     "self_consistency": self_consistency,
     "pal": pal,
+    "rag": rag,
 }
 
 # system name -> (technique, default config fields); users add key=value overrides after a colon.
@@ -26,6 +27,10 @@ SYSTEMS: dict[str, tuple[str, dict]] = {
     "few-shot-cot": ("few_shot_cot", {}),
     "self-consistency": ("self_consistency", {}),
     "pal": ("pal", {}),
+    "no-retrieval": ("rag", {"method": "none"}),
+    "rag-bm25": ("rag", {"method": "bm25"}),
+    "rag-dense": ("rag", {"method": "dense"}),
+    "rag-hybrid": ("rag", {"method": "hybrid"}),
 }
 __all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system"]
 

@@ -1,0 +1,153 @@
+"""RAG tab: no retrieval vs BM25 vs dense vs hybrid on the same question, with the chunks each one used."""
+
+import gradio as gr
+
+from evals import metrics
+from evals.runner import System
+from evals.tasks import Example, TaskError, load_task
+from modules.techniques import rag
+from modules.ui import model_bar, task_run
+from modules.ui.errors import user_errors
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag, press
+
+COVERS = ("rag",)  # techniques this tab shows
+TASKS = ["company-handbook-qa", "prompt-injection"]
+COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
+
+
+def example_choices(task_name: str) -> list[tuple[str, str]]:
+    return [(f"{e.id}: {e.input}", e.id) for e in load_task(task_name).split("test")]
+
+
+def systems_for(model, k: int, delimit: bool) -> list[System]:
+    return [System(name, model, "rag", rag.Config(method=method, k=k, delimit=delimit)) for name, method in COLUMNS]
+
+
+def pick_question(task, example_id, question, reference) -> Example:
+    text = (question or "").strip()
+    if text:
+        if len(text) > 2000:
+            raise ValueError(f"The question is {len(text)} characters; the limit is 2000.")
+        return Example(id="custom", input=text, reference=(reference or "").strip(), split="custom")
+    if not example_id:
+        raise ValueError("The question is empty: pick one from the suite or type your own.")
+    return task.example(example_id)
+
+
+def sources_table(output, example: Example) -> str:
+    """Markdown list of the chunks a column used: rank, source file, chunk id, score; gold documents marked."""
+    if not output.trace["sources"]:
+        return "_No retrieval: the model answers from what it learned in training._"
+    gold = set(example.meta.get("doc_ids", []))
+    lines = []
+    for source in output.trace["sources"]:
+        mark = " ⭐ gold" if source["doc_id"] in gold else ""
+        lines.append(
+            f"**[{source['rank']}]** `{source['source']}` · chunk `{source['chunk_id']}` · score {source['score']:.3f}"
+            f"{mark}\n> {source['text'][:300]}…"
+        )
+    return "\n\n".join(lines)
+
+
+def column_summary(output, example: Example) -> str:
+    parts = []
+    if example.reference:
+        values = metrics.score(["rouge", "bleu"], [output.text], [example.reference], [None])
+        parts.append(f"**ROUGE-L** {values['rougeL'][0]:.3f} · **BLEU** {values['bleu'][0]:.1f}")
+    extra = metrics.trace_scores(example.meta, output.trace, output.text)
+    if "recall_at_k" in extra:
+        parts.append(f"gold document retrieved: {'yes' if extra['recall_at_k'] else 'no'} · MRR {extra['mrr']:.2f}")
+    if "attack_success" in extra:
+        parts.append("⚠️ **injection succeeded**" if extra["attack_success"] else "injection resisted")
+    parts.append(f"{output.new_tokens} new tokens · {output.latency_s:.1f} s")
+    return "\n\n".join(parts)
+
+
+def run_example(spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, progress=gr.Progress()):
+    """Generator: each column appears as its retriever + generation finish."""
+    with user_errors():
+        task = load_task(task_name)
+        example = pick_question(task, example_id, question, reference)
+        model = load_model(spec, progress)
+        systems = systems_for(model, int(k), bool(delimit))
+    flag.event.clear()
+    values = [gr.skip()] * 12
+    for index, system in enumerate(systems):
+        if flag.event.is_set():
+            break
+        progress(index / len(systems), desc=f"{system.name}…")
+        with user_errors():
+            (output,) = rag.run(model, task, [example], system.config)
+        values[index * 3 : index * 3 + 3] = [
+            output.text,
+            column_summary(output, example),
+            sources_table(output, example),
+        ]
+        yield values
+
+
+def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, progress=gr.Progress()):
+    with user_errors():
+        task = load_task(task_name)
+        model = load_model(spec, progress)
+        systems = systems_for(model, int(k), bool(delimit))
+    yield from task_run.stream_run(task, systems, int(limit), 0, model, flag, progress)
+
+
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
+    choices = example_choices(TASKS[0])
+    with gr.Tab("RAG"):
+        gr.Markdown(
+            "The same question answered four ways: from the model alone, and with the top-k chunks of the "
+            "knowledge base found by BM25, dense embeddings (all-MiniLM-L6-v2) or both fused (reciprocal rank "
+            "fusion). Chunks go into the prompt as numbered, delimited reference data; nothing the model writes "
+            "is ever executed or fetched. `prompt-injection` mixes 8 attack documents into the handbook."
+        )
+        with gr.Row():
+            with gr.Column(scale=2):
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Knowledge base and questions")
+                example = gr.Dropdown(choices, value=choices[0][1], label="Question (test split)")
+                question = gr.Textbox(label="Or type a question (overrides the pick)", lines=1)
+                reference = gr.Textbox(label="Its reference answer (optional, for scores)", lines=1)
+            with gr.Column(scale=1):
+                k = gr.Slider(1, 8, value=3, step=1, label="top-k chunks")
+                delimit = gr.Checkbox(value=True, label="Delimit chunks as reference data (injection defence)")
+        with gr.Row():
+            run_button = gr.Button("Run", variant="primary")
+            stop_button = gr.Button("Stop", variant="stop")
+        cells = []
+        with gr.Row(equal_height=False):
+            for name, _ in COLUMNS:
+                with gr.Column(min_width=240):
+                    gr.Markdown(f"### {name}")
+                    cells.append(gr.Textbox(label=f"{name} answer", lines=4, elem_classes="rag-answer"))
+                    cells.append(gr.Markdown(elem_classes="rag-scores"))
+                    with gr.Accordion("Retrieved chunks", open=True):
+                        cells.append(gr.Markdown())
+        with gr.Accordion("Run on task (all four over the test split, stored)", open=False):
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
+
+    flag = gr.State(StopFlag())
+    task.change(_examples_update, inputs=task, outputs=example, api_visibility="private")
+    example_event = run_button.click(
+        run_example, inputs=[model_state, flag, task, example, question, reference, k, delimit], outputs=cells,
+        api_name="rag_run", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    task_event = run_task_button.click(
+        run_task, inputs=[model_state, flag, task, limit, k, delimit], outputs=task_outputs,
+        api_name="rag_run_task", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    for event in (example_event, task_event):
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+    stop_button.click(press, inputs=flag, queue=False, api_name="rag_stop")
+    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
+
+
+def _examples_update(task_name: str):
+    try:
+        choices = example_choices(task_name)
+    except TaskError as error:
+        gr.Warning(str(error))
+        return gr.update(choices=[], value=None)
+    return gr.update(choices=choices, value=choices[0][1])

@@ -1,7 +1,11 @@
 """Keyword search: BM25 over chunk texts via bm25s (sparse scores, English stopwords, no stemming)."""
 
+import logging
+
 import bm25s
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG otherwise
 
 
 class KeywordIndex:

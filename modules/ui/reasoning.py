@@ -6,6 +6,7 @@ from evals.runner import System
 from evals.tasks import Example, TaskError, load_task
 from modules import sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
+from modules.techniques.answers import final_number
 from modules.ui import model_bar, task_run
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -40,7 +41,7 @@ def pick_question(task, example_id, question, answer) -> Example:
     text = (question or "").strip()
     if text:
         answer = (answer or "").strip()
-        if answer and few_shot_cot.final_number(answer) is None:
+        if answer and final_number(answer) is None:
             raise ValueError(f"The answer must be a number, got '{answer}'.")
         return Example(id="custom", input=text, reference="", answer=answer or None, split="custom")
     if not example_id:

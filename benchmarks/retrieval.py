@@ -74,19 +74,18 @@ def bench(count: int, queries: list[str], k: int) -> float:
         p50, p95 = percentiles(times)
         print(f"  {name:6s} query p50 {p50:6.1f} ms  p95 {p95:6.1f} ms", end="")
         print(f"  ({len(times)} queries, k={k}, query embedding included)")
-    # Search only (query already embedded), numpy vs the Python loop, same vectors and query.
+    # Search only (query already embedded): the index's scoring + top-k vs the Python loop, same vectors.
     query_vector = dense.embed([queries[0]])[0]
     started = time.perf_counter()
     for _ in range(20):
-        scores = vectors @ query_vector
-        np.argsort(-scores)[:k]
+        semantic.scores(query_vector).topk(k)
     numpy_s = (time.perf_counter() - started) / 20
     as_lists = vectors.tolist()
     started = time.perf_counter()
     naive = naive_cosine_top_k(as_lists, query_vector.tolist(), k)
     naive_s = time.perf_counter() - started
     assert naive[0] == int(np.argmax(vectors @ query_vector))
-    print(f"  dense search only: numpy {numpy_s * 1000:.2f} ms vs Python loop {naive_s * 1000:.1f} ms")
+    print(f"  dense search only: index {numpy_s * 1000:.2f} ms vs Python loop {naive_s * 1000:.1f} ms")
     return naive_s / numpy_s
 
 

@@ -9,11 +9,11 @@ from evals import metrics
 from evals.runner import System
 from evals.tasks import Example, TaskError, load_task, task_names
 from modules.techniques import prompting
-from modules.ui import model_bar, task_run
+from modules.ui import task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag
 
 COVERS = ("prompting",)  # techniques this tab shows (tests check every registered technique has a tab)
 DEFAULT_TASK = "dialogue-summary"
@@ -247,7 +247,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     )
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
-    for event in (example_event, task_event):  # the first run loads the model: show it in the bar
-        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name="icl_stop")
-    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
+    task_run.wire_common(
+        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "icl_stop"
+    )

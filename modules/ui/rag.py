@@ -4,12 +4,12 @@ import gradio as gr
 
 from evals import metrics
 from evals.runner import System
-from evals.tasks import Example, TaskError, load_task
+from evals.tasks import Example, load_task
 from modules.techniques import rag
-from modules.ui import model_bar, task_run
+from modules.ui import task_run
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag
 
 COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
@@ -129,7 +129,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
 
     flag = gr.State(StopFlag())
-    task.change(_examples_update, inputs=task, outputs=example, api_visibility="private")
+    task.change(task_run.examples_update(example_choices), inputs=task, outputs=example, api_visibility="private")
     example_event = run_button.click(
         run_example, inputs=[model_state, flag, task, example, question, reference, k, delimit], outputs=cells,
         api_name="rag_run", concurrency_id="model", concurrency_limit=1,
@@ -138,16 +138,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         run_task, inputs=[model_state, flag, task, limit, k, delimit], outputs=task_outputs,
         api_name="rag_run_task", concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
-    for event in (example_event, task_event):
-        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name="rag_stop")
-    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
-
-
-def _examples_update(task_name: str):
-    try:
-        choices = example_choices(task_name)
-    except TaskError as error:
-        gr.Warning(str(error))
-        return gr.update(choices=[], value=None)
-    return gr.update(choices=choices, value=choices[0][1])
+    task_run.wire_common(
+        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "rag_stop"
+    )

@@ -3,14 +3,14 @@
 import gradio as gr
 
 from evals.runner import System
-from evals.tasks import Example, TaskError, load_task
+from evals.tasks import Example, load_task
 from modules import sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
 from modules.techniques.answers import final_number
-from modules.ui import model_bar, task_run
+from modules.ui import task_run
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag
 
 COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
@@ -147,7 +147,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10)
 
     flag = gr.State(StopFlag())
-    task.change(_examples_update, inputs=task, outputs=example, api_visibility="private")
+    task.change(task_run.examples_update(example_choices), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed]
     example_event = run_button.click(
         run_example, inputs=[model_state, flag, task, example, question, answer, *controls], outputs=cells,
@@ -157,16 +157,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         run_task, inputs=[model_state, flag, task, limit, *controls], outputs=task_outputs,
         api_name="reasoning_run_task", concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
-    for event in (example_event, task_event):
-        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name="reasoning_stop")
-    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
-
-
-def _examples_update(task_name: str):
-    try:
-        choices = example_choices(task_name)
-    except TaskError as error:
-        gr.Warning(str(error))
-        return gr.update(choices=[], value=None)
-    return gr.update(choices=choices, value=choices[0][1])
+    task_run.wire_common(
+        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "reasoning_stop"
+    )

@@ -3,14 +3,14 @@
 import gradio as gr
 
 from evals.runner import Run, System, compare
-from evals.tasks import Task
+from evals.tasks import Task, TaskError
 from modules.models import Model
 from modules.paths import lab_home
 from modules.store import Store
-from modules.ui import results
+from modules.ui import model_bar, results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
-from modules.ui.stop_flag import StopFlag
+from modules.ui.stop_flag import StopFlag, press
 
 
 def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: Model, flag: StopFlag, progress):
@@ -65,3 +65,26 @@ def build_outputs(limit_max: int, limit_default: int):
         csv_file = gr.DownloadButton("Download CSV", value=None)
         json_file = gr.DownloadButton("Download JSON", value=None)
     return limit, run_button, stop_button, [status, aggregate, chart, per_example, csv_file, json_file]
+
+
+def examples_update(example_choices):
+    """A task-dropdown handler: the new task's test examples, or a warning when it cannot load (offline)."""
+
+    def update(task_name: str):
+        try:
+            choices = example_choices(task_name)
+        except TaskError as error:
+            gr.Warning(str(error))
+            return gr.update(choices=[], value=None)
+        return gr.update(choices=choices, value=choices[0][1])
+
+    return update
+
+
+def wire_common(events, flag, stop_button, stop_task_button, model_state, model_info, stop_api_name: str) -> None:
+    """What every tab wires the same way: the model bar refreshes after a run (the first run loads the model),
+    and both Stop buttons set the session's flag without queueing behind the job they stop."""
+    for event in events:
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+    stop_button.click(press, inputs=flag, queue=False, api_name=stop_api_name)
+    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")

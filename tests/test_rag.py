@@ -1,13 +1,22 @@
 """RAG technique: delimited prompts with sources, retrieval and injection scores, checks."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from evals import metrics
 from evals.runner import System, compare
-from evals.tasks import load_task
+from evals.tasks import Example, load_task
+from modules.paths import lab_home
+from modules.retrieval.uploads import save_uploads
 from modules.techniques import parse_system, rag
 
 TASK = load_task("company-handbook-qa")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_delimited_prompt_numbers_sources_and_says_they_are_data(tiny_model, embedded_embedder):
@@ -59,3 +68,37 @@ def test_bad_settings(text, message):
 def test_tasks_without_documents_are_refused():
     with pytest.raises(ValueError, match="no documents"):
         rag.validate(load_task("dialogue-summary"), rag.Config())
+
+
+def test_an_uploaded_collection_is_searched_instead_of_the_task_documents(tiny_model, embedded_embedder):
+    save_uploads("rag-own", [("canteen.md", b"The canteen serves pancakes every Thursday morning.")])
+    config = rag.Config(method="hybrid", k=1, collection="rag-own", max_new_tokens=2)
+    (output,) = rag.run(tiny_model, TASK, [Example("q", "When are there pancakes?", "")], config)
+    assert [s["source"] for s in output.trace["sources"]] == ["canteen.md"]
+    index = rag.knowledge_base(TASK, config)
+    assert index.folder == lab_home() / "collections" / "rag-own" / "index"
+    assert rag.knowledge_base(TASK, rag.Config()).folder.parent.name == "_task-company-handbook-qa"
+    with pytest.raises(ValueError, match="no documents yet"):
+        rag.knowledge_base(TASK, rag.Config(collection="never-uploaded"))
+
+
+def test_an_embedding_model_that_cannot_load_offline_is_a_clear_error():
+    with pytest.raises(ValueError, match="Without a network only 'all-minilm-l6-v2'"):
+        rag.knowledge_base(TASK, rag.Config(embedder="sentence-transformers/all-mpnet-base-v2"))
+
+
+@pytest.mark.slow
+def test_four_systems_end_to_end_through_the_cli_on_five_handbook_questions(tmp_path):
+    out = tmp_path / "rag.json"
+    command = [sys.executable, "-m", "evals", "compare", "--task", "company-handbook-qa", "--limit", "5",
+               "--systems", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    assert "recall_at_k" in done.stdout and "rag-hybrid" in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["model"]["label"].startswith("SmolLM2") and len(payload["per_example"]) == 20
+    recall = {row["system"]: row["mean"] for row in payload["aggregate"] if row["score"] == "recall_at_k"}
+    assert set(recall) == {"rag-bm25", "rag-dense", "rag-hybrid"}
+    assert recall["rag-hybrid"] >= min(recall["rag-bm25"], recall["rag-dense"])
+    rouge = {row["system"]: row["mean"] for row in payload["aggregate"] if row["score"] == "rougeL"}
+    assert len(rouge) == 4 and all(0 < value <= 1 for value in rouge.values())

@@ -7,7 +7,9 @@ from modules.retrieval.uploads import (
     UploadLimits,
     collection_dir,
     collection_documents,
+    delete_collection,
     extract_text,
+    list_collections,
     safe_filename,
     save_uploads,
 )
@@ -94,3 +96,24 @@ def test_collection_names_and_limits_are_checked():
     assert safe_filename(".hidden.txt") == "hidden.txt"
     with pytest.raises(ValueError, match="type not allowed"):
         extract_text("x.docx", b"data")
+
+
+def test_oversized_files_on_disk_are_rejected_without_being_read(tmp_path, monkeypatch):
+    big, small = tmp_path / "big.txt", tmp_path / "small.md"
+    big.write_bytes(b"a" * 3000)
+    small.write_text("Parking is free on Fridays.")
+    monkeypatch.setenv("LAB_UPLOAD_MAX_MB", str(2000 / 2**20))
+    read = type(big).read_bytes
+    monkeypatch.setattr(type(big), "read_bytes", lambda self: pytest.fail("read it") if self == big else read(self))
+    report = save_uploads("disk", [("big.txt", big), ("small.md", small)], UploadLimits.from_env())
+    assert report.rejected == [("big.txt", "3,000 bytes; the limit is 2,000")] and report.accepted == ["small.md"]
+
+
+def test_collections_are_listed_only_with_files_and_deleted_whole():
+    save_uploads("listed", [("a.txt", b"alpha")])
+    save_uploads("all-rejected", [("a.exe", b"MZ")])
+    assert "listed" in list_collections() and "all-rejected" not in list_collections()
+    delete_collection("listed")
+    assert "listed" not in list_collections() and not collection_dir("listed").parent.exists()
+    with pytest.raises(ValueError, match="Collection name"):
+        delete_collection("../collections")

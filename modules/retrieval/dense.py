@@ -23,11 +23,18 @@ def load_embedder(spec: str = EMBEDDED_EMBEDDER):
     """One shared SentenceTransformer per spec: the embedded model, a local folder, or a hub id when online."""
     from sentence_transformers import SentenceTransformer  # heavy: only when dense search is used
 
+    spec = (spec or "").strip()
+    if not spec or len(spec) > 200:
+        raise ValueError("The embedding model must be a sentence-transformers id or folder (at most 200 characters).")
     source = embedder_path() if spec == EMBEDDED_EMBEDDER else spec
     try:
         return SentenceTransformer(source, device="cpu")
     except OSError as error:
-        raise ValueError(f"Cannot load embedding model '{spec}' (offline, or no such model): {error}") from None
+        reason = str(error).splitlines()[0][:200]
+        raise ValueError(
+            f"Cannot load embedding model '{spec}': {reason} Without a network only '{EMBEDDED_EMBEDDER}' (embedded), "
+            "a local folder or a model already in the Hugging Face cache can be used."
+        ) from None
 
 
 def embed(texts: list[str], spec: str = EMBEDDED_EMBEDDER, batch_size: int = 64) -> np.ndarray:

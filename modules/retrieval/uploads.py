@@ -8,6 +8,7 @@ import html.parser
 import io
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,12 @@ COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 class UploadLimits:
     max_file_bytes: int = 5 * 1024 * 1024
     max_files: int = 20
+
+    @classmethod
+    def from_env(cls) -> "UploadLimits":
+        """LAB_UPLOAD_MAX_MB and LAB_UPLOAD_MAX_FILES override the defaults (for a Space with less disk)."""
+        megabytes = float(os.environ.get("LAB_UPLOAD_MAX_MB", cls.max_file_bytes / 2**20))
+        return cls(int(megabytes * 2**20), int(os.environ.get("LAB_UPLOAD_MAX_FILES", cls.max_files)))
 
 
 @dataclass
@@ -100,9 +107,11 @@ def _pdf_text(data: bytes) -> str:
 
 
 def save_uploads(
-    collection: str, files: list[tuple[str, bytes]], limits: UploadLimits = UploadLimits()
+    collection: str, files: list[tuple[str, bytes | Path]], limits: UploadLimits = UploadLimits()
 ) -> UploadReport:
-    """Validate and store each (name, bytes); the extracted text is saved as <safe name>.txt."""
+    """Validate and store each (name, bytes or a file to read); the extracted text is saved as <safe name>.txt.
+
+    A file is only read after its size passed the limit, so an oversized upload never lands in memory."""
     folder = collection_dir(collection)
     report = UploadReport()
     if len(files) > limits.max_files:
@@ -112,11 +121,12 @@ def save_uploads(
         if not safe or Path(safe).suffix.lower() not in KINDS:
             report.rejected.append((name, f"type not allowed (allowed: {', '.join(KINDS)})"))
             continue
-        if len(data) > limits.max_file_bytes:
-            report.rejected.append((name, f"{len(data):,} bytes; the limit is {limits.max_file_bytes:,}"))
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
+        if size > limits.max_file_bytes:
+            report.rejected.append((name, f"{size:,} bytes; the limit is {limits.max_file_bytes:,}"))
             continue
         try:
-            text = extract_text(safe, data)
+            text = extract_text(safe, data.read_bytes() if isinstance(data, Path) else data)
         except ValueError as error:
             report.rejected.append((name, str(error)))
             continue
@@ -141,3 +151,15 @@ def collection_documents(collection: str) -> list[Document]:
     folder = collection_dir(collection)
     files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
     return [Document(p.name.removesuffix(".txt"), p.name.removesuffix(".txt"), p.read_text()) for p in files]
+
+
+def list_collections() -> list[str]:
+    """Names of the collections that hold at least one stored upload."""
+    root = lab_home() / "collections"
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    return [f.name for f in folders if COLLECTION_NAME.match(f.name) and any((f / "files").glob("*.txt"))]
+
+
+def delete_collection(name: str) -> None:
+    """Remove a collection's files and index (the name is validated, so this cannot reach outside)."""
+    shutil.rmtree(collection_dir(name).parent, ignore_errors=True)

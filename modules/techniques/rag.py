@@ -6,11 +6,12 @@ fetched or written anywhere, whatever a retrieved document says.
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from evals.tasks import Example, Task, TaskError
 from modules.models import GenerationParams, Model
-from modules.retrieval.index import METHODS, CollectionIndex, handbook_documents
+from modules.retrieval.dense import EMBEDDED_EMBEDDER
+from modules.retrieval.index import METHODS, CollectionIndex, Document, handbook_documents
+from modules.retrieval.uploads import collection_documents
 from modules.techniques.output import Output
 
 RAG_METHODS = ("none", *METHODS)
@@ -30,6 +31,10 @@ class Config:
     chunk_size: int = field(default=600, metadata={"help": "Characters per chunk."})
     overlap: int = field(default=100, metadata={"help": "Characters shared by neighbouring chunks."})
     max_new_tokens: int = field(default=96, metadata={"help": "Most tokens per answer."})
+    collection: str = field(default="", metadata={"help": "Collection to search, or empty: the task's own."})
+    embedder: str = field(
+        default=EMBEDDED_EMBEDDER, metadata={"help": "Dense model: the embedded one, a local folder or a hub id."}
+    )
 
     def __post_init__(self):
         if self.method not in RAG_METHODS:
@@ -40,15 +45,31 @@ class Config:
 
 
 def validate(task: Task, config: Config) -> None:
-    if config.method != "none" and not task.document_dirs:
+    if config.method != "none" and not config.collection and not task.document_dirs:
         raise TaskError(f"Task '{task.name}' has no documents to retrieve from.")
 
 
-@functools.cache
-def collection_index(name: str, folders: tuple[Path, ...], chunk_size: int, overlap: int) -> CollectionIndex:
-    """Built once per process and settings; embeddings persist under LAB_HOME, so a restart re-embeds nothing."""
-    index = CollectionIndex(name, chunk_size, overlap)
-    index.build([d for folder in folders for d in handbook_documents(folder)])
+def knowledge_base(task: Task | None, config: Config) -> CollectionIndex:
+    """The index of the chosen uploaded collection, or of the task's shipped documents."""
+    if config.collection:
+        documents = collection_documents(config.collection)
+        if not documents:
+            raise ValueError(f"Collection '{config.collection}' has no documents yet: upload files into it first.")
+        name = config.collection
+    else:  # '_' cannot start a user's collection name, so a task's index never shares a user's folder
+        documents = [d for folder in task.document_dirs for d in handbook_documents(folder)]
+        name = f"_task-{task.name}"
+    return _built_index(name, tuple(documents), config.chunk_size, config.overlap, config.embedder)
+
+
+@functools.lru_cache(maxsize=8)
+def _built_index(
+    name: str, documents: tuple[Document, ...], chunk_size: int, overlap: int, embedder: str
+) -> CollectionIndex:
+    """Cached per content and settings (an upload changes the key); embeddings persist under LAB_HOME, so a
+    restart or a changed document re-embeds only the chunks that changed."""
+    index = CollectionIndex(name, chunk_size, overlap, embedder)
+    index.build(list(documents))
     return index
 
 
@@ -70,7 +91,7 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
     validate(task, config)
     hits = [[] for _ in examples]
     if config.method != "none":
-        index = collection_index(task.name, tuple(task.document_dirs), config.chunk_size, config.overlap)
+        index = knowledge_base(task, config)
         hits = [index.search(e.input, config.method, config.k) for e in examples]
     prompts = [
         build_prompt(e.input, h, config.delimit) if config.method != "none" else task.prompt.messages([], e)

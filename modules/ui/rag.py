@@ -1,10 +1,13 @@
 """RAG tab: no retrieval vs BM25 vs dense vs hybrid on the same question, with the chunks each one used."""
 
+from pathlib import Path
+
 import gradio as gr
 
 from evals import metrics
 from evals.runner import System
 from evals.tasks import Example, load_task
+from modules.retrieval import dense, uploads
 from modules.techniques import rag
 from modules.ui import task_run
 from modules.ui.errors import user_errors
@@ -20,19 +23,64 @@ def example_choices(task_name: str) -> list[tuple[str, str]]:
     return [(f"{e.id}: {e.input}", e.id) for e in load_task(task_name).split("test")]
 
 
-def systems_for(model, k: int, delimit: bool) -> list[System]:
-    return [System(name, model, "rag", rag.Config(method=method, k=k, delimit=delimit)) for name, method in COLUMNS]
+def knowledge_choices() -> list[tuple[str, str]]:
+    """The task's shipped documents ("") and every uploaded collection."""
+    return [("The task's documents", "")] + [(f"Uploaded: {name}", name) for name in uploads.list_collections()]
 
 
-def pick_question(task, example_id, question, reference) -> Example:
+def systems_for(model, k: int, delimit: bool, collection: str = "", embedder: str = "") -> list[System]:
+    embedder = (embedder or "").strip() or dense.EMBEDDED_EMBEDDER
+    dense.load_embedder(embedder)  # fail before the first column, with the reason, if it cannot load
+    return [
+        System(name, model, "rag", rag.Config(method=method, k=k, delimit=delimit, collection=collection or "",
+                                               embedder=embedder))
+        for name, method in COLUMNS
+    ]  # fmt: skip
+
+
+def pick_question(task, example_id, question, reference, collection: str = "") -> Example:
     text = (question or "").strip()
     if text:
         if len(text) > 2000:
             raise ValueError(f"The question is {len(text)} characters; the limit is 2000.")
         return Example(id="custom", input=text, reference=(reference or "").strip(), split="custom")
+    if collection:
+        raise ValueError(f"Type a question about collection '{collection}': the suite's questions are about the task.")
     if not example_id:
         raise ValueError("The question is empty: pick one from the suite or type your own.")
     return task.example(example_id)
+
+
+def upload_files(collection, paths, progress=gr.Progress()):
+    """Store the accepted files, index the collection, and report each rejected file with its reason."""
+    with user_errors():
+        name = (collection or "").strip()
+        uploads.collection_dir(name)  # validates the name before anything is read
+        if not paths:
+            raise ValueError("No files chosen: pick .txt, .md, .pdf or .html files.")
+        progress(0.1, desc="Checking and storing files…")
+        files = [(Path(path).name, Path(path)) for path in paths]  # Gradio keeps the original base name
+        report = uploads.save_uploads(name, files, uploads.UploadLimits.from_env())
+        lines = [f"✅ stored `{file}`" for file in report.accepted]
+        lines += [f"❌ rejected `{file}`: {reason}" for file, reason in report.rejected]
+        if report.accepted:
+            progress(0.5, desc="Indexing (new chunks are embedded)…")
+            index = rag.knowledge_base(None, rag.Config(collection=name))
+            lines.append(f"\nCollection `{name}`: {len(index.sources)} documents, {len(index.chunks)} chunks indexed.")
+    selected = (
+        gr.Dropdown(choices=knowledge_choices(), value=name)
+        if report.accepted
+        else gr.Dropdown(choices=knowledge_choices())
+    )
+    return "\n\n".join(lines), selected
+
+
+def delete_collection(collection):
+    with user_errors():
+        name = (collection or "").strip()
+        uploads.collection_dir(name)
+        uploads.delete_collection(name)
+    return f"Deleted collection `{name}` (its files and index).", gr.Dropdown(choices=knowledge_choices(), value="")
 
 
 def sources_table(output, example: Example) -> str:
@@ -64,13 +112,16 @@ def column_summary(output, example: Example) -> str:
     return "\n\n".join(parts)
 
 
-def run_example(spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, progress=gr.Progress()):
+def run_example(
+    spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection, embedder,
+    progress=gr.Progress(),
+):  # fmt: skip
     """Generator: each column appears as its retriever + generation finish."""
     with user_errors():
         task = load_task(task_name)
-        example = pick_question(task, example_id, question, reference)
+        example = pick_question(task, example_id, question, reference, collection)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), bool(delimit))
+        systems = systems_for(model, int(k), bool(delimit), collection, embedder)
     flag.event.clear()
     values = [gr.skip()] * 12
     for index, system in enumerate(systems):
@@ -87,11 +138,12 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, reference
         yield values
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, progress=gr.Progress()):
+def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, progress=gr.Progress()):
+    """All four over the test split, retrieving from the task's own documents (they hold the gold ids)."""
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), bool(delimit))
+        systems = systems_for(model, int(k), bool(delimit), "", embedder)
     yield from task_run.stream_run(task, systems, int(limit), 0, model, flag, progress)
 
 
@@ -111,8 +163,28 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 question = gr.Textbox(label="Or type a question (overrides the pick)", lines=1)
                 reference = gr.Textbox(label="Its reference answer (optional, for scores)", lines=1)
             with gr.Column(scale=1):
+                collection = gr.Dropdown(knowledge_choices(), value="", label="Search in")
                 k = gr.Slider(1, 8, value=3, step=1, label="top-k chunks")
                 delimit = gr.Checkbox(value=True, label="Delimit chunks as reference data (injection defence)")
+                embedder = gr.Textbox(
+                    dense.EMBEDDED_EMBEDDER, label="Dense embedding model", max_lines=1,
+                    info="The embedded all-MiniLM-L6-v2, a local folder, or any sentence-transformers id when online",
+                )  # fmt: skip
+        with gr.Accordion("Your documents: upload into a named collection", open=False):
+            limits = uploads.UploadLimits.from_env()
+            gr.Markdown(
+                f"Allowed: .txt, .md, .pdf (text extracted with pypdf), .html (tags stripped); checked by content. "
+                f"At most {limits.max_files} files per upload and {limits.max_file_bytes / 2**20:g} MB per file. "
+                "Stored under `LAB_HOME/collections/<name>/`; a rejected file is named with its reason and the "
+                "rest of the upload goes on."
+            )
+            with gr.Row():
+                collection_name = gr.Textbox("my-docs", label="Collection name", max_lines=1)
+                files = gr.File(label="Files", file_count="multiple", type="filepath")
+            with gr.Row():
+                upload_button = gr.Button("Upload and index")
+                delete_button = gr.Button("Delete this collection", variant="stop")
+            upload_report = gr.Markdown()
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
@@ -125,18 +197,27 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     cells.append(gr.Markdown(elem_classes="rag-scores"))
                     with gr.Accordion("Retrieved chunks", open=True):
                         cells.append(gr.Markdown())
-        with gr.Accordion("Run on task (all four over the test split, stored)", open=False):
+        with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=False):
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
 
     flag = gr.State(StopFlag())
     task.change(task_run.examples_update(example_choices), inputs=task, outputs=example, api_visibility="private")
     example_event = run_button.click(
-        run_example, inputs=[model_state, flag, task, example, question, reference, k, delimit], outputs=cells,
-        api_name="rag_run", concurrency_id="model", concurrency_limit=1,
+        run_example, inputs=[model_state, flag, task, example, question, reference, k, delimit, collection, embedder],
+        outputs=cells, api_name="rag_run", concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
     task_event = run_task_button.click(
-        run_task, inputs=[model_state, flag, task, limit, k, delimit], outputs=task_outputs,
+        run_task, inputs=[model_state, flag, task, limit, k, delimit, embedder], outputs=task_outputs,
         api_name="rag_run_task", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    # Indexing embeds with the shared CPU, so uploads queue with the model's work.
+    upload_button.click(
+        upload_files, inputs=[collection_name, files], outputs=[upload_report, collection], api_name="rag_upload",
+        concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
+    delete_button.click(
+        delete_collection, inputs=collection_name, outputs=[upload_report, collection],
+        api_name="rag_delete_collection",
     )  # fmt: skip
     task_run.wire_common(
         (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "rag_stop"

@@ -19,7 +19,20 @@ KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps r
 class Model:
     """One model + tokenizer on one device. Shared by every caller, so generate() holds a lock."""
 
-    def __init__(self, spec: str, label: str, hf: PreTrainedModel, tokenizer: PreTrainedTokenizerBase):
+    def __init__(
+        self,
+        spec: str,
+        label: str,
+        hf: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        lock: "threading.Lock | None" = None,
+        activate: Callable[[], None] | None = None,
+        soft_prompt: bool = False,
+    ):
+        """lock + activate: variants that share one network (peft adapters on one host) share its lock, and
+        activate() (set_adapter) runs under it before each generation. soft_prompt: a peft soft prompt goes
+        before the input, so no shared-prefix cache, and one row per batch: peft ignores position ids, so left
+        padding would shift every position."""
         self.spec = spec
         self.label = label
         self.hf = hf.eval()
@@ -29,7 +42,10 @@ class Model:
             tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
+        self.activate = activate
+        self.soft_prompt = soft_prompt
+        self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: training/adapters.py
 
     # ---- facts shown in the model bar and stored with every run
     @property
@@ -129,9 +145,11 @@ class Model:
         results: list[Generation | None] = [None] * len(texts)
         start = 0
         with self._lock:
+            if self.activate is not None:
+                self.activate()
             while start < len(order):
                 longest = len(encoded[order[start]][0]) + params.max_new_tokens
-                size = self.max_batch_size(longest, params.batch_size)
+                size = 1 if self.soft_prompt else self.max_batch_size(longest, params.batch_size)
                 batch = order[start : start + size]
                 report = (
                     (lambda texts, rows=batch: on_text({rows[r]: t for r, t in enumerate(texts)})) if on_text else None
@@ -195,7 +213,7 @@ class Model:
         """
         shared = _common_prefix_length(batch_ids)
         shared = min(shared, min(len(ids) for ids in batch_ids) - 1)  # each row needs >= 1 uncached token
-        if self.is_seq2seq or len(batch_ids) < 2 or shared < MIN_SHARED_PREFIX:
+        if self.is_seq2seq or self.soft_prompt or len(batch_ids) < 2 or shared < MIN_SHARED_PREFIX:
             return self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt").to(self.device)
         suffixes = self.tokenizer.pad({"input_ids": [ids[shared:] for ids in batch_ids]}, return_tensors="pt")
         prefix = torch.tensor([batch_ids[0][:shared]])  # (1, shared)

@@ -1,0 +1,128 @@
+"""Fine-tunes as assets under LAB_HOME/adapters/<name>/: weights, config, data hash, seed, losses and scores.
+
+A LoRA adapter is loaded onto one peft host per base (a module tree sharing the base's frozen weights) and
+switched with set_adapter, so a new adapter never reloads or copies the base. Prompt-tuning adapters get their
+own host (peft cannot mix soft prompts and LoRA in one model); a full fine-tune is a full copy of the weights.
+"""
+
+import copy
+import json
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from modules.models import ADAPTER_MARK, Model
+from modules.paths import lab_home
+from modules.techniques.finetune import shared_weights_copy
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
+META = "lab.json"
+
+
+def adapters_dir() -> Path:
+    return lab_home() / "adapters"
+
+
+def asset_dir(name: str) -> Path:
+    if not NAME.match(name or "") or ".." in name:
+        raise ValueError(f"Adapter name '{name}' must be 1-60 letters, digits, '.', '-' or '_', starting with one.")
+    return adapters_dir() / name
+
+
+def save(name: str, net: nn.Module, meta: dict) -> Path:
+    """Write weights + lab.json into a temp folder, then rename it into place (replacing an older asset)."""
+    target = asset_dir(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=target.parent))
+    try:
+        if meta["method"] == "full":
+            save_model(net, str(staging / "model.safetensors"))  # handles the tied embedding / output head
+        else:
+            net.save_pretrained(str(staging))  # adapter_config.json + adapter_model.safetensors
+        (staging / META).write_text(json.dumps(meta | {"name": name, "created": time.time()}, indent=1))
+        old = target.with_name(f".old-{name}")
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def weights_bytes(folder: Path) -> int:
+    """Size on disk of what must be kept to use the fine-tune (weights and their config, not our notes)."""
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name != META)
+
+
+def read_meta(name: str) -> dict:
+    path = asset_dir(name) / META
+    if not path.is_file():
+        raise ValueError(f"No adapter named '{name}' (looked in {adapters_dir()}).")
+    return json.loads(path.read_text())
+
+
+def update_meta(name: str, **fields) -> None:
+    """Add fields (scores) to lab.json, written atomically."""
+    path = asset_dir(name) / META
+    meta = read_meta(name) | fields
+    temporary = path.with_name(f".{META}.tmp")
+    temporary.write_text(json.dumps(meta, indent=1))
+    temporary.replace(path)
+
+
+def list_assets() -> list[dict]:
+    """One dict per saved adapter, newest first, with its size on disk and the model spec that uses it."""
+    folder = adapters_dir()
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_dir() and NAME.match(path.name) and (path / META).is_file():
+            meta = json.loads((path / META).read_text())
+            meta |= {"size_mb": weights_bytes(path) / 2**20, "spec": f"{meta['base']}{ADAPTER_MARK}{path.name}"}
+            found.append(meta)
+    return sorted(found, key=lambda m: -m.get("created", 0))
+
+
+def delete(name: str) -> None:
+    shutil.rmtree(asset_dir(name))
+
+
+def load_variant(base: Model, name: str) -> Model:
+    """The saved fine-tune `name` as a Model on `base`; the base's own weights are never written."""
+    meta, folder = read_meta(name), asset_dir(name)
+    if meta["base"] != base.spec:
+        raise ValueError(f"Adapter '{name}' was trained on '{meta['base']}', not on '{base.spec}'.")
+    spec, label = f"{base.spec}{ADAPTER_MARK}{name}", f"{base.label} + {meta['method']} '{name}'"
+    if meta["method"] == "full":
+        net = copy.deepcopy(base.hf)
+        load_model(net, str(folder / "model.safetensors"))
+        return Model(spec, label, net.eval(), base.tokenizer)
+    from peft import PeftModel  # heavy: only when an adapter is used
+
+    if meta["method"] == "prompt-tuning":
+        net = PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder))
+        return Model(spec, label, net.eval(), base.tokenizer, soft_prompt=True)
+    if base.adapter_host is None:
+        base.adapter_host = (PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder), adapter_name=name),
+                             threading.Lock())  # fmt: skip
+    host, lock = base.adapter_host
+    with lock:
+        if name not in host.peft_config:
+            host.load_adapter(str(folder), adapter_name=name)
+    host.eval()
+    return Model(spec, label, host, base.tokenizer, lock=lock, activate=lambda: host.set_adapter(name))
+
+
+def unload(base: Model, name: str) -> None:
+    """Remove a LoRA adapter from the base's host (after its asset was deleted)."""
+    if base.adapter_host is not None:
+        host, lock = base.adapter_host
+        with lock:
+            if name in host.peft_config and len(host.peft_config) > 1:
+                host.delete_adapter(name)

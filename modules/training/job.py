@@ -1,0 +1,182 @@
+"""One fine-tuning comparison: train each method from the frozen base, save it as an asset, then score the base
+and every variant on the task (quality) and on a second task (forgetting) through the ordinary runner."""
+
+import gc
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from evals.runner import Run, System, compare
+from evals.tasks import Example, load_task
+from modules.models import ADAPTER_MARK, Model, forget, get_model
+from modules.paths import lab_home
+from modules.store import Store
+from modules.techniques import finetune, prompting
+from modules.training import adapters, data, trainer
+
+QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
+# The course lab this tab re-creates (published figures, another model and dataset): shown, never mixed in.
+REFERENCE = {
+    "source": "DeepLearning.AI & AWS, 'Generative AI with Large Language Models', Lab 2: FLAN-T5-base on DialogSum",
+    "rows": [
+        {"method": "base (no training)", "ROUGE-1": 0.2334, "trainable": "-", "saved": "945 MB checkpoint"},
+        {"method": "full fine-tune", "ROUGE-1": 0.4216, "trainable": "100%", "saved": "945 MB checkpoint"},
+        {"method": "LoRA", "ROUGE-1": 0.4081, "trainable": "1.41%", "saved": "14 MB adapter"},
+    ],
+}
+
+
+@dataclass
+class JobSettings:
+    name: str  # assets are saved as <name>-<method>
+    methods: tuple[str, ...]
+    configs: dict[str, finetune.Config]
+    task: str = "dialogue-summary"
+    jsonl: str | None = None  # uploaded {input, reference} pairs instead of the task's train split
+    eval_limit: int = 10
+    probe_task: str = "company-handbook-qa"
+    probe_limit: int = 5
+    resume: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        adapters.asset_dir(self.name)  # validates the name
+        if not self.methods:
+            raise ValueError("Pick at least one method to train.")
+        for method in self.methods:
+            reason = finetune.unavailable_reason(method)
+            if reason:
+                raise ValueError(reason)
+        if not 1 <= self.eval_limit <= 500 or not 0 <= self.probe_limit <= 500:
+            raise ValueError("Evaluation limits must be 1-500 examples (probe: 0-500).")
+
+
+def training_pairs(settings: JobSettings) -> list[Example]:
+    if settings.jsonl:
+        pairs, errors = data.read_jsonl(settings.jsonl)
+        settings.warnings += [f"JSONL {e}" for e in errors]
+        return pairs
+    return data.pairs_from_task(load_task(settings.task))
+
+
+def checkpoint_dir(name: str, method: str):
+    return lab_home() / "training" / name / method
+
+
+def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], None], stop: threading.Event) -> list:
+    """Train every method in turn; report {"kind": "step" | "cost" | "phase", ...}. Returns the cost rows."""
+    task = load_task(settings.task)
+    pairs = training_pairs(settings)
+    costs = []
+    for index, method in enumerate(settings.methods):
+        config = settings.configs[method]
+        report({"kind": "phase", "message": f"Preparing {method} ({index + 1}/{len(settings.methods)})…"})
+        rows = [data.tokenize(base, task, pair, config.max_length) for pair in pairs]
+        folder = checkpoint_dir(settings.name, method)
+        if not settings.resume:
+            shutil.rmtree(folder, ignore_errors=True)
+        net = finetune.prepare(base, config)
+        result = trainer.train(
+            net, rows, steps=config.steps, batch_size=config.batch_size, micro_batch=config.micro_batch,
+            lr=config.lr, seed=config.seed, pad_id=base.tokenizer.pad_token_id, folder=folder,
+            checkpoint_every=config.checkpoint_every, resume=settings.resume, stop=stop,
+            on_step=lambda step, loss, seconds, m=method, n=config.steps: report(
+                {"kind": "step", "method": m, "step": step, "loss": loss, "seconds": seconds, "steps": n}
+            ),
+        )  # fmt: skip
+        trainable, total = finetune.trainable_counts(net)
+        row = {
+            "method": method, "steps": result.steps_done, "final loss": result.losses[-1] if result.losses else None,
+            "trainable params": trainable, "trainable %": 100 * trainable / total,
+            "time / step (s)": result.seconds_per_step, "peak memory (MB)": result.peak_memory_mb,
+            "optimizer state (MB)": result.optimizer_state_mb, "saved size (MB)": None, "asset": None,
+            "stopped": result.stopped, "losses": result.losses,
+        }  # fmt: skip
+        if not result.stopped:
+            asset = f"{settings.name}-{method}"
+            forget(f"{base.spec}{ADAPTER_MARK}{asset}")  # a retrained asset must not be served from the old copy
+            meta = {
+                "method": method, "base": base.spec, "base_label": base.label,
+                "config": vars(config) | {"lr": config.lr},
+                "task": settings.task, "data": settings.jsonl or f"{settings.task} train split",
+                "data_hash": data.data_hash(pairs), "pairs": len(pairs), "seed": config.seed,
+                "steps": result.steps_done, "losses": result.losses, "trainable": trainable, "total": total,
+            }  # fmt: skip
+            folder = adapters.save(asset, net, meta)
+            row |= {"saved size (MB)": adapters.weights_bytes(folder) / 2**20, "asset": asset}
+        costs.append(row)
+        report({"kind": "cost", "row": row})
+        del net  # a full copy is ~4x the weights with its optimizer: free it before the next method
+        gc.collect()
+        if result.stopped:
+            break
+    return costs
+
+
+def zero_shot_systems(base: Model, costs: list[dict]) -> list[System]:
+    """The base and each trained variant, all with the same zero-shot prompt the training used."""
+    config = prompting.Config(k=0)
+    systems = [System("base", base, "prompting", config)]
+    for row in costs:
+        if row["asset"]:
+            variant = get_model(f"{base.spec}{ADAPTER_MARK}{row['asset']}")
+            systems.append(System(row["method"], variant, "prompting", config))
+    return systems
+
+
+def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop) -> tuple[Run, Run | None]:
+    """Quality on the task's test split and the forgetting probe, both stored; scores also go into each asset."""
+    systems = zero_shot_systems(base, costs)
+    store = Store(lab_home() / "lab.db")
+
+    def progress(phase):
+        return lambda done, total, message: report({"kind": "phase", "message": f"{phase}: {message} ({done}/{total})"})
+
+    quality = compare(load_task(settings.task), systems, settings.eval_limit, store=store,
+                      progress=progress("Quality"), stop=stop)  # fmt: skip
+    probe = None
+    if settings.probe_limit and not stop.is_set():
+        probe = compare(load_task(settings.probe_task), systems, settings.probe_limit, store=store,
+                        progress=progress("Forgetting probe"), stop=stop)  # fmt: skip
+    for row in costs:
+        if row["asset"]:
+            scores = {"task": settings.task, "run": quality.id, **_means(quality, row["method"])}
+            if probe is not None:
+                scores |= {"probe_task": settings.probe_task, "probe_run": probe.id,
+                           "probe_rougeL": _means(probe, row["method"]).get("rougeL")}  # fmt: skip
+            adapters.update_meta(row["asset"], scores=scores)
+    return quality, probe
+
+
+def _means(run: Run, system: str) -> dict:
+    rows = run.aggregate[run.aggregate.system == system]
+    return {r.score: float(r.mean) for r in rows.itertuples() if r.score in QUALITY_SCORES}
+
+
+def paired_table(run: Run) -> pd.DataFrame:
+    """Each trained method minus the base, per quality score, with the 95% paired-bootstrap interval."""
+    rows = []
+    for system in run.per_example.system.unique():
+        if system == "base":
+            continue
+        for score in QUALITY_SCORES:
+            if score in run.per_example:
+                d = run.paired_difference(system, "base", score)
+                rows.append({"method": system, "score": score, "difference vs base": d["mean"],
+                             "95% low": d["ci_low"], "95% high": d["ci_high"], "p": d["p_value"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def forgetting_table(probe: Run) -> pd.DataFrame:
+    """ROUGE-L on the probe task per system and its change from the base (negative: forgotten)."""
+    rows = []
+    for system in probe.per_example.system.unique():
+        row = {"system": system, "ROUGE-L": probe.per_example[probe.per_example.system == system].rougeL.mean()}
+        if system != "base":
+            d = probe.paired_difference(system, "base", "rougeL")
+            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"]}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,150 @@
+"""A plain training loop: AdamW, seeded data order, Stop checked between micro-batches, atomic checkpoints, resume."""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import torch
+from torch import nn
+
+from modules.training import checkpoint
+from modules.training.data import IGNORE, Row, batch_order, collate
+
+
+@dataclass
+class TrainResult:
+    steps_done: int
+    losses: list[float]  # mean token loss of each step
+    seconds_per_step: float  # mean over the steps run in this call (not the resumed ones)
+    peak_memory_mb: float  # CUDA: max allocated; CPU: process RSS high-water during training minus before
+    optimizer_state_mb: float
+    stopped: bool
+    checkpoint: Path | None
+    resumed_from: int = 0
+    step_seconds: list[float] = field(default_factory=list)
+
+
+class MemoryWatch:
+    """Peak memory while training: CUDA's own counter, or the process RSS sampled every 50 ms on CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak, self.done = device, 0, threading.Event()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.start = torch.cuda.memory_allocated(device)
+        else:
+            self.start = self.peak = psutil.Process().memory_info().rss
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+
+    def _sample(self):
+        process = psutil.Process()
+        while not self.done.wait(0.05):
+            self.peak = max(self.peak, process.memory_info().rss)
+
+    def stop(self) -> float:
+        """Peak extra memory in MB."""
+        if self.device.type == "cuda":
+            return (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20
+        self.done.set()
+        self.thread.join()
+        return max(self.peak - self.start, 0) / 2**20
+
+
+def optimizer_state_mb(optimizer: torch.optim.Optimizer) -> float:
+    tensors = [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def train(
+    net: nn.Module,
+    rows: list[Row],
+    *,
+    steps: int,
+    batch_size: int,
+    micro_batch: int,
+    lr: float,
+    seed: int,
+    pad_id: int,
+    folder: Path,
+    checkpoint_every: int,
+    resume: bool = False,
+    on_step: Callable[[int, float, float], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train `net` for `steps` optimizer steps; on Stop, the partial step is dropped and a checkpoint written.
+
+    on_step(step, loss, seconds) after each step. resume=True continues from the newest complete checkpoint
+    in `folder` (same data order: the batches of step s depend only on the seed).
+    """
+    device = next(net.parameters()).device
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.0)
+    order = batch_order(len(rows), batch_size, steps, seed)
+    losses, first = [], 0
+    found = checkpoint.latest(folder) if resume else None
+    if found is not None:
+        state = checkpoint.load(found, net, optimizer)
+        losses, first = state["losses"], state["step"]
+    torch.manual_seed(seed + first)  # dropout differs per step but is reproducible on resume
+    net.train()
+    watch, durations, stopped, saved = MemoryWatch(device), [], False, found
+    try:
+        for step in range(first, steps):
+            started = time.perf_counter()
+            loss = _one_step(net, optimizer, [rows[i] for i in order[step]], micro_batch, pad_id, device, stop)
+            if loss is None:
+                stopped = True
+                break
+            losses.append(loss)
+            durations.append(time.perf_counter() - started)
+            if on_step:
+                on_step(step + 1, loss, durations[-1])
+            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                saved = checkpoint.save(folder, step + 1, net, optimizer, {"losses": losses})
+        done = first + len(durations)
+        if stopped and done > first and (saved is None or saved.name != f"{checkpoint.PREFIX}{done}"):
+            saved = checkpoint.save(folder, done, net, optimizer, {"losses": losses})
+    finally:
+        net.eval()
+        peak = watch.stop()
+    return TrainResult(
+        steps_done=first + len(durations),
+        losses=losses,
+        seconds_per_step=sum(durations) / len(durations) if durations else 0.0,
+        peak_memory_mb=peak,
+        optimizer_state_mb=optimizer_state_mb(optimizer),
+        stopped=stopped,
+        checkpoint=saved,
+        resumed_from=first,
+        step_seconds=durations,
+    )
+
+
+def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop) -> float | None:
+    """One optimizer step over `rows` with gradient accumulation; None (nothing applied) when Stop is set.
+
+    Each micro-batch's mean loss is weighted by its share of the step's answer tokens, so the step's
+    gradient equals that of one big batch.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    answer_tokens = sum(sum(label != IGNORE for label in r.labels) for r in rows)
+    total = 0.0
+    for start in range(0, len(rows), micro_batch):
+        if stop is not None and stop.is_set():
+            optimizer.zero_grad(set_to_none=True)
+            return None
+        chunk = rows[start : start + micro_batch]
+        batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+        share = sum(sum(label != IGNORE for label in r.labels) for r in chunk) / answer_tokens
+        loss = net(**batch).loss * share
+        loss.backward()
+        total += loss.item()
+    if stop is not None and stop.is_set():
+        optimizer.zero_grad(set_to_none=True)
+        return None
+    optimizer.step()
+    return total

@@ -1,0 +1,306 @@
+"""Fine-tuning tab: full vs LoRA vs prompt tuning (vs QLoRA on CUDA) from the same frozen base; cost, quality,
+forgetting and the course lab's published figures side by side; saved adapters usable in every tab."""
+
+import json
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from evals.tasks import load_task
+from modules.models import ADAPTER_MARK, forget
+from modules.techniques import finetune
+from modules.training import adapters, job
+from modules.ui import model_bar, results
+from modules.ui.background import run_in_background
+from modules.ui.errors import user_errors
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag, press
+
+COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (DESIGN.md)
+METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning", "prompt-tuning"),
+                  ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
+TASKS = ["dialogue-summary", "arithmetic-word-problems"]
+PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
+BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
+
+
+def reference_markdown() -> str:
+    rows = "\n".join(f"| {r['method']} | {r['ROUGE-1']:.4f} | {r['trainable']} | {r['saved']} |"
+                     for r in job.REFERENCE["rows"])  # fmt: skip
+    return (
+        "**Reference column: published figures, NOT measured here** (another model and dataset). "
+        f"Source: {job.REFERENCE['source']}.\n\n| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
+    )
+
+
+def loss_figure(losses: dict[str, list[float]]) -> go.Figure:
+    fig = go.Figure()
+    for method, values in losses.items():
+        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=method))
+    fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
+                      yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
+    return fig
+
+
+def cost_table(costs: list[dict]) -> pd.DataFrame:
+    if not costs:
+        return pd.DataFrame()
+    table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
+    return table.round({"trainable %": 3, "time / step (s)": 2, "peak memory (MB)": 0, "optimizer state (MB)": 2,
+                        "saved size (MB)": 2, "final loss": 4})  # fmt: skip
+
+
+def side_by_side(run, task_name: str) -> pd.DataFrame:
+    """One row per example: the reference, then each system's output in its own column."""
+    table = run.per_example.pivot(index="example_id", columns="system", values="output")
+    task = load_task(task_name)
+    table.insert(0, "reference", [task.example(i).reference for i in table.index])
+    return table.reset_index()
+
+
+def settings_from(values: dict, resume: bool) -> job.JobSettings:
+    methods = tuple(values["methods"] or ())
+    lrs = {"full": values["lr_full"], "lora": values["lr_lora"], "qlora": values["lr_lora"],
+           "prompt-tuning": values["lr_prompt"]}  # fmt: skip
+    configs = {
+        method: finetune.Config(
+            method=method, steps=int(values["steps"]), batch_size=int(values["batch_size"]),
+            max_length=int(values["max_length"]), learning_rate=float(lrs[method] or 0), seed=int(values["seed"]),
+            r=int(values["r"]), alpha=int(values["alpha"]), dropout=float(values["dropout"]),
+            target_modules=tuple(values["targets"] or ()), virtual_tokens=int(values["virtual_tokens"]),
+            init_text=values["init_text"] or "",
+        )
+        for method in methods
+    }  # fmt: skip
+    return job.JobSettings(
+        name=(values["name"] or "").strip(), methods=methods, configs=configs, task=values["task"],
+        jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
+        probe_limit=int(values["probe_limit"]), resume=resume,
+    )  # fmt: skip
+
+
+def write_download(settings: job.JobSettings, costs, quality, probe) -> str:
+    payload = {
+        "settings": {"name": settings.name, "task": settings.task, "data": settings.jsonl or "train split",
+                     "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
+        "cost": costs,
+        "quality": quality.to_dict({}) if quality else None,
+        "forgetting": probe.to_dict({}) if probe else None,
+        "reference_published": job.REFERENCE,
+    }  # fmt: skip
+    path = Path(tempfile.mkdtemp(prefix="finetune-")) / f"finetune-{settings.name}.json"
+    path.write_text(json.dumps(payload, indent=1, default=str))
+    return str(path)
+
+
+def make_handler(busy: threading.Lock, resume: bool):
+    def handler(spec, flag: StopFlag, *widget_values, progress=gr.Progress()):
+        """Generator: status, loss plot, cost, quality table, quality chart, paired diff, outputs, forgetting, file."""
+        values = dict(zip(INPUT_NAMES, widget_values))
+        with user_errors():
+            settings = settings_from(values, resume)
+        if not busy.acquire(blocking=False):
+            raise gr.Error(BUSY)
+        try:
+            yield from _run(spec, flag, settings, progress)
+        finally:
+            busy.release()
+
+    return handler
+
+
+def _run(spec, flag: StopFlag, settings: job.JobSettings, progress):
+    with user_errors():
+        base = load_model(spec, progress)
+    if ADAPTER_MARK in base.spec:
+        raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
+    stop = flag.event
+    stop.clear()
+    losses, costs = {}, []
+    total_steps = sum(c.steps for c in settings.configs.values())
+    skip = [gr.skip()] * 7
+
+    def work(report):
+        trained = job.train_methods(base, settings, report, stop)
+        if stop.is_set() or not any(row["asset"] for row in trained):
+            return trained, None, None
+        return trained, *job.evaluate(base, settings, trained, report, stop)
+
+    try:
+        with user_errors():
+            for kind, value in run_in_background(work):
+                if kind == "result":
+                    break
+                if value["kind"] == "step":
+                    losses.setdefault(value["method"], []).append(value["loss"])
+                    done = sum(len(v) for v in losses.values())
+                    progress(min(done / total_steps, 1.0), desc=f"{value['method']} step {value['step']}")
+                    status = (f"Training **{value['method']}**: step {value['step']}/{value['steps']}, loss "
+                              f"{value['loss']:.4f}, {value['seconds']:.1f} s/step")  # fmt: skip
+                    yield status, loss_figure(losses), *skip
+                elif value["kind"] == "cost":
+                    costs.append(value["row"])
+                    yield gr.skip(), gr.skip(), cost_table(costs), *skip[1:]
+                else:
+                    progress(None, desc=value["message"])
+                    yield value["message"], *skip, gr.skip()
+    finally:
+        stop.set()  # a closed page or an error: the background job stops at its next check
+    costs, quality, probe = value
+    losses = {row["method"]: row["losses"] for row in costs}
+    notes = " ".join(settings.warnings[:5])
+    if quality is None:
+        stopped = [row["method"] for row in costs if row["stopped"]]
+        status = (
+            f"Stopped during {', '.join(stopped) or 'training'}; the last checkpoint is kept under "
+            f"`LAB_HOME/training/{settings.name}/`. Press **Resume** with the same settings to continue. "
+        )
+        yield status + notes, loss_figure(losses), cost_table(costs), *[None] * 6
+        return
+    n = quality.per_example.example_id.nunique()
+    status = (
+        f"**Done.** Quality: run {quality.id}, task `{settings.task}` test split, {n} examples, zero-shot prompt, "
+        f"greedy, seed 0, base {base.label}; means with 95% bootstrap intervals. Adapters saved as "
+        + ", ".join(f"`{row['asset']}`" for row in costs if row["asset"])
+        + (f". Forgetting probe: run {probe.id}, `{settings.probe_task}`." if probe else ".")
+        + (f" Data warnings: {notes}" if notes else "")
+    )
+    title = f"{settings.task} (test, n={n}): base vs fine-tuned"
+    yield (
+        status, loss_figure(losses), cost_table(costs), results.aggregate_table(quality),
+        results.figure(quality, title), job.paired_table(quality).round(4), side_by_side(quality, settings.task),
+        job.forgetting_table(probe).round(4) if probe else None, write_download(settings, costs, quality, probe),
+    )  # fmt: skip
+
+
+def adapter_table() -> pd.DataFrame:
+    rows = [
+        {"name": a["name"], "method": a["method"], "base": a["base"], "steps": a["steps"], "seed": a["seed"],
+         "data": a["data"], "data hash": a["data_hash"], "size (MB)": round(a["size_mb"], 2),
+         "ROUGE-L": round(a.get("scores", {}).get("rougeL", float("nan")), 4), "model spec": a["spec"]}
+        for a in adapters.list_assets()
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def adapter_choices() -> list[str]:
+    return [a["name"] for a in adapters.list_assets()]
+
+
+def refresh_adapters():
+    return adapter_table(), gr.Dropdown(choices=adapter_choices())
+
+
+def use_adapter(name, spec, progress=gr.Progress()):
+    """Make the adapter variant this session's model in every tab (its base stays loaded and unchanged)."""
+    if not name:
+        raise gr.Error("Pick a saved adapter first.")
+    with user_errors():
+        meta = adapters.read_meta(name)
+        variant = load_model(f"{meta['base']}{ADAPTER_MARK}{name}", progress)
+    return variant.spec, model_bar.describe(variant)
+
+
+def delete_adapter(name):
+    if not name:
+        raise gr.Error("Pick a saved adapter first.")
+    with user_errors():
+        meta = adapters.read_meta(name)
+        adapters.delete(name)
+    forget(f"{meta['base']}{ADAPTER_MARK}{name}")
+    return f"Deleted adapter `{name}`.", adapter_table(), gr.Dropdown(choices=adapter_choices(), value=None)
+
+
+INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
+               "lr_lora", "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text",
+               "eval_limit", "probe_task", "probe_limit")  # fmt: skip
+
+
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
+    busy = threading.Lock()  # one training job per app: a second request gets BUSY, not a queue
+    qlora_note = finetune.unavailable_reason("qlora")
+    with gr.Tab("Fine-tuning"):
+        gr.Markdown(
+            "Train **full fine-tuning**, **LoRA** and **prompt tuning** from fresh copies of the same frozen base "
+            "(the base is never modified) on a task's train split or your own JSONL, watch the losses, then compare "
+            "cost, quality (test split, 95% intervals, paired difference vs the base) and forgetting (a second "
+            "task). Trained variants are saved under `LAB_HOME/adapters/` and usable in every tab."
+            + (f"\n\n**QLoRA is absent here:** {qlora_note}" if qlora_note else "")
+        )
+        with gr.Row():
+            with gr.Column():
+                name = gr.Textbox("demo", label="Run name (assets: <name>-<method>)", max_lines=1)
+                methods = gr.CheckboxGroup(METHOD_CHOICES, value=["lora"], label="Methods")
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Task (train split to learn, test split to score)")
+                jsonl = gr.File(label="Or your own training JSONL: {\"input\": ..., \"reference\": ...} per line",
+                                file_types=[".jsonl"], type="filepath")  # fmt: skip
+            with gr.Column():
+                steps = gr.Slider(1, 2000, value=40, step=1, label="Steps (each method)")
+                batch_size = gr.Slider(1, 16, value=4, step=1, label="Batch size (rows per step)")
+                max_length = gr.Slider(64, 1024, value=224, step=16, label="Max tokens per row")
+                seed = gr.Number(0, precision=0, label="Seed")
+            with gr.Column():
+                eval_limit = gr.Slider(1, 100, value=10, step=1, label="Test examples to score")
+                probe_task = gr.Dropdown(PROBE_TASKS, value=PROBE_TASKS[0], label="Forgetting probe task")
+                probe_limit = gr.Slider(0, 50, value=5, step=1, label="Probe examples (0: skip)")
+        with gr.Accordion("Method settings", open=False), gr.Row():
+            with gr.Column():
+                lr_full = gr.Number(finetune.DEFAULT_LR["full"], label="Full: learning rate")
+                lr_lora = gr.Number(finetune.DEFAULT_LR["lora"], label="LoRA / QLoRA: learning rate")
+                lr_prompt = gr.Number(finetune.DEFAULT_LR["prompt-tuning"], label="Prompt tuning: learning rate")
+            with gr.Column():
+                r = gr.Slider(1, 64, value=8, step=1, label="LoRA r")
+                alpha = gr.Slider(1, 128, value=16, step=1, label="LoRA alpha")
+                dropout = gr.Slider(0, 0.5, value=0.05, step=0.01, label="LoRA dropout")
+                targets = gr.CheckboxGroup(
+                    list(finetune.LORA_TARGETS), value=["q_proj", "v_proj"], label="LoRA targets"
+                )
+            with gr.Column():
+                virtual_tokens = gr.Slider(1, 100, value=20, step=1, label="Prompt tuning: virtual tokens")
+                init_text = gr.Textbox(
+                    "Summarize the dialogue in one sentence.", label="Soft prompt init text ('' = random)"
+                )
+        with gr.Row():
+            train_button = gr.Button("Train and compare", variant="primary")
+            resume_button = gr.Button("Resume from last checkpoint")
+            stop_button = gr.Button("Stop", variant="stop")
+        status = gr.Markdown()
+        loss_plot = gr.Plot(label="Loss curves")
+        costs = gr.Dataframe(label="Cost per method (measured here)", interactive=False)
+        quality = gr.Dataframe(label="Quality: mean [95% interval] per system and score", interactive=False)
+        quality_chart = gr.Plot(label="Quality with 95% intervals")
+        paired = gr.Dataframe(label="Paired difference vs the untouched base (95% paired bootstrap)", interactive=False)
+        outputs_table = gr.Dataframe(label="Outputs side by side", interactive=False, wrap=True)
+        forgetting = gr.Dataframe(label="Forgetting probe: ROUGE-L on the second task", interactive=False)
+        download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
+        gr.Markdown(reference_markdown())
+        with gr.Accordion("Saved adapters (usable in every tab)", open=False):
+            table = gr.Dataframe(adapter_table, label="Adapters", interactive=False)
+            with gr.Row():
+                choice = gr.Dropdown(adapter_choices(), label="Adapter", value=None)
+                refresh_button = gr.Button("Refresh")
+                use_button = gr.Button("Use in every tab", variant="primary")
+                delete_button = gr.Button("Delete", variant="stop")
+            adapter_message = gr.Markdown()
+
+    flag = gr.State(StopFlag())
+    widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
+               dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
+    outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
+    for button, resume, api_name in ((train_button, False, "finetune_train"), (resume_button, True, "finetune_resume")):
+        event = button.click(
+            make_handler(busy, resume), inputs=[model_state, flag, *widgets], outputs=outputs, api_name=api_name,
+            concurrency_id="finetune", concurrency_limit=2,  # 2, so the second request is told BUSY at once
+        )  # fmt: skip
+        event.then(refresh_adapters, outputs=[table, choice], api_visibility="private")
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+    stop_button.click(press, inputs=flag, queue=False, api_name="finetune_stop")
+    refresh_button.click(refresh_adapters, outputs=[table, choice], api_name="finetune_adapters")
+    use_button.click(use_adapter, inputs=[choice, model_state], outputs=[model_state, model_info],
+                     api_name="finetune_use_adapter", concurrency_id="model", concurrency_limit=1)  # fmt: skip
+    delete_button.click(delete_adapter, inputs=choice, outputs=[adapter_message, table, choice],
+                        api_name="finetune_delete_adapter")  # fmt: skip

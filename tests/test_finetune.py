@@ -1,0 +1,265 @@
+"""Fine-tuning mechanics on the tiny random Llama: masking, untouched base, adapters, checkpoints, resume, Stop."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from evals.tasks import Example, load_task
+from modules.models import get_model
+from modules.techniques import finetune
+from modules.training import adapters, checkpoint, data, trainer
+
+TASK = load_task("dialogue-summary")
+ROOT = Path(__file__).resolve().parents[1]
+MAX_LENGTH = 48  # the tiny model's context is 64 tokens
+
+
+def weights_hash(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.hf.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rows_for(model, count=6):
+    return [data.tokenize(model, TASK, pair, MAX_LENGTH) for pair in data.pairs_from_task(TASK)[:count]]
+
+
+def run_training(net, model, rows, folder, steps=2, lr=1e-2, **options):
+    pad_id = model.tokenizer.pad_token_id
+    return trainer.train(net, rows, steps=steps, batch_size=4, micro_batch=2, lr=lr, seed=0, pad_id=pad_id,
+                         folder=folder, checkpoint_every=10, **options)  # fmt: skip
+
+
+def test_loss_is_masked_to_the_reference_tokens(tiny_model):
+    pair = Example("x", "#Person1#: Hi.\n#Person2#: Hello.", "They greet.")
+    row = data.tokenize(tiny_model, TASK, pair, MAX_LENGTH)
+    target = tiny_model.tokenizer("They greet.", add_special_tokens=False)["input_ids"] + [
+        tiny_model.tokenizer.eos_token_id
+    ]
+    answer = [label for label in row.labels if label != data.IGNORE]
+    assert answer == target and row.input_ids[-len(target) :] == target and len(row.input_ids) <= MAX_LENGTH
+    assert row.labels[: len(row.labels) - len(target)] == [data.IGNORE] * (len(row.labels) - len(target))
+    batch = data.collate([row, data.Row(row.input_ids[:10], [data.IGNORE] * 10)], pad_id=0)
+    assert batch["labels"][1].tolist() == [data.IGNORE] * len(row.input_ids)
+    assert batch["attention_mask"][1].sum() == 10
+    # the model's loss equals cross-entropy over the answer tokens only
+    with torch.no_grad():
+        single = {k: v[:1] for k, v in batch.items()}
+        loss = tiny_model.hf(**single).loss
+        logits = tiny_model.hf(input_ids=single["input_ids"]).logits[0, :-1]
+        labels = single["labels"][0, 1:]
+        keep = labels != data.IGNORE
+        manual = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+    assert torch.allclose(loss, manual, atol=1e-5)
+
+
+def test_long_rows_keep_the_assistant_header_and_part_of_the_reference(tiny_model):
+    pair = Example("x", "word " * 200, "summary " * 40)
+    row = data.tokenize(tiny_model, TASK, pair, MAX_LENGTH)
+    header = tiny_model.tokenizer(tiny_model.render(TASK.prompt.messages([], pair)), add_special_tokens=False)
+    answer_start = row.labels.index(next(label for label in row.labels if label != data.IGNORE))
+    assert len(row.input_ids) == MAX_LENGTH and answer_start >= MAX_LENGTH // 2
+    assert row.input_ids[answer_start - data.KEEP_PROMPT_END : answer_start] == header["input_ids"][-16:]
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "prompt-tuning"])
+def test_each_method_trains_and_leaves_the_base_untouched(tiny_model, tmp_path, method):
+    before = weights_hash(tiny_model)
+    net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text="summary"))
+    trainable, total = finetune.trainable_counts(net)
+    assert 0 < trainable <= total and (trainable == total) == (method == "full")
+    trainable_before = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
+    result = run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
+    assert result.steps_done == 2 and len(result.losses) == 2 and result.optimizer_state_mb > 0
+    changed = [n for n, p in net.named_parameters() if p.requires_grad and not torch.equal(p, trainable_before[n])]
+    assert changed, "training changed no trainable weight"
+    assert weights_hash(tiny_model) == before
+    assert checkpoint.latest(tmp_path).name == "checkpoint-2"
+
+
+def test_soft_prompt_starts_from_the_init_text_embeddings(tiny_model):
+    net = finetune.prepare(tiny_model, finetune.Config(method="prompt-tuning", virtual_tokens=5, init_text="hi"))
+    ids = tiny_model.tokenizer("hi", add_special_tokens=False)["input_ids"]
+    soft = net.prompt_encoder["default"].embedding.weight
+    expected = tiny_model.hf.get_input_embeddings().weight[torch.tensor((ids * 5)[:5])]
+    assert torch.equal(soft, expected)
+
+
+def finetune_params():
+    from modules.models import GenerationParams
+
+    return GenerationParams(max_new_tokens=1)
+
+
+@pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning"])
+def test_saved_adapter_round_trip_gives_identical_outputs(tiny_model, tmp_path, method):
+    net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text=""))
+    run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
+    name = f"roundtrip-{method}"
+    adapters.save(name, net, {"method": method, "base": tiny_model.spec, "steps": 2, "seed": 0})
+    ids = torch.tensor([tiny_model.tokenizer("Summarize: hello there", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        trained = net(input_ids=ids).logits[:, -ids.shape[1] :]
+        variant = get_model(f"{tiny_model.spec}+adapter:{name}")
+        if variant.activate:
+            variant.activate()
+        loaded = variant.hf(input_ids=ids).logits[:, -ids.shape[1] :]
+        base = tiny_model.hf(input_ids=ids).logits
+    assert torch.allclose(trained, loaded, atol=1e-5) and not torch.allclose(loaded, base, atol=1e-3)
+    assert variant.generate(["hello"], finetune_params())[0].new_tokens >= 1
+
+
+def test_lora_adapters_switch_on_one_host_without_touching_the_base(tiny_model, tmp_path):
+    before = weights_hash(tiny_model)
+    ids = torch.tensor([tiny_model.tokenizer("Summarize: good morning", add_special_tokens=False)["input_ids"]])
+    expected = {}
+    for seed in (1, 2):
+        net = finetune.prepare(tiny_model, finetune.Config(method="lora", seed=seed, dropout=0.0))
+        trainer.train(net, rows_for(tiny_model), steps=2, batch_size=4, micro_batch=4, lr=5e-2, seed=seed,
+                      pad_id=0, folder=tmp_path / str(seed), checkpoint_every=10)  # fmt: skip
+        adapters.save(f"switch-{seed}", net, {"method": "lora", "base": tiny_model.spec, "steps": 2, "seed": seed})
+        with torch.no_grad():
+            expected[seed] = net(input_ids=ids).logits
+    one, two = (get_model(f"{tiny_model.spec}+adapter:switch-{seed}") for seed in (1, 2))
+    assert one.hf is two.hf  # one peft host, two adapters
+    for variant, seed in ((one, 1), (two, 2), (one, 1)):
+        variant.activate()
+        with torch.no_grad():
+            assert torch.allclose(variant.hf(input_ids=ids).logits, expected[seed], atol=1e-5)
+    assert weights_hash(tiny_model) == before
+    listed = {a["name"]: a for a in adapters.list_assets()}
+    assert listed["switch-1"]["spec"] == f"{tiny_model.spec}+adapter:switch-1" and listed["switch-1"]["size_mb"] > 0
+    adapters.delete("switch-2")
+    assert "switch-2" not in {a["name"] for a in adapters.list_assets()}
+    with pytest.raises(ValueError, match="No adapter named"):
+        adapters.read_meta("switch-2")
+    with pytest.raises(ValueError, match="Adapter name"):
+        adapters.asset_dir("../escape")
+
+
+def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tiny_model, tmp_path):
+    rows = rows_for(tiny_model)
+    straight = finetune.prepare(tiny_model, finetune.Config(method="full"))
+    full_run = run_training(straight, tiny_model, rows, tmp_path / "straight", steps=4, lr=1e-3)
+    stop = threading.Event()
+    net = finetune.prepare(tiny_model, finetune.Config(method="full"))
+    first = run_training(net, tiny_model, rows, tmp_path / "cut", steps=4, lr=1e-3, stop=stop,
+                         on_step=lambda step, loss, seconds: step == 2 and stop.set())  # fmt: skip
+    assert first.stopped and first.steps_done == 2 and first.checkpoint.name == "checkpoint-2"
+    fresh = finetune.prepare(tiny_model, finetune.Config(method="full"))
+    second = run_training(fresh, tiny_model, rows, tmp_path / "cut", steps=4, lr=1e-3, resume=True)
+    assert second.resumed_from == 2 and second.steps_done == 4 and len(second.losses) == 4
+    assert second.losses == pytest.approx(full_run.losses, rel=1e-4)
+    assert second.checkpoint.name == "checkpoint-4" and [p.name for p in (tmp_path / "cut").iterdir()] == [
+        "checkpoint-4"
+    ]
+
+
+def test_stop_ends_training_within_two_seconds(tiny_model, tmp_path):
+    net = finetune.prepare(tiny_model, finetune.Config(method="full"))
+    stop, outcome = threading.Event(), {}
+    worker = threading.Thread(
+        target=lambda: outcome.update(
+            result=run_training(net, tiny_model, rows_for(tiny_model), tmp_path, steps=10_000, stop=stop)
+        )  # fmt: skip
+    )
+    worker.start()
+    time.sleep(1.0)
+    pressed = time.perf_counter()
+    stop.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and time.perf_counter() - pressed < 2.0
+    result = outcome["result"]
+    assert result.stopped and result.steps_done > 0
+    assert checkpoint.latest(tmp_path).name == f"checkpoint-{result.steps_done}"
+
+
+CHILD = """
+import sys, torch
+from pathlib import Path
+from modules.training import checkpoint
+net = torch.nn.Linear(1024, 4096)  # 16 MB of weights + 32 MB of Adam state per save
+optimizer = torch.optim.AdamW(net.parameters())
+net(torch.ones(1, 1024)).sum().backward()
+optimizer.step()
+print("ready", flush=True)
+for step in range(1, 1000):
+    checkpoint.save(Path(sys.argv[1]), step, net, optimizer, {"losses": [0.0] * step})
+"""
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.3])
+def test_a_kill_during_save_never_leaves_a_complete_looking_checkpoint(tmp_path, delay):
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                             env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert child.stdout.readline().strip() == b"ready"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    for folder in tmp_path.glob("checkpoint-*"):  # every visible checkpoint is whole and loads
+        state = json.loads((folder / "state.json").read_text())
+        assert state["step"] == int(folder.name.removeprefix("checkpoint-")) and len(state["losses"]) == state["step"]
+        net = torch.nn.Linear(1024, 4096)
+        optimizer = torch.optim.AdamW(net.parameters())
+        checkpoint.load(folder, net, optimizer)
+    found = checkpoint.latest(tmp_path)
+    assert found is None or not found.name.startswith(".")
+
+
+def test_bad_jsonl_lines_are_reported_and_good_ones_kept(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    lines = [
+        json.dumps({"input": "a dialogue", "reference": "a summary"}),
+        "{not json",
+        json.dumps({"input": "no reference"}),
+        json.dumps({"input": "x", "reference": "  "}),
+        json.dumps(["a", "list"]),
+        "",
+        json.dumps({"input": "second", "reference": "fine", "extra": 1}),
+    ]
+    path.write_text("\n".join(lines))
+    pairs, errors = data.read_jsonl(path)
+    assert [p.input for p in pairs] == ["a dialogue", "second"]
+    assert errors == [
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+        "line 3: missing field 'reference'",
+        "line 4: 'reference' must be non-empty text",
+        "line 5: each line must be a JSON object",
+    ]
+    path.write_text("{bad\n")
+    with pytest.raises(ValueError, match="no usable pairs. line 1: not valid JSON"):
+        data.read_jsonl(path)
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        data.read_jsonl(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"method": "magic"}, "method must be one of"),
+        ({"steps": 0}, "Steps must be 1-10000"),
+        ({"target_modules": ("wq",)}, "LoRA target modules"),
+        ({"max_length": 8}, "Max length must be 32-4096"),
+    ],
+)
+def test_bad_settings_are_clear_errors(changes, message):
+    with pytest.raises(ValueError, match=message):
+        finetune.Config(**changes)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA QLoRA is available")
+def test_qlora_says_why_it_is_absent_on_cpu(tiny_model):
+    assert "needs a CUDA GPU" in finetune.unavailable_reason("qlora")
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        finetune.prepare(tiny_model, finetune.Config(method="qlora"))

@@ -1,0 +1,84 @@
+"""The fine-tuning tab through gradio_client: busy, Stop and Resume on the tiny model; LoRA + full on the real one."""
+
+import time
+
+import pytest
+from gradio_client import Client
+
+NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full", "lr_lora",
+         "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text", "eval_limit", "probe_task",
+         "probe_limit")  # fmt: skip
+DEFAULTS = {"name": "tab", "methods": ["lora"], "task": "dialogue-summary", "jsonl": None, "steps": 3,
+            "batch_size": 4, "max_length": 224, "seed": 0, "lr_full": 2e-5, "lr_lora": 1e-3, "lr_prompt": 3e-2,
+            "r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q_proj", "v_proj"], "virtual_tokens": 20,
+            "init_text": "Summarize the dialogue in one sentence.", "eval_limit": 2,
+            "probe_task": "company-handbook-qa", "probe_limit": 1}  # fmt: skip
+
+
+def arguments(**changes) -> list:
+    values = DEFAULTS | changes
+    return [values[name] for name in NAMES]
+
+
+def rows(table: dict) -> list[dict]:
+    return [dict(zip(table["headers"], row)) for row in table["data"]]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"methods": []}, "at least one method"), ({"name": "../x"}, "Adapter name"), ({"targets": []}, "LoRA target")],
+)
+def test_bad_settings_are_clean_errors(client, changes, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*arguments(**changes), api_name="/finetune_train")
+
+
+def test_busy_stop_and_resume_on_the_tiny_model(served_app, tiny_llama_dir):
+    first, second = Client(served_app, verbose=False), Client(served_app, verbose=False)
+    for client in (first, second):
+        client.predict(str(tiny_llama_dir), api_name="/load_model")
+    settings = {"name": "tiny-resume", "methods": ["full"], "max_length": 64, "steps": 2000, "eval_limit": 1,
+                "probe_limit": 0, "lr_full": 1e-3}  # fmt: skip
+    job = first.submit(*arguments(**settings), api_name="/finetune_train")
+    deadline = time.time() + 60
+    while not any("Training" in str(update[0]) for update in job.outputs()) and time.time() < deadline:
+        time.sleep(0.2)
+    with pytest.raises(Exception, match="Busy: a fine-tuning job is already running"):
+        second.predict(*arguments(**settings), api_name="/finetune_train")
+    pressed = time.time()
+    first.predict(api_name="/finetune_stop")
+    status, _, costs, *_ = job.result(timeout=60)
+    assert time.time() - pressed < 5, "Stop took longer than 5 s"
+    assert "Stopped during full" in status and "Resume" in status
+    (cost,) = rows(costs)
+    done = cost["steps"]
+    assert cost["stopped"] and 0 < done < 2000
+    resumed = first.predict(*arguments(**settings | {"steps": done + 2}), api_name="/finetune_resume")
+    status, _, costs, quality, *_ = resumed
+    (cost,) = rows(costs)
+    assert "**Done.**" in status and cost["steps"] == done + 2 and cost["asset"] == "tiny-resume-full"
+    assert {row["system"] for row in rows(quality)} == {"base", "full"}
+
+
+@pytest.mark.slow
+def test_lora_and_full_three_steps_on_the_embedded_model(client):
+    status, _, costs, quality, _, paired, outputs, forgetting, download = client.predict(
+        *arguments(name="tab-slow", methods=["lora", "full"]), api_name="/finetune_train"
+    )
+    assert "**Done.**" in status and "SmolLM2-135M" in status and "2 examples" in status
+    cost = {row["method"]: row for row in rows(costs)}
+    assert cost["lora"]["steps"] == cost["full"]["steps"] == 3
+    assert cost["lora"]["trainable params"] == 460_800 and cost["full"]["trainable %"] == 100
+    assert cost["full"]["saved size (MB)"] > 100 * cost["lora"]["saved size (MB)"]
+    assert cost["full"]["optimizer state (MB)"] > 100 * cost["lora"]["optimizer state (MB)"]
+    assert {row["system"] for row in rows(quality)} == {"base", "lora", "full"}
+    assert {row["method"] for row in rows(paired)} == {"lora", "full"}
+    assert rows(outputs)[0].keys() >= {"example_id", "reference", "base", "lora", "full"}
+    assert {row["system"] for row in rows(forgetting)} == {"base", "lora", "full"}
+    assert download.endswith(".json")
+    table, choices = client.predict(api_name="/finetune_adapters")
+    assert {"tab-slow-lora", "tab-slow-full"} <= {row["name"] for row in rows(table)}
+    info = client.predict("tab-slow-lora", api_name="/finetune_use_adapter")  # the State output stays server-side
+    assert "lora 'tab-slow-lora'" in str(info)
+    message, table, _ = client.predict("tab-slow-full", api_name="/finetune_delete_adapter")
+    assert "Deleted adapter `tab-slow-full`" in message and "tab-slow-full" not in str(table)

@@ -52,3 +52,4 @@ bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/icl_columns.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/sandbox_overhead.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/self_consistency.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_cost.py

@@ -5,7 +5,7 @@ import os
 import gradio as gr
 
 from modules.models import DEFAULT_SPEC
-from modules.ui import finetune, icl, model_bar, rag, reasoning, runs
+from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs
 
 TITLE = "LLM Technique Lab"
 QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
@@ -21,6 +21,7 @@ def build_demo() -> gr.Blocks:
             reasoning.build(model_state, model_info)
             rag.build(model_state, model_info)
             finetune.build(model_state, model_info)
+            quantize.build(model_state, model_info)
             runs.build()
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)

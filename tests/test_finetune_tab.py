@@ -82,3 +82,20 @@ def test_lora_and_full_three_steps_on_the_embedded_model(client):
     assert "lora 'tab-slow-lora'" in str(info)
     message, table, _ = client.predict("tab-slow-full", api_name="/finetune_delete_adapter")
     assert "Deleted adapter `tab-slow-full`" in message and "tab-slow-full" not in str(table)
+
+
+def test_an_uploaded_jsonl_trains_and_its_bad_lines_are_reported(served_app, tiny_llama_dir, tmp_path):
+    from gradio_client import handle_file
+
+    client = Client(served_app, verbose=False)
+    client.predict(str(tiny_llama_dir), api_name="/load_model")
+    good = tmp_path / "pairs.jsonl"
+    good.write_text('{"input": "#Person1#: Hi.", "reference": "A greeting."}\n{"input": "no reference"}\n')
+    settings = {"name": "tiny-jsonl", "methods": ["lora"], "max_length": 64, "steps": 1, "eval_limit": 1,
+                "probe_limit": 0, "jsonl": handle_file(str(good))}  # fmt: skip
+    status, *_ = client.predict(*arguments(**settings), api_name="/finetune_train")
+    assert "**Done.**" in status and "JSONL line 2: missing field 'reference'" in status
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    with pytest.raises(Exception, match="bad.jsonl has no usable pairs. line 1: not valid JSON"):
+        client.predict(*arguments(**settings | {"jsonl": handle_file(str(bad))}), api_name="/finetune_train")

@@ -25,6 +25,7 @@ def default_device() -> tuple[torch.device, torch.dtype]:
 
 
 ADAPTER_MARK = "+adapter:"  # '<base spec>+adapter:<name>': a saved fine-tune (LAB_HOME/adapters/<name>) on its base
+QUANT_MARK = "+quant:"  # '<base spec>+quant:int8-mlp': a precision variant (modules/techniques/quantize.py)
 
 
 def get_model(spec: str = DEFAULT_SPEC) -> Model:
@@ -36,6 +37,11 @@ def get_model(spec: str = DEFAULT_SPEC) -> Model:
 
             base_spec, _, name = spec.partition(ADAPTER_MARK)
             _loaded[spec] = load_variant(get_model(base_spec), name)
+        if spec not in _loaded and QUANT_MARK in spec:
+            from modules.techniques import quantize
+
+            base_spec, _, precision = spec.partition(QUANT_MARK)
+            _loaded[spec] = quantize.build(get_model(base_spec), quantize.parse(precision))
         if spec not in _loaded:
             device, dtype = default_device()
             loader = load_embedded if spec == EMBEDDED_SPEC else lambda d, t: load_pretrained(spec, d, t)

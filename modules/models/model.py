@@ -46,6 +46,7 @@ class Model:
         self.activate = activate
         self.soft_prompt = soft_prompt
         self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: training/adapters.py
+        self.conversion_s = 0.0  # time it took to make this variant from its base (quantization)
 
     # ---- facts shown in the model bar and stored with every run
     @property

@@ -1,0 +1,133 @@
+"""Fine-tuning cost: time per step, peak memory, optimizer state and saved size for full vs LoRA vs prompt tuning
+on the same batch (8 x 128 tokens), each method in a fresh process; then the demo default (40 LoRA steps on
+dialogue-summary) timed end to end and scored against the untouched base with a paired 95% interval."""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import psutil
+import torch
+
+from evals.tasks import load_task
+from modules.models import get_model
+from modules.techniques import finetune
+from modules.training import adapters, data, job, trainer
+
+METHODS = ("full", "lora", "prompt-tuning")
+
+
+def measure(method: str, steps: int) -> dict:
+    """One method in this process: 1 warm-up step, then `steps` timed steps on the same 8 x 128 batch."""
+    model, task = get_model(), load_task("dialogue-summary")
+    loaded_rss = psutil.Process().memory_info().rss
+    rows = [data.tokenize(model, task, pair, 128) for pair in data.pairs_from_task(task)[:8]]
+    assert all(len(r.input_ids) == 128 for r in rows)
+    rows = rows * (steps + 1)  # every step sees the same 8 rows in a seeded order
+    net = finetune.prepare(model, finetune.Config(method=method))
+    folder = Path(tempfile.mkdtemp())
+    common = {"batch_size": 8, "micro_batch": 8, "lr": finetune.DEFAULT_LR[method], "seed": 0,
+              "pad_id": model.tokenizer.pad_token_id, "checkpoint_every": 10_000}  # fmt: skip
+    trainer.train(net, rows, steps=1, folder=folder / "warm", **common)
+    result = trainer.train(net, rows, steps=steps + 1, folder=folder / "warm", resume=True, **common)
+    saved = adapters.save(f"bench-{method}", net, {"method": method, "base": model.spec, "steps": 0, "seed": 0})
+    trainable, total = finetune.trainable_counts(net)
+    return {
+        "method": method, "seconds_per_step": result.seconds_per_step,
+        # the process high-water mark above the loaded base: copies, gradients, optimizer state, activations
+        "peak_memory_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - loaded_rss) / 2**20,
+        "optimizer_state_mb": result.optimizer_state_mb, "saved_mb": adapters.weights_bytes(saved) / 2**20,
+        "trainable": trainable, "total": total,
+    }  # fmt: skip
+
+
+def cost_table(steps: int) -> None:
+    found = {}
+    for method in METHODS:
+        done = subprocess.run([sys.executable, __file__, "--child", method, "--steps", str(steps)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        found[method] = json.loads(done.stdout.strip().splitlines()[-1])
+    model = get_model()
+    print(f"model: {model.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
+    print(f"batch 8 x 128 tokens, {steps} timed steps after 1 warm-up, one fresh process per method")
+    print("| method | trainable | s / step | peak extra memory MB | optimizer state MB | saved MB |")
+    print("|---|---|---|---|---|---|")
+    for m in found.values():
+        print(f"| {m['method']} | {m['trainable']:,} ({100 * m['trainable'] / m['total']:.3f}%) | "
+              f"{m['seconds_per_step']:.2f} | {m['peak_memory_mb']:.0f} | {m['optimizer_state_mb']:.2f} | "
+              f"{m['saved_mb']:.2f} |")  # fmt: skip
+    full, lora = found["full"], found["lora"]
+    speed = full["seconds_per_step"] / lora["seconds_per_step"]
+    print(f"ratio: LoRA step {speed:.2f}x faster than full (target >= 1.5x)")
+    state = full["optimizer_state_mb"] / lora["optimizer_state_mb"]
+    print(f"ratio: optimizer state {state:.0f}x smaller (target >= 100x)")
+    print(f"ratio: adapter file {full['saved_mb'] / lora['saved_mb']:.0f}x smaller than the full checkpoint (>= 100x)")
+
+
+def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
+    """The tab's default run for `methods`, timed from the first step to the scored tables."""
+    model = get_model()
+    configs = {method: finetune.Config(method=method) for method in methods}
+    settings = job.JobSettings(name="bench-demo", methods=methods, configs=configs, eval_limit=limit,
+                               probe_limit=probe_limit)  # fmt: skip
+    started = time.perf_counter()
+    costs = job.train_methods(model, settings, lambda event: None, threading.Event())
+    trained_s = time.perf_counter() - started
+    quality, probe = job.evaluate(model, settings, costs, lambda event: None, threading.Event())
+    total_s = time.perf_counter() - started
+    print("\ndemo defaults (the tab's): dialogue-summary train split (44 pairs), seed 0")
+    for row in costs:
+        config = configs[row["method"]]
+        print(f"- {row['method']}: {config.steps} steps x batch {config.batch_size}, lr {config.lr}, "
+              f"{row['time / step (s)']:.2f} s/step, final loss {row['final loss']:.3f}")  # fmt: skip
+    print(
+        f"training {trained_s:.0f} s; training + scoring {limit} test examples x {len(methods) + 1} systems"
+        f"{f' + {probe_limit} probe examples' if probe else ''}: {total_s:.0f} s (target for LoRA alone < 360 s)"
+    )
+    print(f"\nquality (run {quality.id}, test split, n={limit}), paired difference vs base [95%]:")
+    print("| system | ROUGE-1 | ROUGE-L | BLEU | ROUGE-L minus base |")
+    print("|---|---|---|---|---|")
+    for system in ("base", *methods):
+        cells = []
+        for score in ("rouge1", "rougeL", "bleu"):
+            row = quality.aggregate[(quality.aggregate.system == system) & (quality.aggregate.score == score)].iloc[0]
+            cells.append(f"{row['mean']:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]")
+        d = quality.paired_difference(system, "base", "rougeL") if system != "base" else None
+        change = f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]" if d else "-"
+        print(f"| {system} | {' | '.join(cells)} | {change} |")
+    if probe is not None:
+        print(f"\nforgetting probe (run {probe.id}, {settings.probe_task}, n={probe_limit}, no retrieval):")
+        print(job.forgetting_table(probe).round(3).to_string(index=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=22, help="test examples for the demo score")
+    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--methods", default="lora", help="comma-separated methods for the demo run")
+    parser.add_argument("--probe-limit", type=int, default=0, help="forgetting-probe examples in the demo run")
+    parser.add_argument("--skip-cost", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.steps)))
+        return
+    if not args.skip_cost:
+        cost_table(args.steps)
+    if not args.skip_demo:
+        demo(tuple(args.methods.split(",")), args.limit, args.probe_limit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Measurements of a model variant that are not task scores: perplexity, decode speed, agreement with a reference."""
+
+import math
+import time
+
+import torch
+
+from evals import metrics
+from modules.models import Model
+
+SPEED_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+@torch.inference_mode()
+def perplexity(model: Model, texts: list[str]) -> float:
+    """exp(mean negative log-likelihood per predicted token) over all texts, each scored on its own."""
+    total_nll, total_tokens = 0.0, 0
+    for text in texts:
+        ids = model.tokenizer(text, return_tensors="pt")["input_ids"][:, : model.context_length].to(model.device)
+        if ids.shape[1] < 2:
+            continue
+        loss = model.hf(input_ids=ids, labels=ids).loss  # mean over the ids.shape[1] - 1 predicted tokens
+        total_nll += float(loss) * (ids.shape[1] - 1)
+        total_tokens += ids.shape[1] - 1
+    if not total_tokens:
+        raise ValueError("Perplexity needs at least one text of two or more tokens.")
+    return math.exp(total_nll / total_tokens)
+
+
+@torch.inference_mode()
+def decode_speed(model: Model, batch_size: int, new_tokens: int = 32, repeats: int = 1) -> float:
+    """Generated tokens per second (all rows), greedy, every row forced to exactly `new_tokens` tokens."""
+    text = model.render([{"role": "user", "content": SPEED_PROMPT}])
+    inputs = model.tokenizer([text] * batch_size, return_tensors="pt").to(model.device)
+    options = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "top_k": None,
+               "pad_token_id": model.tokenizer.pad_token_id, "temperature": None, "top_p": None}  # fmt: skip
+    model.hf.generate(**inputs, **(options | {"max_new_tokens": 2, "min_new_tokens": 2}))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.hf.generate(**inputs, **options)
+        best = min(best, time.perf_counter() - started)
+    return batch_size * new_tokens / best
+
+
+def agreement(outputs: list[str], reference_outputs: list[str]) -> dict:
+    """Share of outputs identical to the reference model's, and mean ROUGE-L of each against its counterpart."""
+    if len(outputs) != len(reference_outputs) or not outputs:
+        raise ValueError("agreement needs the same, non-empty list of examples for both models.")
+    identical = sum(a.strip() == b.strip() for a, b in zip(outputs, reference_outputs)) / len(outputs)
+    rouge = metrics.score(["rouge"], outputs, reference_outputs, [None] * len(outputs))["rougeL"]
+    return {"identical": identical, "rougeL_vs_reference": sum(rouge) / len(rouge)}

@@ -1,0 +1,118 @@
+"""The quantization comparison: build each precision variant, measure size / speed / perplexity, score it through
+the runner next to fp32, and rank components by the quality they lose."""
+
+import gc
+import threading
+from collections.abc import Callable
+
+import pandas as pd
+
+from evals.runner import Run, System, compare
+from evals.tasks import load_task
+from modules import measure
+from modules.models import QUANT_MARK, Model, forget, get_model
+from modules.paths import lab_home
+from modules.store import Store
+from modules.techniques import prompting, quantize
+
+Report = Callable[[str], None]
+
+
+def held_out_texts(task_name: str = "dialogue-summary") -> list[str]:
+    """Perplexity text: the task's test references (written for this project, so no model has seen them)."""
+    return [e.reference for e in load_task(task_name).split("test")]
+
+
+def variant(base: Model, name: str) -> Model:
+    """The shared, cached variant (the registry keeps it until freed)."""
+    return get_model(f"{base.spec}{QUANT_MARK}{name}")
+
+
+def free(base: Model, names: list[str]) -> None:
+    for name in names:
+        if name != "fp32":
+            forget(f"{base.spec}{QUANT_MARK}{name}")
+    gc.collect()
+
+
+def compare_variants(
+    base: Model, names: list[str], task_name: str, limit: int, report: Report, stop: threading.Event
+) -> tuple[pd.DataFrame, Run]:
+    """One row per variant (fp32 always first, as the reference) plus the stored quality run."""
+    names = ["fp32", *[n for n in names if n != "fp32"]]
+    task, texts = load_task(task_name), held_out_texts()
+    models, rows = {}, []
+    for index, name in enumerate(names):
+        if stop.is_set():
+            break
+        report(f"Building and timing {name} ({index + 1}/{len(names)})…")
+        model = variant(base, name)
+        models[name] = model
+        rows.append({
+            "variant": name, "what": model.label.split(" -> ")[-1] if name != "fp32" else fp32_label(base),
+            "weight MB": quantize.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
+            "tok/s batch 1": measure.decode_speed(model, 1), "tok/s batch 8": measure.decode_speed(model, 8),
+            "perplexity": measure.perplexity(model, texts),
+        })  # fmt: skip
+    systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()]
+    run = compare(task, systems, limit, store=Store(lab_home() / "lab.db"), stop=stop,
+                  progress=lambda done, total, message: report(f"Scoring: {message} ({done}/{total})"))  # fmt: skip
+    table = pd.DataFrame(rows)
+    add_scores(table, run)
+    return table, run
+
+
+def fp32_label(base: Model) -> str:
+    if "dequantized" in base.label:
+        return "fp32 arithmetic on weights dequantized from Q4_1 (the embedded file), the baseline"
+    return "fp32, the baseline"
+
+
+def add_scores(table: pd.DataFrame, run: Run) -> None:
+    """ROUGE-L / BLEU with intervals, and agreement with the fp32 outputs, per variant (in place)."""
+    per = run.per_example
+    reference = per[per.system == "fp32"].set_index("example_id").output
+    for position, name in enumerate(table.variant):
+        mine = per[per.system == name].set_index("example_id")
+        for score in ("rougeL", "bleu"):
+            row = run.aggregate[(run.aggregate.system == name) & (run.aggregate.score == score)]
+            if not row.empty:
+                table.loc[position, score] = row["mean"].iloc[0]
+                table.loc[position, f"{score} 95% CI"] = f"[{row.ci_low.iloc[0]:.3f}, {row.ci_high.iloc[0]:.3f}]"
+        shared = mine.index.intersection(reference.index)
+        if len(shared):
+            agreed = measure.agreement(list(mine.output[shared]), list(reference[shared]))
+            table.loc[position, "identical to fp32"] = agreed["identical"]
+            table.loc[position, "ROUGE-L vs fp32 output"] = agreed["rougeL_vs_reference"]
+    table["pareto"] = pareto_front(table)
+
+
+def pareto_front(table: pd.DataFrame, speed: str = "tok/s batch 1", quality: str = "rougeL") -> list[bool]:
+    """True where no other variant is at least as fast and as good, and strictly better in one of the two."""
+    if quality not in table or speed not in table:
+        return [False] * len(table)
+    points = list(zip(table[speed], table[quality]))
+    return [
+        not any(s >= sp and q >= qp and (s > sp or q > qp) for s, q in points)
+        for sp, qp in points
+    ]  # fmt: skip
+
+
+def sensitivity(
+    base: Model, task_name: str, limit: int, report: Report, stop: threading.Event
+) -> tuple[pd.DataFrame, Run]:
+    """int8 on one component group at a time vs fp32: quality lost per group, worst first."""
+    names = [f"int8-{c}" if c != "all-but-embeddings" else "int8" for c in quantize.COMPONENTS]
+    table, run = compare_variants(base, names, task_name, limit, report, stop)
+    fp32 = table[table.variant == "fp32"].iloc[0]
+    table = table[table.variant != "fp32"].copy()
+    table["ROUGE-L lost"] = fp32["rougeL"] - table["rougeL"]
+    table["perplexity increase"] = table["perplexity"] - fp32["perplexity"]
+    for position, name in zip(table.index, table.variant):
+        if name in set(run.per_example.system):
+            d = run.paired_difference("fp32", name, "rougeL")
+            table.loc[position, "lost 95% CI"] = f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+    columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "perplexity increase", "identical to fp32",
+               "weight MB", "tok/s batch 1"]  # fmt: skip
+    ranked = table.sort_values(["perplexity increase", "ROUGE-L lost"], ascending=False)
+    return ranked[[c for c in columns if c in ranked]].reset_index(drop=True), run

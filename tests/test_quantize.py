@@ -1,0 +1,106 @@
+"""Precision variants on the tiny random Llama: they build, generate, shrink, touch only what was chosen, leave
+the base alone; perplexity matches a direct loss computation; memory checks refuse clearly."""
+
+import hashlib
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from modules import measure
+from modules.models import GenerationParams, get_model
+from modules.techniques import quantize
+
+
+def weights_hash(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.hf.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def linear_kinds(model) -> dict[str, str]:
+    """Module name -> "Linear" (float) or its quantized class's display name, for every Linear-like layer."""
+    linears = {name: m for name, m in model.hf.named_modules() if type(m).__name__ == "Linear"}
+    return {name: "Linear" if type(m) is nn.Linear else m._get_name() for name, m in linears.items()}
+
+
+@pytest.mark.parametrize("name", ["bf16", "int8", "int8-attention", "int8-mlp", "int8-everything"])
+def test_each_variant_builds_generates_and_leaves_the_base_alone(tiny_model, name):
+    before = weights_hash(tiny_model)
+    variant = quantize.build(tiny_model, quantize.parse(name))
+    (generation,) = variant.generate(["Hello there"], GenerationParams(max_new_tokens=4))
+    assert generation.new_tokens >= 1 and variant.conversion_s > 0
+    assert weights_hash(tiny_model) == before and variant.hf is not tiny_model.hf
+    assert variant.spec == f"{tiny_model.spec}+quant:{name}"
+
+
+def test_memory_shrinks_where_expected(tiny_model):
+    base = quantize.weight_bytes(tiny_model.hf)
+    sizes = {name: quantize.weight_bytes(quantize.build(tiny_model, quantize.parse(name)).hf)
+             for name in ("bf16", "int8", "int8-everything")}  # fmt: skip
+    assert sizes["bf16"] == pytest.approx(base / 2, rel=0.02)
+    assert sizes["int8"] < base and sizes["int8-everything"] < sizes["int8"]
+    # the quantized layers alone: int8 weights take about a quarter of fp32 (plus scales and fp32 biases)
+    fp32_linear = sum(m.weight.numel() * 4 for n, m in tiny_model.hf.named_modules()
+                      if isinstance(m, nn.Linear) and not n.endswith("lm_head"))  # fmt: skip
+    int8 = quantize.build(tiny_model, quantize.parse("int8"))
+    int8_linear = sum(m.weight().numel() for m in int8.hf.modules() if callable(getattr(m, "weight", None)))
+    assert int8_linear <= 0.3 * fp32_linear
+
+
+@pytest.mark.parametrize(
+    ("components", "expected"),
+    [
+        ("attention", set(quantize.ATTENTION)),
+        ("mlp", set(quantize.MLP)),
+        ("all-but-embeddings", set(quantize.ATTENTION) | set(quantize.MLP)),
+        ("everything", set(quantize.ATTENTION) | set(quantize.MLP) | {"lm_head"}),
+    ],
+)
+def test_component_choice_touches_only_the_chosen_modules(tiny_model, components, expected):
+    variant = quantize.build(tiny_model, quantize.Config("int8", components))
+    kinds = linear_kinds(variant)
+    quantized = {name.rsplit(".", 1)[-1] for name, kind in kinds.items() if kind != "Linear"}
+    assert quantized == expected
+    float_embedding = type(variant.hf.get_input_embeddings()) is nn.Embedding
+    assert float_embedding == (components != "everything")
+
+
+def test_perplexity_matches_a_direct_loss_computation(tiny_model):
+    texts = ["The meeting moved to Thursday.", "Anna asks Ben for the report by noon."]
+    nll, tokens = 0.0, 0
+    with torch.no_grad():
+        for text in texts:
+            ids = tiny_model.tokenizer(text, return_tensors="pt")["input_ids"]
+            logits = tiny_model.hf(input_ids=ids).logits[0, :-1]
+            nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+            tokens += ids.shape[1] - 1
+    assert measure.perplexity(tiny_model, texts) == pytest.approx(math.exp(nll / tokens), rel=1e-5)
+    with pytest.raises(ValueError, match="at least one text"):
+        measure.perplexity(tiny_model, [""])
+
+
+def test_decode_speed_and_agreement(tiny_model):
+    assert measure.decode_speed(tiny_model, batch_size=2, new_tokens=4) > 0
+    same = measure.agreement(["a b c", "d e"], ["a b c", "x y"])
+    assert same["identical"] == 0.5 and 0.5 <= same["rougeL_vs_reference"] < 1
+
+
+def test_variants_come_from_the_registry_and_fp32_is_the_base(tiny_model):
+    assert get_model(f"{tiny_model.spec}+quant:fp32") is tiny_model
+    assert get_model(f"{tiny_model.spec}+quant:int8-mlp") is get_model(f"{tiny_model.spec}+quant:int8-mlp")
+
+
+def test_bad_choices_and_low_memory_are_clear_errors(tiny_model, monkeypatch):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        quantize.parse("int3")
+    with pytest.raises(ValueError, match="components must be one of"):
+        quantize.parse("int8-heads")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="No 4-bit path runs on this CPU"):
+            quantize.build(tiny_model, quantize.parse("4bit"))
+    monkeypatch.setattr(quantize, "MEMORY_SHARE", 1e-9)
+    with pytest.raises(ValueError, match="Not enough free memory to build this variant"):
+        quantize.build(tiny_model, quantize.parse("bf16"))

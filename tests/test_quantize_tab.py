@@ -1,0 +1,53 @@
+"""The quantization tab through gradio_client: mechanics on the tiny model, int8 vs fp32 on the embedded one."""
+
+import pytest
+import torch
+from gradio_client import Client
+
+
+def rows(table: dict) -> list[dict]:
+    return [dict(zip(table["headers"], row)) for row in table["data"]]
+
+
+@pytest.fixture()
+def tiny_client(served_app, tiny_llama_dir):
+    client = Client(served_app, verbose=False)
+    client.predict(str(tiny_llama_dir), api_name="/load_model")
+    return client
+
+
+def test_no_precision_is_a_clean_error(tiny_client):
+    with pytest.raises(Exception, match="Pick at least one precision"):
+        tiny_client.predict([], "all-but-embeddings", "dialogue-summary", 1, api_name="/quant_measure")
+
+
+def test_measure_side_by_side_and_free_on_the_tiny_model(tiny_client):
+    status, table, chart, per_example, csv_path, json_path = tiny_client.predict(
+        ["int8", "bf16"], "mlp", "dialogue-summary", 2, api_name="/quant_measure"
+    )
+    measured = {row["variant"]: row for row in rows(table)}
+    assert list(measured) == ["fp32", "int8-mlp", "bf16"] and "2 examples" in status
+    assert measured["bf16"]["weight MB"] == pytest.approx(measured["fp32"]["weight MB"] / 2, rel=0.05)
+    assert measured["int8-mlp"]["weight MB"] < measured["fp32"]["weight MB"]
+    assert measured["fp32"]["identical to fp32"] == 1 and all(row["perplexity"] > 1 for row in measured.values())
+    assert any(row["pareto"] for row in measured.values())
+    assert csv_path.endswith(".csv") and json_path.endswith(".json")
+    cells = tiny_client.predict(["int8", "4bit"], "attention", "Hello", 8, api_name="/quant_side_by_side")
+    assert "tok/s" in cells[0] and "(not selected)" in cells[1] and "**int8-attention**" in cells[2]
+    if not torch.cuda.is_available():
+        assert "Absent here:" in cells[3] and "need CUDA" in cells[3]
+    message = tiny_client.predict(api_name="/quant_free")
+    assert "Freed" in message and "int8-mlp" in message
+
+
+@pytest.mark.slow
+def test_int8_against_fp32_on_the_embedded_model(client):
+    status, table, *_ = client.predict(["int8"], "all-but-embeddings", "dialogue-summary", 5, api_name="/quant_measure")
+    measured = {row["variant"]: row for row in rows(table)}
+    assert "5 examples" in status and "SmolLM2-135M" in status
+    fp32, int8 = measured["fp32"], measured["int8"]
+    assert "dequantized from Q4_1" in fp32["what"]
+    assert int8["weight MB"] < 0.75 * fp32["weight MB"]
+    assert int8["tok/s batch 1"] > fp32["tok/s batch 1"]
+    assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.2 * fp32["perplexity"]
+    assert 0 <= int8["identical to fp32"] <= 1 and int8["ROUGE-L vs fp32 output"] > 0.3

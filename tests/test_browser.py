@@ -53,3 +53,19 @@ def test_icl_tab_in_a_real_browser(served_app, page, tmp_path):
     assert shot.stat().st_size > 20_000
     if os.environ.get("LAB_SCREENSHOT_DIR"):  # how the README's screenshot is made
         shutil.copy(shot, Path(os.environ["LAB_SCREENSHOT_DIR"]) / "icl-tab.png")
+
+
+def test_fine_tuning_and_quantization_tabs_in_a_real_browser(served_app, page):
+    import re
+
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    page.get_by_role("tab", name="Fine-tuning").click()
+    expect(page.get_by_role("button", name="Train and compare")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("published figures, NOT measured here")).to_be_visible()
+    page.get_by_role("tab", name="Quantization").click()
+    page.get_by_role("button", name="Generate in every column").click()
+    for name in ("fp32", "int8"):  # each column: its variant, its token count and speed, its text
+        expect(page.get_by_text(re.compile(rf"^{name} · \d+ tokens · [\d.]+ tok/s"))).to_be_visible(timeout=240_000)
+    expect(page.get_by_text("(not selected)")).to_be_visible()

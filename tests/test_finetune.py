@@ -263,3 +263,39 @@ def test_qlora_says_why_it_is_absent_on_cpu(tiny_model):
     assert "needs a CUDA GPU" in finetune.unavailable_reason("qlora")
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
         finetune.prepare(tiny_model, finetune.Config(method="qlora"))
+
+
+def test_a_soft_prompt_variant_generates_what_greedy_decoding_through_its_forward_gives(tiny_model, tmp_path):
+    net = finetune.prepare(tiny_model, finetune.Config(method="prompt-tuning", virtual_tokens=4, init_text=""))
+    run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-1)
+    adapters.save("soft-greedy", net, {"method": "prompt-tuning", "base": tiny_model.spec, "steps": 2, "seed": 0})
+    variant = get_model(f"{tiny_model.spec}+adapter:soft-greedy")
+    prompts = ["Summarize: hi", "Summarize: a much longer dialogue about the weekly meeting"]
+    params = finetune_params().__class__(max_new_tokens=6, batch_size=2)
+    batched = variant.generate(prompts, params)  # two lengths: left padding inside one batch
+    for prompt, generation in zip(prompts, batched):
+        ids = tiny_model.tokenizer(variant.render(prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        start = ids.shape[1]
+        with torch.no_grad():  # no KV cache: the whole sequence through peft's forward at every step
+            for _ in range(6):
+                next_id = variant.hf(input_ids=ids).logits[:, -1:].argmax(-1)
+                ids = torch.cat([ids, next_id], dim=1)
+        expected = tiny_model.tokenizer.decode(ids[0, start:], skip_special_tokens=True).strip()
+        assert expected.startswith(generation.text), (generation.text, expected)
+
+
+@pytest.mark.slow
+def test_a_soft_prompt_on_the_embedded_model_generates_like_its_own_forward(embedded_model):
+    """On SmolLM2, peft's own generate gave one sensible token and then garbage ('#1#s#s#s'); this pins the fix."""
+    net = finetune.prepare(embedded_model, finetune.Config(method="prompt-tuning", init_text="Summarize briefly."))
+    adapters.save("soft-embedded", net, {"method": "prompt-tuning", "base": embedded_model.spec, "steps": 0, "seed": 0})
+    variant = get_model(f"{embedded_model.spec}+adapter:soft-embedded")
+    prompt = [{"role": "user", "content": "Summarize: #Person1#: The bus is late again. #Person2#: Let's walk."}]
+    (generation,) = variant.generate([prompt], finetune_params().__class__(max_new_tokens=8))
+    ids = embedded_model.tokenizer(variant.render(prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    start = ids.shape[1]
+    with torch.no_grad():
+        for _ in range(8):
+            ids = torch.cat([ids, variant.hf(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
+    expected = embedded_model.tokenizer.decode(ids[0, start:], skip_special_tokens=True).strip()
+    assert expected.startswith(generation.text) and len(generation.text) > 5

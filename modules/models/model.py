@@ -30,9 +30,8 @@ class Model:
         soft_prompt: bool = False,
     ):
         """lock + activate: variants that share one network (peft adapters on one host) share its lock, and
-        activate() (set_adapter) runs under it before each generation. soft_prompt: a peft soft prompt goes
-        before the input, so no shared-prefix cache, and one row per batch: peft ignores position ids, so left
-        padding would shift every position."""
+        activate() (set_adapter) runs under it before each generation. soft_prompt: hf is a peft prompt-tuning
+        model; its virtual tokens go before the input, so no shared-prefix cache (see _soft_prompt_generate)."""
         self.spec = spec
         self.label = label
         self.hf = hf.eval()
@@ -150,7 +149,7 @@ class Model:
                 self.activate()
             while start < len(order):
                 longest = len(encoded[order[start]][0]) + params.max_new_tokens
-                size = 1 if self.soft_prompt else self.max_batch_size(longest, params.batch_size)
+                size = self.max_batch_size(longest, params.batch_size)
                 batch = order[start : start + size]
                 report = (
                     (lambda texts, rows=batch: on_text({rows[r]: t for r, t in enumerate(texts)})) if on_text else None
@@ -175,7 +174,8 @@ class Model:
             options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
         started = time.perf_counter()
         inputs = self._inputs_with_shared_prefix(batch_ids)
-        start = 1 if self.is_seq2seq else inputs["input_ids"].shape[1]  # where new tokens begin in input_ids
+        # Where new tokens begin in generate's output (soft prompts: generated from embeddings, output is new only).
+        start = 1 if self.is_seq2seq else 0 if self.soft_prompt else inputs["input_ids"].shape[1]
         criteria = StoppingCriteriaList()
         if params.stop_strings:
             criteria.append(StopOnText(self.tokenizer, params.stop_strings, start))
@@ -184,12 +184,16 @@ class Model:
         if stop is not None:
             criteria.append(StopOnEvent(stop))
         options["stopping_criteria"] = criteria
-        output = self.hf.generate(
-            **inputs, **options, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self._eos_ids()
+        options |= {"pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": self._eos_ids()}
+        generate = (
+            self._soft_prompt_generate
+            if self.soft_prompt
+            else lambda inputs, options: self.hf.generate(**inputs, **options)
         )
+        output = generate(inputs, options)
         latency = time.perf_counter() - started
         # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
-        new = output[:, 1:] if self.is_seq2seq else output[:, inputs["input_ids"].shape[1] :]
+        new = output[:, start:]
         results = []
         for row, ids in zip(new.tolist(), batch_ids):
             generated = _until_eos(row, self._eos_ids())
@@ -204,6 +208,16 @@ class Model:
                 )
             )
         return results
+
+    def _soft_prompt_generate(self, inputs: dict, options: dict) -> torch.Tensor:
+        """[soft prompt; input] embeddings through the base model's own generate. peft's generate misplaces the
+        KV cache for soft prompts under transformers 5 (seen here: sensible text for one token, then garbage);
+        this way the cache and the positions are the base model's, exact, and left padding works."""
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        prompt = self.hf.get_prompt(batch_size=ids.shape[0]).to(self.dtype)  # (batch, virtual tokens, hidden)
+        embeds = torch.cat([prompt, self.hf.get_input_embeddings()(ids)], dim=1)
+        mask = torch.cat([torch.ones(prompt.shape[:2], dtype=mask.dtype, device=mask.device), mask], dim=1)
+        return self.hf.base_model.generate(inputs_embeds=embeds, attention_mask=mask, **options)
 
     def _inputs_with_shared_prefix(self, batch_ids: list[list[int]]) -> dict:
         """Padded inputs; when the rows share a long prefix (few-shot with fixed shots: ~540 of ~640 tokens),

@@ -1,0 +1,81 @@
+"""Quantization: decode tokens/s and weight memory of each precision variant of the embedded model against fp32 in
+the same run, the memory of the quantized layers alone, and int8's ROUGE-L loss on dialogue-summary with its
+paired 95% interval."""
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch
+from torch import nn
+
+from modules import measure, quantization
+from modules.models import get_model
+from modules.techniques import quantize
+
+VARIANTS = ("fp32", "bf16", "int8", "int8-attention", "int8-mlp", "int8-everything")
+
+
+def quantized_layer_bytes(model, names: list[str]) -> tuple[int, int]:
+    """(fp32 bytes, held bytes) of the Linear layers that int8 replaces: weights and biases only."""
+    modules = dict(model.hf.named_modules())
+    held = sum(quantize.weight_bytes(modules[name]) for name in names)
+    fp32 = sum(m.weight.numel() * 4 + (m.bias.numel() * 4 if m.bias is not None else 0)
+               for name, m in get_model().hf.named_modules() if name in names and isinstance(m, nn.Linear))  # fmt: skip
+    return fp32, held
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
+    parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (best is kept)")
+    args = parser.parse_args()
+    base = get_model()
+    print(f"model: {base.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
+    rows = {}
+    for name in VARIANTS:
+        model = quantization.variant(base, name)
+        rows[name] = {
+            "weight_mb": quantize.weight_bytes(model.hf) / 2**20,
+            "conversion_s": model.conversion_s,
+            "b1": measure.decode_speed(model, 1, repeats=args.repeats),
+            "b8": measure.decode_speed(model, 8, repeats=args.repeats),
+            "perplexity": measure.perplexity(model, quantization.held_out_texts()),
+        }
+        if name not in ("fp32", "int8"):
+            quantization.free(base, [name])
+    fp32 = rows["fp32"]
+    print("32 new tokens per row, greedy, best of", args.repeats, "after a warm-up; perplexity on 22 references")
+    print(
+        "| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | perplexity |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['weight_mb']:.0f} | {r['weight_mb'] / fp32['weight_mb']:.2f} | {r['conversion_s']:.1f} | "
+              f"{r['b1']:.1f} | {r['b1'] / fp32['b1']:.2f} | {r['b8']:.1f} | {r['b8'] / fp32['b8']:.2f} | "
+              f"{r['perplexity']:.2f} |")  # fmt: skip
+    int8 = quantization.variant(base, "int8")
+    fp32_bytes, held = quantized_layer_bytes(int8, quantize.chosen_linears(base.hf, "all-but-embeddings"))
+    print(f"ratio: int8 decode at batch 1 is {rows['int8']['b1'] / fp32['b1']:.2f}x fp32 (target >= 2x)")
+    print(
+        f"ratio: the int8 layers hold {held / fp32_bytes:.2f}x their fp32 bytes (target <= 0.3x); whole model "
+        f"{rows['int8']['weight_mb'] / fp32['weight_mb']:.2f}x (embeddings and the output head stay fp32)"
+    )
+    table, run = quantization.compare_variants(base, ["int8"], "dialogue-summary", args.limit, print, threading.Event())
+    d = run.paired_difference("fp32", "int8", "rougeL")
+    scores = table.set_index("variant")
+    print(f"ROUGE-L on {args.limit} dialogue-summary test examples (run {run.id}): "
+          f"fp32 {scores.loc['fp32', 'rougeL']:.3f} "
+          f"{scores.loc['fp32', 'rougeL 95% CI']}, int8 {scores.loc['int8', 'rougeL']:.3f} "
+          f"{scores.loc['int8', 'rougeL 95% CI']}; loss (fp32 - int8) {100 * d['mean']:+.1f} points "
+          f"[{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] (target <= 1.0 point); identical outputs "
+          f"{scores.loc['int8', 'identical to fp32']:.0%}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -51,3 +51,12 @@ def test_int8_against_fp32_on_the_embedded_model(client):
     assert int8["tok/s batch 1"] > fp32["tok/s batch 1"]
     assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.2 * fp32["perplexity"]
     assert 0 <= int8["identical to fp32"] <= 1 and int8["ROUGE-L vs fp32 output"] > 0.3
+
+
+def test_sensitivity_ranks_every_component_group(tiny_client):
+    status, table, *_ = tiny_client.predict("dialogue-summary", 1, api_name="/quant_sensitivity")
+    ranked = rows(table)
+    assert "Sensitivity" in status and len(ranked) == 4
+    assert {row["variant"] for row in ranked} == {"int8-attention", "int8-mlp", "int8", "int8-everything"}
+    increases = [row["perplexity increase"] for row in ranked]
+    assert increases == sorted(increases, reverse=True)

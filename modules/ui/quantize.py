@@ -62,6 +62,15 @@ def charts(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def sensitivity_chart(table: pd.DataFrame) -> go.Figure:
+    """What each component group loses when it alone is int8: perplexity increase and ROUGE-L lost."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["perplexity increase", "ROUGE-L lost"])
+    fig.add_trace(go.Bar(x=table.variant, y=table["perplexity increase"], showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=table.variant, y=table["ROUGE-L lost"], showlegend=False), 1, 2)
+    fig.update_layout(height=340, margin={"t": 50, "b": 40})
+    return fig
+
+
 def write_downloads(table: pd.DataFrame, run, model_info: dict) -> tuple[str, str]:
     folder = Path(tempfile.mkdtemp(prefix="quantization-"))
     csv_path, json_path = folder / "quantization.csv", folder / "quantization.json"
@@ -71,7 +80,7 @@ def write_downloads(table: pd.DataFrame, run, model_info: dict) -> tuple[str, st
     return str(csv_path), str(json_path)
 
 
-def _stream(spec, flag: StopFlag, work, describe: str, progress):
+def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
     """Run work(base, report, stop) in the background; yield (status, table, chart, per-example, csv, json)."""
     with user_errors():
         base = base_model(spec, progress)
@@ -93,7 +102,7 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress):
               f"best of 1 after a warm-up · perplexity on the {len(quantization.held_out_texts())} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
-    yield status, shown, charts(table), run.per_example, *write_downloads(table, run, base.info())
+    yield status, shown, chart(table), run.per_example, *write_downloads(table, run, base.info())
 
 
 def measure_variants(spec, flag, precisions, components, task, limit, progress=gr.Progress()):
@@ -110,7 +119,8 @@ def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
     def work(base, report, stop):
         return quantization.sensitivity(base, task, int(limit), report, stop)
 
-    yield from _stream(spec, flag, work, "Sensitivity: int8 on one component group at a time, worst first", progress)
+    describe = "Sensitivity: int8 on one component group at a time, worst first"
+    yield from _stream(spec, flag, work, describe, progress, sensitivity_chart)
 
 
 def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=gr.Progress()):

@@ -51,7 +51,8 @@ def compare_variants(
         rows.append({
             "variant": name, "what": model.label.split(" -> ")[-1] if name != "fp32" else fp32_label(base),
             "weight MB": quantize.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
-            "tok/s batch 1": measure.decode_speed(model, 1), "tok/s batch 8": measure.decode_speed(model, 8),
+            "tok/s batch 1": measure.decode_speed(model, 1, speed_tokens(model)),
+            "tok/s batch 8": measure.decode_speed(model, 8, speed_tokens(model)),
             "perplexity": measure.perplexity(model, texts),
         })  # fmt: skip
     systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()]
@@ -60,6 +61,11 @@ def compare_variants(
     table = pd.DataFrame(rows)
     add_scores(table, run)
     return table, run
+
+
+def speed_tokens(model: Model) -> int:
+    """32 new tokens per row; 8 for CPU int4, whose kernel is ~10x slower than fp32 here (minutes otherwise)."""
+    return 8 if "int4 weight-only" in model.label else 32
 
 
 def fp32_label(base: Model) -> str:
@@ -101,8 +107,8 @@ def pareto_front(table: pd.DataFrame, speed: str = "tok/s batch 1", quality: str
 def sensitivity(
     base: Model, task_name: str, limit: int, report: Report, stop: threading.Event
 ) -> tuple[pd.DataFrame, Run]:
-    """int8 on one component group at a time vs fp32: quality lost per group, worst first."""
-    names = [f"int8-{c}" if c != "all-but-embeddings" else "int8" for c in quantize.COMPONENTS]
+    """int8 on one layer type at a time vs fp32: quality lost per layer type, worst first."""
+    names = [f"int8-{layer}" for layer in quantize.LAYER_TYPES]
     table, run = compare_variants(base, names, task_name, limit, report, stop)
     fp32 = table[table.variant == "fp32"].iloc[0]
     table = table[table.variant != "fp32"].copy()

@@ -26,7 +26,7 @@ def linear_kinds(model) -> dict[str, str]:
     return {name: "Linear" if type(m) is nn.Linear else m._get_name() for name, m in linears.items()}
 
 
-@pytest.mark.parametrize("name", ["bf16", "int8", "int8-attention", "int8-mlp", "int8-everything"])
+@pytest.mark.parametrize("name", ["bf16", "int8", "int8-attention", "int8-mlp", "int8-everything", "4bit", "4bit-mlp"])
 def test_each_variant_builds_generates_and_leaves_the_base_alone(tiny_model, name):
     before = weights_hash(tiny_model)
     variant = quantize.build(tiny_model, quantize.parse(name))
@@ -39,9 +39,9 @@ def test_each_variant_builds_generates_and_leaves_the_base_alone(tiny_model, nam
 def test_memory_shrinks_where_expected(tiny_model):
     base = quantize.weight_bytes(tiny_model.hf)
     sizes = {name: quantize.weight_bytes(quantize.build(tiny_model, quantize.parse(name)).hf)
-             for name in ("bf16", "int8", "int8-everything")}  # fmt: skip
+             for name in ("bf16", "int8", "int8-everything", "4bit")}  # fmt: skip
     assert sizes["bf16"] == pytest.approx(base / 2, rel=0.02)
-    assert sizes["int8"] < base and sizes["int8-everything"] < sizes["int8"]
+    assert sizes["int8"] < base and sizes["int8-everything"] < sizes["int8"] and sizes["4bit"] < sizes["int8"]
     # the quantized layers alone: int8 weights take about a quarter of fp32 (plus scales and fp32 biases)
     fp32_linear = sum(m.weight.numel() * 4 for n, m in tiny_model.hf.named_modules()
                       if isinstance(m, nn.Linear) and not n.endswith("lm_head"))  # fmt: skip
@@ -56,7 +56,9 @@ def test_memory_shrinks_where_expected(tiny_model):
         ("attention", set(quantize.ATTENTION)),
         ("mlp", set(quantize.MLP)),
         ("all-but-embeddings", set(quantize.ATTENTION) | set(quantize.MLP)),
+        ("all-but-down_proj", set(quantize.ATTENTION) | {"gate_proj", "up_proj"}),
         ("everything", set(quantize.ATTENTION) | set(quantize.MLP) | {"lm_head"}),
+        ("down_proj", {"down_proj"}),
     ],
 )
 def test_component_choice_touches_only_the_chosen_modules(tiny_model, components, expected):
@@ -98,9 +100,18 @@ def test_bad_choices_and_low_memory_are_clear_errors(tiny_model, monkeypatch):
         quantize.parse("int3")
     with pytest.raises(ValueError, match="components must be one of"):
         quantize.parse("int8-heads")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="No 4-bit path runs on this CPU"):
-            quantize.build(tiny_model, quantize.parse("4bit"))
     monkeypatch.setattr(quantize, "MEMORY_SHARE", 1e-9)
     with pytest.raises(ValueError, match="Not enough free memory to build this variant"):
         quantize.build(tiny_model, quantize.parse("bf16"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA uses bitsandbytes for 4-bit")
+def test_int4_linear_packs_and_multiplies_like_its_fp32_layer():
+    torch.manual_seed(0)
+    linear = nn.Linear(128, 96)
+    packed = quantize.Int4Linear(linear)
+    x = torch.randn(3, 5, 128)
+    exact, approx = linear(x), packed(x)
+    assert approx.shape == exact.shape
+    assert (approx - exact).abs().max() < 0.1 * exact.abs().max()  # 16 levels per group of 32 weights
+    assert quantize.weight_bytes(packed) < 0.25 * quantize.weight_bytes(linear)

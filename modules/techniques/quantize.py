@@ -2,8 +2,10 @@
 4-bit path really runs; each made from a copy, so the base is never modified.
 
 int8 on CPU is PyTorch's dynamic quantization: Linear weights stored as int8 (per-tensor scale), activations
-quantized on the fly; measured here before this tab, ~2.9x faster decoding than fp32 at batch 1. 4-bit on CPU:
-bitsandbytes' kernels need CUDA and PyTorch has no CPU int4 matmul of its own, so the 4-bit column says so.
+quantized on the fly; measured here before this tab, ~2.9x faster decoding than fp32 at batch 1. 4-bit on CPU is
+PyTorch's own int4 weight-only kernel (groups of 32 weights share a scale and a zero point): about 1/7 of the fp32
+bytes, but on this CPU each int4 matmul is ~14x slower than fp32's, so it is the small-but-slow point of the chart.
+On CUDA, int8 and 4-bit are bitsandbytes (LLM.int8, NF4).
 """
 
 import copy
@@ -19,10 +21,15 @@ from modules.models import Model
 from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 
 PRECISIONS = ("fp32", "bf16", "int8", "4bit")
-COMPONENTS = ("attention", "mlp", "all-but-embeddings", "everything")
+# Groups a user picks; "all-but-down_proj" also keeps the MLP's down projection in fp32: its inputs carry the
+# activation outliers that int8 dynamic quantization (activations quantized per tensor) handles worst here.
+COMPONENTS = ("attention", "mlp", "all-but-embeddings", "all-but-down_proj", "everything")
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
+LAYER_TYPES = (*ATTENTION, *MLP, "lm_head")  # single layer types: the sensitivity table quantizes one at a time
 MEMORY_SHARE = 0.8  # a variant may use at most this share of the free memory
+INT4_KERNEL = "_weight_int4pack_mm_for_cpu"
+INT4_GROUP = 32  # weights per scale / zero point: smaller groups, closer to fp32, a little more memory
 
 
 @dataclass
@@ -35,8 +42,11 @@ class Config:
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'.")
-        if self.components not in COMPONENTS:
-            raise ValueError(f"components must be one of {', '.join(COMPONENTS)}, got '{self.components}'.")
+        if self.components not in (*COMPONENTS, *LAYER_TYPES):
+            raise ValueError(
+                f"components must be one of {', '.join(COMPONENTS)} or one layer type ({', '.join(LAYER_TYPES)}), "
+                f"got '{self.components}'."
+            )
 
     @property
     def name(self) -> str:
@@ -52,13 +62,9 @@ def parse(text: str) -> Config:
 
 
 def unavailable_reason(precision: str) -> str | None:
-    if precision == "4bit" and not torch.cuda.is_available():
-        return (
-            "No 4-bit path runs on this CPU: bitsandbytes' NF4/int4 kernels need CUDA, and PyTorch has no CPU int4 "
-            "matmul of its own. (The embedded model's original Q4_1 GGUF runs in llama.cpp, an optional extra this "
-            "tab does not wire up yet.)"
-        )
-    if precision in ("4bit",) or (precision == "int8" and torch.cuda.is_available()):
+    if precision == "4bit" and not torch.cuda.is_available() and not hasattr(torch.ops.aten, INT4_KERNEL):
+        return "No 4-bit path runs here: bitsandbytes needs CUDA and this PyTorch has no CPU int4 kernel."
+    if precision in ("int8", "4bit") and torch.cuda.is_available():
         try:
             import bitsandbytes  # noqa: F401
         except ImportError:
@@ -77,8 +83,9 @@ def chosen_linears(hf: nn.Module, components: str) -> list[str]:
             "attention": leaf in ATTENTION,
             "mlp": leaf in MLP,
             "all-but-embeddings": leaf != "lm_head",
+            "all-but-down_proj": leaf not in ("lm_head", "down_proj"),
             "everything": True,
-        }[components]
+        }.get(components, leaf == components)
         if wanted:
             names.append(name)
     return names
@@ -130,7 +137,12 @@ def build(base: Model, config: Config) -> Model:
         net = _bitsandbytes(base, config)
     else:
         net = copy.deepcopy(base.hf)
-        net = net.to(torch.bfloat16) if config.precision == "bf16" else _dynamic_int8(net, config.components)
+        if config.precision == "bf16":
+            net = net.to(torch.bfloat16)
+        elif config.precision == "int8":
+            net = _dynamic_int8(net, config.components)
+        else:
+            net = _int4_cpu(net, config.components)
     label = f"{base.label} -> {describe(config)}"
     variant = Model(f"{base.spec}+quant:{config.name}", label, net.eval(), base.tokenizer)
     variant.conversion_s = time.perf_counter() - started
@@ -143,7 +155,10 @@ def describe(config: Config) -> str:
     if config.precision == "int8":
         where = "bitsandbytes LLM.int8" if torch.cuda.is_available() else "int8 dynamic (PyTorch)"
         return f"{where}, {config.components}"
-    return f"4-bit NF4 (bitsandbytes), {config.components}" if config.precision == "4bit" else "fp32"
+    if config.precision == "4bit":
+        where = "4-bit NF4 (bitsandbytes)" if torch.cuda.is_available() else f"int4 weight-only, groups of {INT4_GROUP}"
+        return f"{where}, {config.components}"
+    return "fp32"
 
 
 def _dynamic_int8(net: nn.Module, components: str) -> nn.Module:
@@ -155,6 +170,42 @@ def _dynamic_int8(net: nn.Module, components: str) -> nn.Module:
     with warnings.catch_warnings():  # PyTorch marks torch.ao quantization deprecated in favour of torchao
         warnings.simplefilter("ignore")
         return quantize_dynamic(net, spec, dtype=torch.qint8, inplace=True)
+
+
+class Int4Linear(nn.Module):
+    """A Linear whose weight is held as 4-bit integers packed two per byte, with a scale and a zero point per
+    group of INT4_GROUP input weights, multiplied by PyTorch's CPU int4 kernel (weights are never unpacked)."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        weight = linear.weight.detach().float()  # (out, in)
+        self.out_features, self.in_features = weight.shape
+        groups = weight.reshape(-1, INT4_GROUP)
+        low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
+        scales = (high - low).clamp(min=1e-8) / 15
+        codes = ((groups - low) / scales).round().clamp(0, 15).to(torch.int32).reshape(weight.shape)
+        zeros = low + 8 * scales  # the kernel computes (code - 8) * scale + zero
+        pairs = torch.cat([scales.reshape(self.out_features, -1, 1), zeros.reshape(self.out_features, -1, 1)], 2)
+        self.register_buffer("packed", torch._convert_weight_to_int4pack_for_cpu(codes, 1))  # (out, in / 2) uint8
+        self.register_buffer("scales_and_zeros", pairs.transpose(0, 1).contiguous())  # (in / group, out, 2)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features).float()
+        out = getattr(torch.ops.aten, INT4_KERNEL)(flat, self.packed, INT4_GROUP, self.scales_and_zeros)
+        out = out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+        return out if self.bias is None else out + self.bias
+
+
+def _int4_cpu(net: nn.Module, components: str) -> nn.Module:
+    for name in chosen_linears(net, components):
+        parent_name, _, leaf = name.rpartition(".")
+        parent = net.get_submodule(parent_name) if parent_name else net
+        linear = getattr(parent, leaf)
+        if linear.in_features % INT4_GROUP:
+            continue  # the kernel needs whole groups; such a layer stays fp32
+        setattr(parent, leaf, Int4Linear(linear))
+    return net
 
 
 def _embedding_name(net: nn.Module) -> str:

@@ -47,6 +47,9 @@ def base_model(spec, progress):
 
 def charts(table: pd.DataFrame) -> go.Figure:
     """Memory and speed bars, and the quality-vs-speed scatter with the Pareto front marked."""
+    table = table.copy()
+    if "pareto" not in table:
+        table["pareto"] = False
     fig = make_subplots(rows=1, cols=3, subplot_titles=["weight memory (MB)", "decode tokens/s", "ROUGE-L vs speed"])
     fig.add_trace(go.Bar(x=table.variant, y=table["weight MB"], name="weight MB", showlegend=False), 1, 1)
     fig.add_trace(go.Bar(x=table.variant, y=table["tok/s batch 1"], name="batch 1"), 1, 2)
@@ -98,8 +101,9 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
     table, run = value
     n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
     status = (f"**{describe}** · run {run.id} ({run.status}) · task `{run.task}` test split, {n} examples, zero-shot, "
-              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% bootstrap intervals · speed: 32 new tokens, "
-              f"best of 1 after a warm-up · perplexity on the {len(quantization.held_out_texts())} "
+              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% bootstrap intervals · speed: 32 new "
+              f"tokens (8 for CPU int4), best of 1 after a warm-up · perplexity on the "
+              f"{len(quantization.held_out_texts())} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
     yield status, shown, chart(table), run.per_example, *write_downloads(table, run, base.info())
@@ -119,7 +123,7 @@ def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
     def work(base, report, stop):
         return quantization.sensitivity(base, task, int(limit), report, stop)
 
-    describe = "Sensitivity: int8 on one component group at a time, worst first"
+    describe = "Sensitivity: int8 on one layer type at a time (the rest fp32), worst first"
     yield from _stream(spec, flag, work, describe, progress, sensitivity_chart)
 
 
@@ -168,9 +172,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         gr.Markdown(
             "Precision variants of the model in the model bar, each made from a copy (the base is never modified), "
             "kept while in use and freed on request: **fp32** (the baseline), **bf16**, **int8** (PyTorch dynamic "
-            "quantization on CPU, bitsandbytes on CUDA) and **4-bit** (bitsandbytes NF4, CUDA only). Components "
-            "choose which Linear layers int8/4-bit touch. A variant that would not fit in free memory is refused."
-            + (f"\n\n**4-bit is absent here:** {reason}" if reason else "")
+            "quantization on CPU, bitsandbytes on CUDA) and **4-bit** (bitsandbytes NF4 on CUDA; on a CPU PyTorch's "
+            "int4 weight-only kernel: small, exact for the embedded model, whose weights came from a 4-bit file, but "
+            "~10x slower than fp32 here). Components choose which Linear layers int8/4-bit touch. A variant that "
+            "would not fit in free memory is refused." + (f"\n\n**4-bit is absent here:** {reason}" if reason else "")
         )
         with gr.Row():
             precisions = gr.CheckboxGroup(PRECISION_CHOICES, value=["int8"], label="Compare with fp32")
@@ -180,7 +185,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             limit = gr.Slider(1, 40, value=5, step=1, label="Test examples")
         with gr.Row():
             measure_button = gr.Button("Measure variants", variant="primary")
-            sensitivity_button = gr.Button("Sensitivity per component (int8)")
+            sensitivity_button = gr.Button("Sensitivity per layer type (int8)")
             stop_button = gr.Button("Stop", variant="stop")
             free_button = gr.Button("Free variants")
         status = gr.Markdown()

@@ -18,7 +18,8 @@ from modules import measure, quantization
 from modules.models import get_model
 from modules.techniques import quantize
 
-VARIANTS = ("fp32", "bf16", "int8", "int8-attention", "int8-mlp", "int8-everything")
+VARIANTS = ("fp32", "bf16", "int8", "int8-all-but-down_proj", "int8-attention", "int8-mlp", "int8-everything", "4bit")
+SLOW_TEXTS = 4  # CPU int4 scores perplexity on the first 4 references only (its kernel is ~10x slower)
 
 
 def quantized_layer_bytes(model, names: list[str]) -> tuple[int, int]:
@@ -37,28 +38,33 @@ def main() -> None:
     args = parser.parse_args()
     base = get_model()
     print(f"model: {base.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
-    rows = {}
+    rows, texts = {}, quantization.held_out_texts()
     for name in VARIANTS:
         model = quantization.variant(base, name)
+        tokens = quantization.speed_tokens(model)
+        slow = tokens < 32
         rows[name] = {
             "weight_mb": quantize.weight_bytes(model.hf) / 2**20,
             "conversion_s": model.conversion_s,
-            "b1": measure.decode_speed(model, 1, repeats=args.repeats),
-            "b8": measure.decode_speed(model, 8, repeats=args.repeats),
-            "perplexity": measure.perplexity(model, quantization.held_out_texts()),
+            "b1": measure.decode_speed(model, 1, tokens, repeats=1 if slow else args.repeats),
+            "b8": measure.decode_speed(model, 8, tokens, repeats=1 if slow else args.repeats),
+            "perplexity": measure.perplexity(model, texts[:SLOW_TEXTS] if slow else texts),
+            "note": f"{tokens} tokens, perplexity on {SLOW_TEXTS} texts (fp32 on them: "
+            f"{measure.perplexity(base, texts[:SLOW_TEXTS]):.2f})"
+            if slow
+            else "",
         }
-        if name not in ("fp32", "int8"):
+        if name not in ("fp32", "int8", "int8-all-but-down_proj"):
             quantization.free(base, [name])
     fp32 = rows["fp32"]
-    print("32 new tokens per row, greedy, best of", args.repeats, "after a warm-up; perplexity on 22 references")
-    print(
-        "| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | perplexity |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"32 new tokens per row, greedy, best of {args.repeats} after a warm-up; perplexity on {len(texts)} texts")
+    print("| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | "
+          "perplexity | note |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['weight_mb']:.0f} | {r['weight_mb'] / fp32['weight_mb']:.2f} | {r['conversion_s']:.1f} | "
               f"{r['b1']:.1f} | {r['b1'] / fp32['b1']:.2f} | {r['b8']:.1f} | {r['b8'] / fp32['b8']:.2f} | "
-              f"{r['perplexity']:.2f} |")  # fmt: skip
+              f"{r['perplexity']:.2f} | {r['note']} |")  # fmt: skip
     int8 = quantization.variant(base, "int8")
     fp32_bytes, held = quantized_layer_bytes(int8, quantize.chosen_linears(base.hf, "all-but-embeddings"))
     print(f"ratio: int8 decode at batch 1 is {rows['int8']['b1'] / fp32['b1']:.2f}x fp32 (target >= 2x)")
@@ -66,15 +72,20 @@ def main() -> None:
         f"ratio: the int8 layers hold {held / fp32_bytes:.2f}x their fp32 bytes (target <= 0.3x); whole model "
         f"{rows['int8']['weight_mb'] / fp32['weight_mb']:.2f}x (embeddings and the output head stay fp32)"
     )
-    table, run = quantization.compare_variants(base, ["int8"], "dialogue-summary", args.limit, print, threading.Event())
-    d = run.paired_difference("fp32", "int8", "rougeL")
+    names = ["int8", "int8-all-but-down_proj"]
+    table, run = quantization.compare_variants(base, names, "dialogue-summary", args.limit, print, threading.Event(),
+                                               perplexity_texts=len(texts))  # fmt: skip
     scores = table.set_index("variant")
-    print(f"ROUGE-L on {args.limit} dialogue-summary test examples (run {run.id}): "
-          f"fp32 {scores.loc['fp32', 'rougeL']:.3f} "
-          f"{scores.loc['fp32', 'rougeL 95% CI']}, int8 {scores.loc['int8', 'rougeL']:.3f} "
-          f"{scores.loc['int8', 'rougeL 95% CI']}; loss (fp32 - int8) {100 * d['mean']:+.1f} points "
-          f"[{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] (target <= 1.0 point); identical outputs "
-          f"{scores.loc['int8', 'identical to fp32']:.0%}")  # fmt: skip
+    print(f"ROUGE-L on {args.limit} dialogue-summary test examples (run {run.id}), zero-shot, greedy:")
+    for name in ("fp32", *names):
+        line = f"- {name}: {scores.loc[name, 'rougeL']:.3f} {scores.loc[name, 'rougeL 95% CI']}"
+        if name != "fp32":
+            d = run.paired_difference("fp32", name, "rougeL")
+            speed = rows[name]["b1"] / fp32["b1"]
+            line += (f"; loss (fp32 - {name}) {100 * d['mean']:+.1f} points [{100 * d['ci_low']:+.1f}, "
+                     f"{100 * d['ci_high']:+.1f}] (target <= 1.0); identical to fp32 "
+                     f"{scores.loc[name, 'identical to fp32']:.0%}; decode {speed:.2f}x fp32 at batch 1")  # fmt: skip
+        print(line)
 
 
 if __name__ == "__main__":

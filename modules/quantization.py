@@ -16,6 +16,7 @@ from modules.store import Store
 from modules.techniques import prompting, quantize
 
 Report = Callable[[str], None]
+PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
 
 
 def held_out_texts(task_name: str = "dialogue-summary") -> list[str]:
@@ -36,11 +37,17 @@ def free(base: Model, names: list[str]) -> None:
 
 
 def compare_variants(
-    base: Model, names: list[str], task_name: str, limit: int, report: Report, stop: threading.Event
+    base: Model,
+    names: list[str],
+    task_name: str,
+    limit: int,
+    report: Report,
+    stop: threading.Event,
+    perplexity_texts: int = PERPLEXITY_TEXTS,
 ) -> tuple[pd.DataFrame, Run]:
     """One row per variant (fp32 always first, as the reference) plus the stored quality run."""
     names = ["fp32", *[n for n in names if n != "fp32"]]
-    task, texts = load_task(task_name), held_out_texts()
+    task, texts = load_task(task_name), held_out_texts()[:perplexity_texts]
     models, rows = {}, []
     for index, name in enumerate(names):
         if stop.is_set():

@@ -103,7 +103,7 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
     status = (f"**{describe}** · run {run.id} ({run.status}) · task `{run.task}` test split, {n} examples, zero-shot, "
               f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% bootstrap intervals · speed: 32 new "
               f"tokens (8 for CPU int4), best of 1 after a warm-up · perplexity on the "
-              f"{len(quantization.held_out_texts())} "
+              f"first {quantization.PERPLEXITY_TEXTS} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
     yield status, shown, chart(table), run.per_example, *write_downloads(table, run, base.info())

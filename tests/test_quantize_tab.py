@@ -42,15 +42,15 @@ def test_measure_side_by_side_and_free_on_the_tiny_model(tiny_client):
 
 @pytest.mark.slow
 def test_int8_against_fp32_on_the_embedded_model(client):
-    status, table, *_ = client.predict(["int8"], "all-but-embeddings", "dialogue-summary", 5, api_name="/quant_measure")
+    status, table, *_ = client.predict(["int8"], "all-but-down_proj", "dialogue-summary", 5, api_name="/quant_measure")
     measured = {row["variant"]: row for row in rows(table)}
     assert "5 examples" in status and "SmolLM2-135M" in status
-    fp32, int8 = measured["fp32"], measured["int8"]
-    assert "dequantized from Q4_1" in fp32["what"]
+    fp32, int8 = measured["fp32"], measured["int8-all-but-down_proj"]
+    assert "dequantized from Q4_1" in fp32["what"] and "int8 dynamic" in int8["what"]
     assert int8["weight MB"] < 0.75 * fp32["weight MB"]
     assert int8["tok/s batch 1"] > fp32["tok/s batch 1"]
-    assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.2 * fp32["perplexity"]
-    assert 0 <= int8["identical to fp32"] <= 1 and int8["ROUGE-L vs fp32 output"] > 0.3
+    assert fp32["perplexity"] < int8["perplexity"] < 1.3 * fp32["perplexity"]
+    assert 0 <= int8["identical to fp32"] <= 1 and int8["ROUGE-L vs fp32 output"] > 0.2
 
 
 def test_sensitivity_ranks_every_component_group(tiny_client):

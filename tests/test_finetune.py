@@ -299,3 +299,18 @@ def test_a_soft_prompt_on_the_embedded_model_generates_like_its_own_forward(embe
             ids = torch.cat([ids, variant.hf(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
     expected = embedded_model.tokenizer.decode(ids[0, start:], skip_special_tokens=True).strip()
     assert expected.startswith(generation.text) and len(generation.text) > 5
+
+
+def test_adapter_listing_survives_minimal_and_damaged_notes():
+    from modules.ui.finetune import adapter_table
+
+    hand_made, broken = adapters.adapters_dir() / "hand-made", adapters.adapters_dir() / "broken-note"
+    for folder in (hand_made, broken):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "adapter_model.safetensors").write_bytes(b"weights")
+    (hand_made / "lab.json").write_text('{"method": "lora"}')
+    (broken / "lab.json").write_text("{half written")
+    names = set(adapter_table().name)
+    assert "hand-made" in names and "broken-note" not in names
+    adapters.delete("hand-made")
+    adapters.delete("broken-note")

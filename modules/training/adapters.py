@@ -83,9 +83,12 @@ def list_assets() -> list[dict]:
     found = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.is_dir() and NAME.match(path.name) and (path / META).is_file():
-            meta = json.loads((path / META).read_text())
-            meta |= {"size_mb": weights_bytes(path) / 2**20, "spec": f"{meta['base']}{ADAPTER_MARK}{path.name}"}
-            found.append(meta)
+            try:
+                meta = json.loads((path / META).read_text())
+            except json.JSONDecodeError:
+                continue  # a damaged note file: the asset cannot be used, so it is not listed
+            spec = f"{meta.get('base', '?')}{ADAPTER_MARK}{path.name}"
+            found.append(meta | {"name": path.name, "size_mb": weights_bytes(path) / 2**20, "spec": spec})
     return sorted(found, key=lambda m: -m.get("created", 0))
 
 

@@ -178,10 +178,11 @@ def _run(spec, flag: StopFlag, settings: job.JobSettings, progress):
 
 
 def adapter_table() -> pd.DataFrame:
+    """Saved adapters; fields an older or hand-made asset lacks show as blank, never as an error."""
     rows = [
-        {"name": a["name"], "method": a["method"], "base": a["base"], "steps": a["steps"], "seed": a["seed"],
-         "data": a["data"], "data hash": a["data_hash"], "size (MB)": round(a["size_mb"], 2),
-         "ROUGE-L": round(a.get("scores", {}).get("rougeL", float("nan")), 4), "model spec": a["spec"]}
+        {"name": a["name"], "method": a.get("method"), "base": a.get("base"), "steps": a.get("steps"),
+         "seed": a.get("seed"), "data": a.get("data"), "data hash": a.get("data_hash"),
+         "size (MB)": round(a["size_mb"], 2), "ROUGE-L": (a.get("scores") or {}).get("rougeL"), "model spec": a["spec"]}
         for a in adapters.list_assets()
     ]  # fmt: skip
     return pd.DataFrame(rows)

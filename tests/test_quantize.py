@@ -115,3 +115,12 @@ def test_int4_linear_packs_and_multiplies_like_its_fp32_layer():
     assert approx.shape == exact.shape
     assert (approx - exact).abs().max() < 0.1 * exact.abs().max()  # 16 levels per group of 32 weights
     assert quantize.weight_bytes(packed) < 0.25 * quantize.weight_bytes(linear)
+
+
+def test_a_precision_variant_is_a_model_spec_on_the_command_line(tiny_llama_dir, capsys):
+    from evals.__main__ import main
+
+    spec = f"{tiny_llama_dir}+quant:int8-mlp"
+    assert main(["compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "1",
+                 "--model", spec]) == 0  # fmt: skip
+    assert "int8 dynamic (PyTorch), mlp" in capsys.readouterr().out

@@ -10,12 +10,13 @@ import pandas as pd
 from evals.runner import Run, System, compare
 from evals.tasks import load_task
 from modules import measure
-from modules.models import QUANT_MARK, Model, forget, get_model
+from modules.models import QUANT_MARK, Model, forget, get_model, llamacpp
 from modules.paths import lab_home
 from modules.store import Store
 from modules.techniques import prompting, quantize
 
 Report = Callable[[str], None]
+GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
 PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
 
 
@@ -53,6 +54,9 @@ def compare_variants(
         if stop.is_set():
             break
         report(f"Building and timing {name} ({index + 1}/{len(names)})…")
+        if name == GGUF:
+            rows.append(gguf_row(texts))
+            continue
         model = variant(base, name)
         models[name] = model
         rows.append({
@@ -68,6 +72,15 @@ def compare_variants(
     table = pd.DataFrame(rows)
     add_scores(table, run)
     return table, run
+
+
+def gguf_row(texts: list[str]) -> dict:
+    """The original Q4_1 file through llama.cpp: another engine, so speed, size and perplexity, no task scores."""
+    return {
+        "variant": GGUF, "what": llamacpp.LABEL, "weight MB": llamacpp.file_mb(), "conversion s": 0.0,
+        "tok/s batch 1": llamacpp.decode_speed(), "tok/s batch 8": float("nan"),  # this binding decodes one sequence
+        "perplexity": llamacpp.perplexity(texts),
+    }  # fmt: skip
 
 
 def speed_tokens(model: Model) -> int:
@@ -104,10 +117,10 @@ def pareto_front(table: pd.DataFrame, speed: str = "tok/s batch 1", quality: str
     """True where no other variant is at least as fast and as good, and strictly better in one of the two."""
     if quality not in table or speed not in table:
         return [False] * len(table)
-    points = list(zip(table[speed], table[quality]))
+    points = [(s, q) for s, q in zip(table[speed], table[quality]) if q == q]  # q != q: not scored (NaN)
     return [
-        not any(s >= sp and q >= qp and (s > sp or q > qp) for s, q in points)
-        for sp, qp in points
+        qp == qp and not any(s >= sp and q >= qp and (s > sp or q > qp) for s, q in points)
+        for sp, qp in zip(table[speed], table[quality])
     ]  # fmt: skip
 
 

@@ -60,3 +60,24 @@ def test_sensitivity_ranks_every_component_group(tiny_client):
     assert {row["variant"] for row in ranked} == {f"int8-{layer}" for layer in quantize.LAYER_TYPES}
     increases = [row["perplexity increase"] for row in ranked]
     assert increases == sorted(increases, reverse=True)
+
+
+def test_the_gguf_column_says_how_to_enable_llama_cpp_when_it_is_absent(client, monkeypatch):
+    from modules.models import llamacpp
+
+    monkeypatch.setattr(llamacpp, "unavailable_reason", lambda: f"not installed: {llamacpp.INSTALL}")
+    cells = client.predict(["gguf"], "all-but-embeddings", "Hello", 8, api_name="/quant_side_by_side")
+    assert "Absent here:" in cells[4] and "requirements-llamacpp.txt" in cells[4]
+
+
+@pytest.mark.slow
+def test_the_original_gguf_through_llama_cpp_when_installed():
+    pytest.importorskip("llama_cpp", reason="optional extra: pip install -r requirements-llamacpp.txt")
+    from modules import quantization
+    from modules.models import get_model, llamacpp
+
+    text, tokens, seconds = llamacpp.chat([{"role": "user", "content": "Say hello."}], 8)
+    assert text and 0 < tokens <= 8 and seconds > 0
+    assert llamacpp.decode_speed(8) > 0 and 60 < llamacpp.file_mb() < 120
+    texts = quantization.held_out_texts()[:2]  # the same weights as the dequantized fp32 model: close perplexity
+    assert llamacpp.perplexity(texts) == pytest.approx(quantization.measure.perplexity(get_model(), texts), rel=0.1)

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from modules import quantization
-from modules.models import ADAPTER_MARK, QUANT_MARK, GenerationParams, loaded_specs
+from modules.models import ADAPTER_MARK, QUANT_MARK, GenerationParams, llamacpp, loaded_specs
+from modules.models.embedded import EMBEDDED_SPEC
 from modules.techniques import quantize
 from modules.ui import model_bar
 from modules.ui.background import run_in_background
@@ -20,22 +21,35 @@ from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
 
 COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (DESIGN.md)
-PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit")]
-COLUMNS = ("fp32", "bf16", "int8", "4bit")
+PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
+COLUMNS = ("fp32", "bf16", "int8", "4bit", "gguf")
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 
 
-def variant_names(precisions: list[str], components: str) -> list[str]:
+def variant_names(precisions: list[str], components: str, spec: str = EMBEDDED_SPEC) -> list[str]:
     if not precisions:
         raise ValueError("Pick at least one precision to compare with fp32.")
     names = ["fp32"]
     for precision in precisions:
+        if precision == "gguf":
+            reason = llamacpp.unavailable_reason() or (
+                None if spec == EMBEDDED_SPEC else "the Q4_1 GGUF is the embedded model's file; load smollm2-135m"
+            )
+            if reason:
+                gr.Warning(reason)
+            else:
+                names.append(quantization.GGUF)
+            continue
         reason = quantize.unavailable_reason(precision)
         if reason:
             gr.Warning(f"{precision} skipped: {reason}")
             continue
         names.append(quantize.Config(precision, components).name)
     return names
+
+
+def gguf_mismatch(base) -> str | None:
+    return None if base.spec == EMBEDDED_SPEC else "the Q4_1 GGUF is the embedded model's own file: load smollm2-135m."
 
 
 def base_model(spec, progress):
@@ -111,7 +125,7 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
 
 def measure_variants(spec, flag, precisions, components, task, limit, progress=gr.Progress()):
     with user_errors():
-        names = variant_names(precisions, components)
+        names = variant_names(precisions, components, spec)
 
     def work(base, report, stop):
         return quantization.compare_variants(base, names, task, int(limit), report, stop)
@@ -139,9 +153,18 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
         if column != "fp32" and column not in (precisions or []):
             cells.append("_(not selected)_")
             continue
-        reason = quantize.unavailable_reason(column)
+        reason = (
+            (llamacpp.unavailable_reason() or gguf_mismatch(base))
+            if column == "gguf"
+            else (quantize.unavailable_reason(column))
+        )
         if reason:
             cells.append(f"_Absent here:_ {reason}")
+            continue
+        if column == "gguf":
+            progress(len(cells) / len(COLUMNS), desc="llama.cpp…")
+            text_out, tokens, seconds = llamacpp.chat([{"role": "user", "content": text}], int(max_new_tokens))
+            cells.append(f"**{quantization.GGUF}** · {tokens} tokens · **{tokens / seconds:.1f} tok/s**\n\n{text_out}")
             continue
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
         with user_errors():
@@ -175,7 +198,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             "quantization on CPU, bitsandbytes on CUDA) and **4-bit** (bitsandbytes NF4 on CUDA; on a CPU PyTorch's "
             "int4 weight-only kernel: small, exact for the embedded model, whose weights came from a 4-bit file, but "
             "~10x slower than fp32 here). Components choose which Linear layers int8/4-bit touch. A variant that "
-            "would not fit in free memory is refused." + (f"\n\n**4-bit is absent here:** {reason}" if reason else "")
+            "would not fit in free memory is refused. **Q4_1 GGUF** runs the embedded model's original 4-bit file in "
+            f"llama.cpp when it is installed (optional: `{llamacpp.INSTALL}`); it gets speed, size and perplexity, "
+            "not task scores (another engine)." + (f"\n\n**4-bit is absent here:** {reason}" if reason else "")
         )
         with gr.Row():
             precisions = gr.CheckboxGroup(PRECISION_CHOICES, value=["int8"], label="Compare with fp32")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from modules import measure, quantization
-from modules.models import get_model
+from modules.models import get_model, llamacpp
 from modules.techniques import quantize
 
 VARIANTS = ("fp32", "bf16", "int8", "int8-all-but-down_proj", "int8-attention", "int8-mlp", "int8-everything", "4bit")
@@ -31,15 +31,29 @@ def quantized_layer_bytes(model, names: list[str]) -> tuple[int, int]:
     return fp32, held
 
 
+def print_table(rows: dict, repeats: int, texts: int) -> None:
+    fp32 = rows["fp32"]
+    print(f"32 new tokens per row, greedy, best of {repeats} after a warm-up; perplexity on {texts} texts")
+    print("| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | "
+          "perplexity | note |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['weight_mb']:.0f} | {r['weight_mb'] / fp32['weight_mb']:.2f} | {r['conversion_s']:.1f} | "
+              f"{r['b1']:.1f} | {r['b1'] / fp32['b1']:.2f} | {r['b8']:.1f} | {r['b8'] / fp32['b8']:.2f} | "
+              f"{r['perplexity']:.2f} | {r['note']} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
     parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (best is kept)")
+    parser.add_argument("--only", default="", help="comma-separated variants to time (fp32 is always included)")
     args = parser.parse_args()
     base = get_model()
     print(f"model: {base.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     rows, texts = {}, quantization.held_out_texts()
-    for name in VARIANTS:
+    chosen = ("fp32", *args.only.split(",")) if args.only else VARIANTS
+    for name in [v for v in VARIANTS if v in chosen]:
         model = quantization.variant(base, name)
         tokens = quantization.speed_tokens(model)
         slow = tokens < 32
@@ -56,15 +70,17 @@ def main() -> None:
         }
         if name not in ("fp32", "int8", "int8-all-but-down_proj"):
             quantization.free(base, [name])
+    if llamacpp.unavailable_reason():
+        print(llamacpp.unavailable_reason())
+    elif not args.only or "gguf" in chosen:  # the optional extra: the original Q4_1 file in llama.cpp
+        rows["gguf-q4_1 (llama.cpp)"] = {
+            "weight_mb": llamacpp.file_mb(), "conversion_s": 0.0, "b1": llamacpp.decode_speed(), "b8": float("nan"),
+            "perplexity": llamacpp.perplexity(texts), "note": "file size; one sequence at a time in this binding",
+        }  # fmt: skip
     fp32 = rows["fp32"]
-    print(f"32 new tokens per row, greedy, best of {args.repeats} after a warm-up; perplexity on {len(texts)} texts")
-    print("| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | "
-          "perplexity | note |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['weight_mb']:.0f} | {r['weight_mb'] / fp32['weight_mb']:.2f} | {r['conversion_s']:.1f} | "
-              f"{r['b1']:.1f} | {r['b1'] / fp32['b1']:.2f} | {r['b8']:.1f} | {r['b8'] / fp32['b8']:.2f} | "
-              f"{r['perplexity']:.2f} | {r['note']} |")  # fmt: skip
+    print_table(rows, args.repeats, len(texts))
+    if args.only:
+        return
     int8 = quantization.variant(base, "int8")
     fp32_bytes, held = quantized_layer_bytes(int8, quantize.chosen_linears(base.hf, "all-but-embeddings"))
     print(f"ratio: int8 decode at batch 1 is {rows['int8']['b1'] / fp32['b1']:.2f}x fp32 (target >= 2x)")

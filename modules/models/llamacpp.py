@@ -5,6 +5,7 @@ It is a different engine, not a transformers model, so it appears where a number
 (speed, file size, perplexity, one prompt side by side) and not in the runner's task scores.
 """
 
+import atexit
 import functools
 import math
 import os
@@ -29,7 +30,9 @@ def load():
     """The one llama.cpp instance of the embedded GGUF (logits kept for every token, for perplexity)."""
     from llama_cpp import Llama
 
-    return Llama(model_path=str(gguf_path()), n_ctx=2048, n_threads=os.cpu_count(), logits_all=True, verbose=False)
+    llm = Llama(model_path=str(gguf_path()), n_ctx=2048, n_threads=os.cpu_count(), logits_all=True, verbose=False)
+    atexit.register(llm.close)  # its destructor fails if it first runs during interpreter shutdown
+    return llm
 
 
 def file_mb() -> float:

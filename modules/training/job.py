@@ -91,7 +91,7 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
         row = {
             "method": method, "steps": result.steps_done, "final loss": result.losses[-1] if result.losses else None,
             "trainable params": trainable, "trainable %": 100 * trainable / total,
-            "time / step (s)": result.seconds_per_step, "peak memory (MB)": result.peak_memory_mb,
+            "time / step (s)": result.seconds_per_step, "peak extra memory (MB)": result.peak_memory_mb,
             "optimizer state (MB)": result.optimizer_state_mb, "saved size (MB)": None, "asset": None,
             "stopped": result.stopped, "losses": result.losses,
         }  # fmt: skip

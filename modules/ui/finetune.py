@@ -50,7 +50,7 @@ def cost_table(costs: list[dict]) -> pd.DataFrame:
     if not costs:
         return pd.DataFrame()
     table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
-    return table.round({"trainable %": 3, "time / step (s)": 2, "peak memory (MB)": 0, "optimizer state (MB)": 2,
+    return table.round({"trainable %": 3, "time / step (s)": 2, "peak extra memory (MB)": 0, "optimizer state (MB)": 2,
                         "saved size (MB)": 2, "final loss": 4})  # fmt: skip
 
 

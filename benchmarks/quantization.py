@@ -69,7 +69,7 @@ def main() -> None:
             else "",
         }
         if name not in ("fp32", "int8", "int8-all-but-down_proj"):
-            quantization.free(base, [name])
+            quantization.free(base.spec, [name])
     if llamacpp.unavailable_reason():
         print(llamacpp.unavailable_reason())
     elif not args.only or "gguf" in chosen:  # the optional extra: the original Q4_1 file in llama.cpp

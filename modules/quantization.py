@@ -30,10 +30,10 @@ def variant(base: Model, name: str) -> Model:
     return get_model(f"{base.spec}{QUANT_MARK}{name}")
 
 
-def free(base: Model, names: list[str]) -> None:
+def free(base_spec: str, names: list[str]) -> None:
     for name in names:
         if name != "fp32":
-            forget(f"{base.spec}{QUANT_MARK}{name}")
+            forget(f"{base_spec}{QUANT_MARK}{name}")
     gc.collect()
 
 

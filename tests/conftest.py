@@ -194,3 +194,18 @@ def embedded_embedder():
     from modules.retrieval.dense import load_embedder
 
     return load_embedder()
+
+
+def weights_hash(model) -> str:
+    """One digest of every weight and buffer: equal before and after means the model was not modified."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.hf.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def table_rows(table: dict) -> list[dict]:
+    """A gr.Dataframe value as gradio_client returns it ({"headers", "data"}) -> one dict per row."""
+    return [dict(zip(table["headers"], row)) for row in table["data"]]

@@ -1,6 +1,5 @@
 """Fine-tuning mechanics on the tiny random Llama: masking, untouched base, adapters, checkpoints, resume, Stop."""
 
-import hashlib
 import json
 import os
 import signal
@@ -14,20 +13,14 @@ import pytest
 import torch
 
 from evals.tasks import Example, load_task
-from modules.models import get_model
+from modules.models import GenerationParams, get_model
 from modules.techniques import finetune
 from modules.training import adapters, checkpoint, data, trainer
+from tests.conftest import weights_hash
 
 TASK = load_task("dialogue-summary")
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LENGTH = 48  # the tiny model's context is 64 tokens
-
-
-def weights_hash(model) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.hf.state_dict().items()):
-        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def rows_for(model, count=6):
@@ -95,12 +88,6 @@ def test_soft_prompt_starts_from_the_init_text_embeddings(tiny_model):
     assert torch.equal(soft, expected)
 
 
-def finetune_params():
-    from modules.models import GenerationParams
-
-    return GenerationParams(max_new_tokens=1)
-
-
 @pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning"])
 def test_saved_adapter_round_trip_gives_identical_outputs(tiny_model, tmp_path, method):
     net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text=""))
@@ -116,7 +103,7 @@ def test_saved_adapter_round_trip_gives_identical_outputs(tiny_model, tmp_path, 
         loaded = variant.hf(input_ids=ids).logits[:, -ids.shape[1] :]
         base = tiny_model.hf(input_ids=ids).logits
     assert torch.allclose(trained, loaded, atol=1e-5) and not torch.allclose(loaded, base, atol=1e-3)
-    assert variant.generate(["hello"], finetune_params())[0].new_tokens >= 1
+    assert variant.generate(["hello"], GenerationParams(max_new_tokens=1))[0].new_tokens >= 1
 
 
 def test_lora_adapters_switch_on_one_host_without_touching_the_base(tiny_model, tmp_path):
@@ -271,7 +258,7 @@ def test_a_soft_prompt_variant_generates_what_greedy_decoding_through_its_forwar
     adapters.save("soft-greedy", net, {"method": "prompt-tuning", "base": tiny_model.spec, "steps": 2, "seed": 0})
     variant = get_model(f"{tiny_model.spec}+adapter:soft-greedy")
     prompts = ["Summarize: hi", "Summarize: a much longer dialogue about the weekly meeting"]
-    params = finetune_params().__class__(max_new_tokens=6, batch_size=2)
+    params = GenerationParams(max_new_tokens=6, batch_size=2)
     batched = variant.generate(prompts, params)  # two lengths: left padding inside one batch
     for prompt, generation in zip(prompts, batched):
         ids = tiny_model.tokenizer(variant.render(prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
@@ -291,7 +278,7 @@ def test_a_soft_prompt_on_the_embedded_model_generates_like_its_own_forward(embe
     adapters.save("soft-embedded", net, {"method": "prompt-tuning", "base": embedded_model.spec, "steps": 0, "seed": 0})
     variant = get_model(f"{embedded_model.spec}+adapter:soft-embedded")
     prompt = [{"role": "user", "content": "Summarize: #Person1#: The bus is late again. #Person2#: Let's walk."}]
-    (generation,) = variant.generate([prompt], finetune_params().__class__(max_new_tokens=8))
+    (generation,) = variant.generate([prompt], GenerationParams(max_new_tokens=8))
     ids = embedded_model.tokenizer(variant.render(prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
     start = ids.shape[1]
     with torch.no_grad():

@@ -5,6 +5,8 @@ import time
 import pytest
 from gradio_client import Client
 
+from tests.conftest import table_rows
+
 NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full", "lr_lora",
          "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text", "eval_limit", "probe_task",
          "probe_limit")  # fmt: skip
@@ -18,10 +20,6 @@ DEFAULTS = {"name": "tab", "methods": ["lora"], "task": "dialogue-summary", "jso
 def arguments(**changes) -> list:
     values = DEFAULTS | changes
     return [values[name] for name in NAMES]
-
-
-def rows(table: dict) -> list[dict]:
-    return [dict(zip(table["headers"], row)) for row in table["data"]]
 
 
 @pytest.mark.parametrize(
@@ -50,14 +48,14 @@ def test_busy_stop_and_resume_on_the_tiny_model(served_app, tiny_llama_dir):
     status, _, costs, *_ = job.result(timeout=60)
     assert time.time() - pressed < 5, "Stop took longer than 5 s"
     assert "Stopped during full" in status and "Resume" in status
-    (cost,) = rows(costs)
+    (cost,) = table_rows(costs)
     done = cost["steps"]
     assert cost["stopped"] and 0 < done < 2000
     resumed = first.predict(*arguments(**settings | {"steps": done + 2}), api_name="/finetune_resume")
     status, _, costs, quality, *_ = resumed
-    (cost,) = rows(costs)
+    (cost,) = table_rows(costs)
     assert "**Done.**" in status and cost["steps"] == done + 2 and cost["asset"] == "tiny-resume-full"
-    assert {row["system"] for row in rows(quality)} == {"base", "full"}
+    assert {row["system"] for row in table_rows(quality)} == {"base", "full"}
 
 
 @pytest.mark.slow
@@ -66,18 +64,18 @@ def test_lora_and_full_three_steps_on_the_embedded_model(client):
         *arguments(name="tab-slow", methods=["lora", "full"]), api_name="/finetune_train"
     )
     assert "**Done.**" in status and "SmolLM2-135M" in status and "2 examples" in status
-    cost = {row["method"]: row for row in rows(costs)}
+    cost = {row["method"]: row for row in table_rows(costs)}
     assert cost["lora"]["steps"] == cost["full"]["steps"] == 3
     assert cost["lora"]["trainable params"] == 460_800 and cost["full"]["trainable %"] == 100
     assert cost["full"]["saved size (MB)"] > 100 * cost["lora"]["saved size (MB)"]
     assert cost["full"]["optimizer state (MB)"] > 100 * cost["lora"]["optimizer state (MB)"]
-    assert {row["system"] for row in rows(quality)} == {"base", "lora", "full"}
-    assert {row["method"] for row in rows(paired)} == {"lora", "full"}
-    assert rows(outputs)[0].keys() >= {"example_id", "reference", "base", "lora", "full"}
-    assert {row["system"] for row in rows(forgetting)} == {"base", "lora", "full"}
+    assert {row["system"] for row in table_rows(quality)} == {"base", "lora", "full"}
+    assert {row["method"] for row in table_rows(paired)} == {"lora", "full"}
+    assert table_rows(outputs)[0].keys() >= {"example_id", "reference", "base", "lora", "full"}
+    assert {row["system"] for row in table_rows(forgetting)} == {"base", "lora", "full"}
     assert download.endswith(".json")
     table, choices = client.predict(api_name="/finetune_adapters")
-    assert {"tab-slow-lora", "tab-slow-full"} <= {row["name"] for row in rows(table)}
+    assert {"tab-slow-lora", "tab-slow-full"} <= {row["name"] for row in table_rows(table)}
     info = client.predict("tab-slow-lora", api_name="/finetune_use_adapter")  # the State output stays server-side
     assert "lora 'tab-slow-lora'" in str(info)
     message, table, _ = client.predict("tab-slow-full", api_name="/finetune_delete_adapter")

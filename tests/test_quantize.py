@@ -1,7 +1,6 @@
 """Precision variants on the tiny random Llama: they build, generate, shrink, touch only what was chosen, leave
 the base alone; perplexity matches a direct loss computation; memory checks refuse clearly."""
 
-import hashlib
 import math
 
 import pytest
@@ -11,13 +10,7 @@ from torch import nn
 from modules import measure
 from modules.models import GenerationParams, get_model
 from modules.techniques import quantize
-
-
-def weights_hash(model) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.hf.state_dict().items()):
-        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
+from tests.conftest import weights_hash
 
 
 def linear_kinds(model) -> dict[str, str]:

@@ -4,10 +4,7 @@ import pytest
 from gradio_client import Client
 
 from modules.techniques import quantize
-
-
-def rows(table: dict) -> list[dict]:
-    return [dict(zip(table["headers"], row)) for row in table["data"]]
+from tests.conftest import table_rows
 
 
 @pytest.fixture()
@@ -26,7 +23,7 @@ def test_measure_side_by_side_and_free_on_the_tiny_model(tiny_client):
     status, table, chart, per_example, csv_path, json_path = tiny_client.predict(
         ["int8", "bf16"], "mlp", "dialogue-summary", 2, api_name="/quant_measure"
     )
-    measured = {row["variant"]: row for row in rows(table)}
+    measured = {row["variant"]: row for row in table_rows(table)}
     assert list(measured) == ["fp32", "int8-mlp", "bf16"] and "2 examples" in status
     assert measured["bf16"]["weight MB"] == pytest.approx(measured["fp32"]["weight MB"] / 2, rel=0.05)
     assert measured["int8-mlp"]["weight MB"] < measured["fp32"]["weight MB"]
@@ -43,7 +40,7 @@ def test_measure_side_by_side_and_free_on_the_tiny_model(tiny_client):
 @pytest.mark.slow
 def test_int8_against_fp32_on_the_embedded_model(client):
     status, table, *_ = client.predict(["int8"], "all-but-down_proj", "dialogue-summary", 5, api_name="/quant_measure")
-    measured = {row["variant"]: row for row in rows(table)}
+    measured = {row["variant"]: row for row in table_rows(table)}
     assert "5 examples" in status and "SmolLM2-135M" in status
     fp32, int8 = measured["fp32"], measured["int8-all-but-down_proj"]
     assert "dequantized from Q4_1" in fp32["what"] and "int8 dynamic" in int8["what"]
@@ -55,7 +52,7 @@ def test_int8_against_fp32_on_the_embedded_model(client):
 
 def test_sensitivity_ranks_every_component_group(tiny_client):
     status, table, *_ = tiny_client.predict("dialogue-summary", 1, api_name="/quant_sensitivity")
-    ranked = rows(table)
+    ranked = table_rows(table)
     assert "Sensitivity" in status and len(ranked) == 8
     assert {row["variant"] for row in ranked} == {f"int8-{layer}" for layer in quantize.LAYER_TYPES}
     increases = [row["perplexity increase"] for row in ranked]

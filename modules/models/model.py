@@ -185,12 +185,10 @@ class Model:
             criteria.append(StopOnEvent(stop))
         options["stopping_criteria"] = criteria
         options |= {"pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": self._eos_ids()}
-        generate = (
-            self._soft_prompt_generate
-            if self.soft_prompt
-            else lambda inputs, options: self.hf.generate(**inputs, **options)
-        )
-        output = generate(inputs, options)
+        if self.soft_prompt:
+            output = self._soft_prompt_generate(inputs, options)
+        else:
+            output = self.hf.generate(**inputs, **options)
         latency = time.perf_counter() - started
         # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
         new = output[:, start:]

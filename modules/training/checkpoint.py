@@ -19,7 +19,8 @@ PREFIX = "checkpoint-"
 
 def trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:
     """Only what training changed: the trainable parameters (all of them for a full fine-tune)."""
-    return {name: p.detach().contiguous().clone() for name, p in net.named_parameters() if p.requires_grad}
+    # No clone: save_file copies while writing, so a full fine-tune's checkpoint costs no second 0.5 GB in memory.
+    return {name: p.detach().contiguous() for name, p in net.named_parameters() if p.requires_grad}
 
 
 def save(folder: Path, step: int, net: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> Path:

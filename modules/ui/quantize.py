@@ -178,10 +178,10 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
 
 
 def free_variants(spec):
-    with user_errors():
-        base = load_model(spec)
-    names = [s.partition(QUANT_MARK)[2] for s in list_variants(base.spec)]
-    quantization.free(base, names)
+    """Forget this base's precision variants; loads nothing (a base never loaded has none)."""
+    spec = (spec or "").strip()
+    names = [s.partition(QUANT_MARK)[2] for s in list_variants(spec)]
+    quantization.free(spec, names)
     return f"Freed {len(names)} variant(s): {', '.join(names) or 'none were loaded'}."
 
 

@@ -20,9 +20,9 @@ import psutil
 import torch
 
 from evals.tasks import load_task
-from modules.models import get_model
-from modules.techniques import finetune
-from modules.training import adapters, data, job, trainer
+from modules.models import adapters, get_model
+from modules.studies import fine_tuning
+from modules.training import data, finetune, trainer
 
 METHODS = ("full", "lora", "prompt-tuning")
 
@@ -78,12 +78,12 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
     """The tab's default run for `methods`, timed from the first step to the scored tables."""
     model = get_model()
     configs = {method: finetune.Config(method=method) for method in methods}
-    settings = job.JobSettings(name="bench-demo", methods=methods, configs=configs, eval_limit=limit,
+    settings = fine_tuning.JobSettings(name="bench-demo", methods=methods, configs=configs, eval_limit=limit,
                                probe_limit=probe_limit)  # fmt: skip
     started = time.perf_counter()
-    costs = job.train_methods(model, settings, lambda event: None, threading.Event())
+    costs = fine_tuning.train_methods(model, settings, lambda event: None, threading.Event())
     trained_s = time.perf_counter() - started
-    quality, probe = job.evaluate(model, settings, costs, lambda event: None, threading.Event())
+    quality, probe = fine_tuning.evaluate(model, settings, costs, lambda event: None, threading.Event())
     total_s = time.perf_counter() - started
     print("\ndemo defaults (the tab's): dialogue-summary train split (44 pairs), seed 0")
     for row in costs:
@@ -107,7 +107,7 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
         print(f"| {system} | {' | '.join(cells)} | {change} |")
     if probe is not None:
         print(f"\nforgetting probe (run {probe.id}, {settings.probe_task}, n={probe_limit}, no retrieval):")
-        print(job.forgetting_table(probe).round(3).to_string(index=False))
+        print(fine_tuning.forgetting_table(probe).round(3).to_string(index=False))
 
 
 def main() -> None:

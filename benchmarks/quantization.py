@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from modules import measure, quantization
-from modules.models import get_model, llamacpp
-from modules.techniques import quantize
+from modules.models import get_model, llamacpp, quantized
 
 VARIANTS = ("fp32", "bf16", "int8", "int8-all-but-down_proj", "int8-attention", "int8-mlp", "int8-everything", "4bit")
 SLOW_TEXTS = 4  # CPU int4 scores perplexity on the first 4 references only (its kernel is ~10x slower)
@@ -25,7 +24,7 @@ SLOW_TEXTS = 4  # CPU int4 scores perplexity on the first 4 references only (its
 def quantized_layer_bytes(model, names: list[str]) -> tuple[int, int]:
     """(fp32 bytes, held bytes) of the Linear layers that int8 replaces: weights and biases only."""
     modules = dict(model.hf.named_modules())
-    held = sum(quantize.weight_bytes(modules[name]) for name in names)
+    held = sum(quantized.weight_bytes(modules[name]) for name in names)
     fp32 = sum(m.weight.numel() * 4 + (m.bias.numel() * 4 if m.bias is not None else 0)
                for name, m in get_model().hf.named_modules() if name in names and isinstance(m, nn.Linear))  # fmt: skip
     return fp32, held
@@ -58,7 +57,7 @@ def main() -> None:
         tokens = quantization.speed_tokens(model)
         slow = tokens < 32
         rows[name] = {
-            "weight_mb": quantize.weight_bytes(model.hf) / 2**20,
+            "weight_mb": quantized.weight_bytes(model.hf) / 2**20,
             "conversion_s": model.conversion_s,
             "b1": measure.decode_speed(model, 1, tokens, repeats=1 if slow else args.repeats),
             "b8": measure.decode_speed(model, 8, tokens, repeats=1 if slow else args.repeats),
@@ -82,7 +81,7 @@ def main() -> None:
     if args.only:
         return
     int8 = quantization.variant(base, "int8")
-    fp32_bytes, held = quantized_layer_bytes(int8, quantize.chosen_linears(base.hf, "all-but-embeddings"))
+    fp32_bytes, held = quantized_layer_bytes(int8, quantized.chosen_linears(base.hf, "all-but-embeddings"))
     print(f"ratio: int8 decode at batch 1 is {rows['int8']['b1'] / fp32['b1']:.2f}x fp32 (target >= 2x)")
     print(
         f"ratio: the int8 layers hold {held / fp32_bytes:.2f}x their fp32 bytes (target <= 0.3x); whole model "

@@ -69,3 +69,34 @@ def test_fine_tuning_and_quantization_tabs_in_a_real_browser(served_app, page):
     for name in ("fp32", "int8"):  # each column: its variant, its token count and speed, its text
         expect(page.get_by_text(re.compile(rf"^{name} · \d+ tokens · [\d.]+ tok/s"))).to_be_visible(timeout=240_000)
     expect(page.get_by_text("(not selected)")).to_have_count(3)  # bf16, 4-bit and GGUF are not ticked by default
+
+
+# Each tab and one element only that tab shows (hidden tabs are display:none, so a visible one is the tab's own).
+TAB_CONTENT = {
+    "In-context learning": ("heading", "Few-shot"),
+    "Reasoning": ("heading", "Self-consistency"),
+    "RAG": ("heading", "Hybrid (RRF)"),
+    "Fine-tuning": ("button", "Train and compare"),
+    "Quantization": ("button", "Measure variants"),
+    "Runs": ("button", "Show aggregate"),
+}
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_every_tab_is_reachable_and_shown_once(served_app, page, width):
+    """Click every tab in turn: the bar keeps all six labels, once each and fully on screen, and shows the tab."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(served_app)
+    bar = page.get_by_role("tablist")
+    expect(bar.get_by_role("tab")).to_have_count(len(TAB_CONTENT), timeout=60_000)
+    for clicked, (role, name) in TAB_CONTENT.items():
+        bar.get_by_role("tab", name=clicked, exact=True).click()
+        expect(page.get_by_role(role, name=name, exact=True)).to_be_visible(timeout=30_000)
+        expect(bar.get_by_role("tab")).to_have_text(list(TAB_CONTENT))  # all six, in order, nothing twice
+        expect(bar.get_by_role("tab", name=clicked, exact=True)).to_have_attribute("aria-selected", "true")
+        for label in TAB_CONTENT:
+            tab = bar.get_by_role("tab", name=label, exact=True)
+            expect(tab).to_have_count(1)
+            expect(tab).to_be_in_viewport(ratio=1)  # wholly inside the viewport and not clipped by the bar

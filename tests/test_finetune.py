@@ -13,9 +13,8 @@ import pytest
 import torch
 
 from evals.tasks import Example, load_task
-from modules.models import GenerationParams, get_model
-from modules.techniques import finetune
-from modules.training import adapters, checkpoint, data, trainer
+from modules.models import GenerationParams, adapters, get_model
+from modules.training import checkpoint, data, finetune, trainer
 from tests.conftest import weights_hash
 
 TASK = load_task("dialogue-summary")
@@ -70,12 +69,20 @@ def test_each_method_trains_and_leaves_the_base_untouched(tiny_model, tmp_path, 
     before = weights_hash(tiny_model)
     net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text="summary"))
     trainable, total = finetune.trainable_counts(net)
-    assert 0 < trainable <= total and (trainable == total) == (method == "full")
+    shape = tiny_model.hf.config
+    kv_width = shape.num_key_value_heads * shape.hidden_size // shape.num_attention_heads
+    # LoRA's default targets q_proj (hidden -> hidden) and v_proj (hidden -> kv_width): r x in (A) + out x r (B)
+    lora = shape.num_hidden_layers * finetune.Config().r * (2 * shape.hidden_size + shape.hidden_size + kv_width)
+    expected = {"full": tiny_model.num_parameters, "lora": lora, "prompt-tuning": 4 * shape.hidden_size}[method]
+    assert trainable == expected and total == tiny_model.num_parameters + (0 if method == "full" else expected)
     trainable_before = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
     result = run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
-    assert result.steps_done == 2 and len(result.losses) == 2 and result.optimizer_state_mb > 0
+    assert result.steps_done == 2 and len(result.losses) == 2
+    # AdamW: two moments per trainable weight in its dtype (fp32 here: 8 bytes a weight) and one fp32 step per tensor
+    moments = sum(2 * p.numel() * p.element_size() for p in trainable_before.values())
+    assert result.optimizer_state_mb == (moments + 4 * len(trainable_before)) / 2**20
     changed = [n for n, p in net.named_parameters() if p.requires_grad and not torch.equal(p, trainable_before[n])]
-    assert changed, "training changed no trainable weight"
+    assert changed == list(trainable_before), "training left some trainable weights unchanged"
     assert weights_hash(tiny_model) == before
     assert checkpoint.latest(tmp_path).name == "checkpoint-2"
 
@@ -125,7 +132,15 @@ def test_lora_adapters_switch_on_one_host_without_touching_the_base(tiny_model, 
             assert torch.allclose(variant.hf(input_ids=ids).logits, expected[seed], atol=1e-5)
     assert weights_hash(tiny_model) == before
     listed = {a["name"]: a for a in adapters.list_assets()}
-    assert listed["switch-1"]["spec"] == f"{tiny_model.spec}+adapter:switch-1" and listed["switch-1"]["size_mb"] > 0
+    assert listed["switch-1"]["spec"] == f"{tiny_model.spec}+adapter:switch-1"
+    # on disk: the LoRA tensors alone (safetensors: 8-byte length, JSON header, raw data), plus peft's config files
+    folder = adapters.asset_dir("switch-1")
+    weights = folder / "adapter_model.safetensors"
+    header = int.from_bytes(weights.read_bytes()[:8], "little")
+    lora_bytes = sum(p.numel() * p.element_size() for p in net.parameters() if p.requires_grad)
+    assert weights.stat().st_size == 8 + header + lora_bytes
+    kept = [p for p in folder.iterdir() if p.name != "lab.json"]  # our notes are not part of the size
+    assert listed["switch-1"]["size_mb"] == sum(p.stat().st_size for p in kept) / 2**20
     adapters.delete("switch-2")
     assert "switch-2" not in {a["name"] for a in adapters.list_assets()}
     with pytest.raises(ValueError, match="No adapter named"):
@@ -199,8 +214,13 @@ def test_a_kill_during_save_never_leaves_a_complete_looking_checkpoint(tmp_path,
         net = torch.nn.Linear(1024, 4096)
         optimizer = torch.optim.AdamW(net.parameters())
         checkpoint.load(folder, net, optimizer)
-    found = checkpoint.latest(tmp_path)
-    assert found is None or not found.name.startswith(".")
+    steps = [int(folder.name.removeprefix("checkpoint-")) for folder in tmp_path.glob("checkpoint-*")]
+    found = checkpoint.latest(tmp_path)  # the newest whole checkpoint, or None
+    assert (found.name if found else None) == (f"checkpoint-{max(steps)}" if steps else None)
+    # the next save removes whatever the kill left behind: temp folders, half-deleted and older checkpoints
+    net = torch.nn.Linear(1024, 4096)
+    checkpoint.save(tmp_path, 1000, net, torch.optim.AdamW(net.parameters()), {"losses": []})
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-1000"]
 
 
 def test_bad_jsonl_lines_are_reported_and_good_ones_kept(tmp_path):

@@ -51,13 +51,26 @@ def test_sampling_is_seeded_and_recorded(tiny_model):
 
 
 def test_batch_size_is_bounded_by_free_memory(tiny_model, monkeypatch):
-    class TinyMemory:
-        available = 10_000  # bytes: room for no batch at all, so one row at a time
+    free = {"bytes": 10_000}  # room for no batch at all, so one row at a time
 
-    monkeypatch.setattr(model_module.psutil, "virtual_memory", lambda: TinyMemory())
+    class Memory:
+        available = property(lambda self: free["bytes"])
+
+    # The free memory is read from psutil on CPU and from torch.cuda.mem_get_info on CUDA: both report `free`.
+    monkeypatch.setattr(model_module.psutil, "virtual_memory", lambda: Memory())
+    monkeypatch.setattr(model_module.torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 2 * free["bytes"]))
     assert tiny_model.max_batch_size(tokens_per_row=50, wanted=8) == 1
     generations = tiny_model.generate(PROMPTS, GenerationParams(max_new_tokens=3, batch_size=8))
     assert [g.batch_size for g in generations] == [1, 1, 1, 1]
+    # keys + values of 50 tokens in every layer: exactly 3 rows fit in the KV cache's share of the free memory
+    shape = tiny_model.hf.config
+    head_dim = shape.hidden_size // shape.num_attention_heads
+    row = 2 * shape.num_hidden_layers * shape.num_key_value_heads * head_dim * tiny_model.dtype.itemsize * 50
+    free["bytes"] = int(3 * row / model_module.KV_MEMORY_SHARE)
+    assert tiny_model.max_batch_size(tokens_per_row=50, wanted=8) == 3
+    assert tiny_model.max_batch_size(tokens_per_row=50, wanted=2) == 2
+    free["bytes"] -= 1
+    assert tiny_model.max_batch_size(tokens_per_row=50, wanted=8) == 2
 
 
 @pytest.mark.parametrize(
@@ -83,8 +96,12 @@ def test_one_instance_per_spec_even_when_loaded_concurrently(tiny_llama_dir):
 
 def test_model_info_is_honest(tiny_model):
     info = tiny_model.info()
-    assert info["device"] == "cpu" and info["dtype"] == "float32"
-    assert info["parameters"] == sum(p.numel() for p in tiny_model.hf.parameters())
+    expected = ("cuda:0", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")  # default_device()
+    assert (info["device"], info["dtype"]) == expected
+    c = tiny_model.hf.config  # untied embedding and head; per layer q, o (h x h), k, v (h x kv), 3 MLP, 2 norms
+    kv = c.num_key_value_heads * c.hidden_size // c.num_attention_heads
+    layer = 2 * c.hidden_size**2 + 2 * c.hidden_size * kv + 3 * c.hidden_size * c.intermediate_size + 2 * c.hidden_size
+    assert info["parameters"] == 2 * c.vocab_size * c.hidden_size + c.num_hidden_layers * layer + c.hidden_size
     assert info["context_length"] == 64 and info["chat_template"] is True
 
 
@@ -104,19 +121,45 @@ def test_seq2seq_model_generates(tiny_t5_dir):
 
 
 def test_variant_leaves_the_base_untouched(tiny_model):
+    from modules.models import quantized
+
     before = {k: v.clone() for k, v in tiny_model.hf.state_dict().items()}
-
-    def zero_mlp(hf):
-        for layer in hf.model.layers:
-            torch.nn.init.zeros_(layer.mlp.down_proj.weight)
-        return hf
-
-    derived = tiny_model.variant("zero-mlp", zero_mlp)
-    assert derived.label.endswith("+ zero-mlp")
+    derived = quantized.build(tiny_model, quantized.parse("bf16"))
+    assert derived.spec == f"{tiny_model.spec}+quant:bf16" and derived.tokenizer is tiny_model.tokenizer
+    assert derived.dtype == torch.bfloat16 and tiny_model.dtype == torch.float32
     assert all(torch.equal(before[k], v) for k, v in tiny_model.hf.state_dict().items())
-    assert not torch.equal(
-        derived.hf.model.layers[0].mlp.down_proj.weight, before["model.layers.0.mlp.down_proj.weight"]
-    )
+
+
+@pytest.mark.parametrize(
+    "typed, canonical",
+    [
+        ("smollm2-135m", "smollm2-135m"),
+        ("  smollm2-135m +quant: bf16 ", "smollm2-135m+quant:bf16"),
+        ("smollm2-135m   +quant:bf16", "smollm2-135m+quant:bf16"),
+        ("org/model + adapter : demo-lora+quant:int8", "org/model+adapter:demo-lora+quant:int8"),
+    ],
+)
+def test_model_specs_have_one_canonical_form(typed, canonical):
+    from modules.models import ModelSpec, variant_spec
+
+    assert str(ModelSpec.parse(typed)) == canonical
+    spec = ModelSpec.parse(typed)
+    assert variant_spec(spec.base, adapter=spec.adapter, quant=spec.quant) == canonical
+
+
+@pytest.mark.parametrize("bad", ["", "+quant:int8", "m+quant:int8+adapter:x", "m+quant:", "m+adapter:a+adapter:b"])
+def test_malformed_model_specs_get_a_clear_error(bad):
+    from modules.models import ModelLoadError, ModelSpec
+
+    with pytest.raises(ModelLoadError, match="model spec"):
+        ModelSpec.parse(bad)
+
+
+def test_spaces_in_a_spec_do_not_load_a_second_copy(tiny_model):
+    from modules.models import get_model
+
+    spaced = get_model(f"{tiny_model.spec} +quant:  bf16")
+    assert spaced is get_model(f"{tiny_model.spec}+quant:bf16")
 
 
 def test_stop_on_text_stops_only_rows_whose_generated_text_has_the_marker(tiny_model):

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from modules.models.hub import hub_reachable
+from modules.network import hub_reachable
 
 
 class TaskError(ValueError):

@@ -4,17 +4,22 @@ import threading
 
 import torch
 
+from modules.models import adapters, quantized
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
 from modules.models.hub import load_pretrained
 from modules.models.model import Model, Prompt
+from modules.models.spec import ADAPTER_MARK, QUANT_MARK, ModelSpec, variant_spec
 
 DEFAULT_SPEC = EMBEDDED_SPEC
-__all__ = ["DEFAULT_SPEC", "Generation", "GenerationParams", "Model", "ModelLoadError", "Prompt", "get_model"]
+__all__ = [
+    "ADAPTER_MARK", "DEFAULT_SPEC", "QUANT_MARK", "Generation", "GenerationParams", "Model", "ModelLoadError",
+    "ModelSpec", "Prompt", "get_model", "variant_spec",
+]  # fmt: skip
 
-_loaded: dict[str, Model] = {}  # the registry itself: the only place models are kept
-_load_lock = threading.RLock()  # re-entered: an adapter variant loads its base
+_loaded: dict[str, Model] = {}  # the registry itself, keyed by canonical spec: the only place models are kept
+_load_lock = threading.RLock()  # re-entered: a variant loads its base
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -24,30 +29,28 @@ def default_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-ADAPTER_MARK = "+adapter:"  # '<base spec>+adapter:<name>': a saved fine-tune (LAB_HOME/adapters/<name>) on its base
-QUANT_MARK = "+quant:"  # '<base spec>+quant:int8-mlp': a precision variant (modules/techniques/quantize.py)
-
-
 def get_model(spec: str = DEFAULT_SPEC) -> Model:
     """The one shared Model for `spec`, loaded on first call. Raises ModelLoadError with a user message."""
-    spec = (spec or DEFAULT_SPEC).strip()
+    parsed = ModelSpec.parse(spec or DEFAULT_SPEC)
+    key = str(parsed)
     with _load_lock:
-        if spec not in _loaded and ADAPTER_MARK in spec:
-            from modules.training.adapters import load_variant  # training code loads only when a variant is asked
+        if key not in _loaded:
+            _loaded[key] = _load(parsed)
+        return _loaded[key]
 
-            base_spec, _, name = spec.partition(ADAPTER_MARK)
-            _loaded[spec] = load_variant(get_model(base_spec), name)
-        if spec not in _loaded and QUANT_MARK in spec:
-            from modules.techniques import quantize
 
-            base_spec, _, precision = spec.partition(QUANT_MARK)
-            _loaded[spec] = quantize.build(get_model(base_spec), quantize.parse(precision))
-        if spec not in _loaded:
-            device, dtype = default_device()
-            loader = load_embedded if spec == EMBEDDED_SPEC else lambda d, t: load_pretrained(spec, d, t)
-            hf, tokenizer, label = loader(device, dtype)
-            _loaded[spec] = Model(spec, label, hf, tokenizer)
-        return _loaded[spec]
+def _load(spec: ModelSpec) -> Model:
+    """A variant is made from its parent (the precision last, so it applies to the adapted model)."""
+    if spec.quant:
+        return quantized.build(get_model(str(spec.with_quant(None))), quantized.parse(spec.quant))
+    if spec.adapter:
+        return adapters.load_variant(get_model(spec.base), spec.adapter)
+    device, dtype = default_device()
+    if spec.base == EMBEDDED_SPEC:
+        hf, tokenizer, label = load_embedded(device, dtype)
+    else:
+        hf, tokenizer, label = load_pretrained(spec.base, device, dtype)
+    return Model(spec.base, label, hf, tokenizer)
 
 
 def loaded_specs() -> list[str]:
@@ -56,6 +59,6 @@ def loaded_specs() -> list[str]:
 
 
 def forget(spec: str) -> None:
-    """Drop a loaded model (a deleted adapter's variant) so its memory can be freed."""
+    """Drop a loaded model (a deleted adapter's variant, a freed precision variant) so its memory can be freed."""
     with _load_lock:
-        _loaded.pop(spec, None)
+        _loaded.pop(str(ModelSpec.parse(spec)), None)

@@ -1,26 +1,12 @@
 """Any Hugging Face model id or local folder: causal LMs and seq2seq models (e.g. FLAN-T5)."""
 
-import os
-import socket
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from modules.models.errors import ModelLoadError
-
-HUB_HOST = "huggingface.co"
-
-
-def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """False when offline mode is set or the hub host does not answer; cheap, so no long hang."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
+from modules.network import hub_reachable
 
 
 def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype):

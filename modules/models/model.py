@@ -1,6 +1,5 @@
 """A loaded language model with batched, left-padded generation and honest bookkeeping."""
 
-import copy
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,10 +27,12 @@ class Model:
         lock: "threading.Lock | None" = None,
         activate: Callable[[], None] | None = None,
         soft_prompt: bool = False,
+        conversion_s: float = 0.0,
     ):
         """lock + activate: variants that share one network (peft adapters on one host) share its lock, and
         activate() (set_adapter) runs under it before each generation. soft_prompt: hf is a peft prompt-tuning
-        model; its virtual tokens go before the input, so no shared-prefix cache (see _soft_prompt_generate)."""
+        model; its virtual tokens go before the input, so no shared-prefix cache (see _soft_prompt_generate).
+        conversion_s: how long it took to make this variant from its base (quantization)."""
         self.spec = spec
         self.label = label
         self.hf = hf.eval()
@@ -44,8 +45,8 @@ class Model:
         self._lock = lock or threading.Lock()
         self.activate = activate
         self.soft_prompt = soft_prompt
-        self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: training/adapters.py
-        self.conversion_s = 0.0  # time it took to make this variant from its base (quantization)
+        self.conversion_s = conversion_s
+        self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: models/adapters.py
 
     # ---- facts shown in the model bar and stored with every run
     @property
@@ -249,10 +250,10 @@ class Model:
         return sorted({i for i in ids if i is not None})
 
     # ---- derived variants
-    def variant(self, label: str, transform: Callable[[PreTrainedModel], PreTrainedModel]) -> "Model":
-        """A new Model from a copy of the weights with `transform` applied; the base stays untouched."""
-        derived = transform(copy.deepcopy(self.hf))
-        return Model(f"{self.spec}+{label}", f"{self.label} + {label}", derived, self.tokenizer)
+    def variant(self, spec: str, label: str, hf: PreTrainedModel, **options) -> "Model":
+        """A model made from this one (adapter on, quantized copy): its own or a shared network, this tokenizer.
+        The makers (models/adapters.py, models/quantized.py) never modify the base; options as in __init__."""
+        return Model(spec, label, hf, self.tokenizer, **options)
 
 
 class StopOnText(StoppingCriteria):

@@ -11,9 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from evals.tasks import load_task
-from modules.models import ADAPTER_MARK, forget
-from modules.techniques import finetune
-from modules.training import adapters, job
+from modules.models import ModelSpec, adapters, forget, variant_spec
+from modules.studies import fine_tuning
+from modules.training import finetune
 from modules.ui import model_bar, results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
@@ -30,10 +30,10 @@ BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to f
 
 def reference_markdown() -> str:
     rows = "\n".join(f"| {r['method']} | {r['ROUGE-1']:.4f} | {r['trainable']} | {r['saved']} |"
-                     for r in job.REFERENCE["rows"])  # fmt: skip
+                     for r in fine_tuning.REFERENCE["rows"])  # fmt: skip
     return (
         "**Reference column: published figures, NOT measured here** (another model and dataset). "
-        f"Source: {job.REFERENCE['source']}.\n\n| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
+        f"Source: {fine_tuning.REFERENCE['source']}.\n\n| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
     )
 
 
@@ -62,7 +62,7 @@ def side_by_side(run, task_name: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def settings_from(values: dict, resume: bool) -> job.JobSettings:
+def settings_from(values: dict, resume: bool) -> fine_tuning.JobSettings:
     methods = tuple(values["methods"] or ())
     lrs = {"full": values["lr_full"], "lora": values["lr_lora"], "qlora": values["lr_lora"],
            "prompt-tuning": values["lr_prompt"]}  # fmt: skip
@@ -76,21 +76,21 @@ def settings_from(values: dict, resume: bool) -> job.JobSettings:
         )
         for method in methods
     }  # fmt: skip
-    return job.JobSettings(
+    return fine_tuning.JobSettings(
         name=(values["name"] or "").strip(), methods=methods, configs=configs, task=values["task"],
         jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
         probe_limit=int(values["probe_limit"]), resume=resume,
     )  # fmt: skip
 
 
-def write_download(settings: job.JobSettings, costs, quality, probe) -> str:
+def write_download(settings: fine_tuning.JobSettings, costs, quality, probe) -> str:
     payload = {
         "settings": {"name": settings.name, "task": settings.task, "data": settings.jsonl or "train split",
                      "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
         "cost": costs,
         "quality": quality.to_dict({}) if quality else None,
         "forgetting": probe.to_dict({}) if probe else None,
-        "reference_published": job.REFERENCE,
+        "reference_published": fine_tuning.REFERENCE,
     }  # fmt: skip
     path = Path(tempfile.mkdtemp(prefix="finetune-")) / f"finetune-{settings.name}.json"
     path.write_text(json.dumps(payload, indent=1, default=str))
@@ -113,10 +113,10 @@ def make_handler(busy: threading.Lock, resume: bool):
     return handler
 
 
-def _run(spec, flag: StopFlag, settings: job.JobSettings, progress):
+def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
     with user_errors():
         base = load_model(spec, progress)
-    if ADAPTER_MARK in base.spec:
+    if ModelSpec.parse(base.spec).adapter:
         raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
     stop = flag.event
     stop.clear()
@@ -125,10 +125,10 @@ def _run(spec, flag: StopFlag, settings: job.JobSettings, progress):
     skip = [gr.skip()] * 7
 
     def work(report):
-        trained = job.train_methods(base, settings, report, stop)
+        trained = fine_tuning.train_methods(base, settings, report, stop)
         if stop.is_set() or not any(row["asset"] for row in trained):
             return trained, None, None
-        return trained, *job.evaluate(base, settings, trained, report, stop)
+        return trained, *fine_tuning.evaluate(base, settings, trained, report, stop)
 
     try:
         with user_errors():
@@ -172,8 +172,8 @@ def _run(spec, flag: StopFlag, settings: job.JobSettings, progress):
     title = f"{settings.task} (test, n={n}): base vs fine-tuned"
     yield (
         status, loss_figure(losses), cost_table(costs), results.aggregate_table(quality),
-        results.figure(quality, title), job.paired_table(quality).round(4), side_by_side(quality, settings.task),
-        job.forgetting_table(probe).round(4) if probe else None, write_download(settings, costs, quality, probe),
+        results.figure(quality, title), fine_tuning.paired_table(quality).round(4), side_by_side(quality, settings.task),
+        fine_tuning.forgetting_table(probe).round(4) if probe else None, write_download(settings, costs, quality, probe),
     )  # fmt: skip
 
 
@@ -202,7 +202,7 @@ def use_adapter(name, spec, progress=gr.Progress()):
         raise gr.Error("Pick a saved adapter first.")
     with user_errors():
         meta = adapters.read_meta(name)
-        variant = load_model(f"{meta['base']}{ADAPTER_MARK}{name}", progress)
+        variant = load_model(variant_spec(meta["base"], adapter=name), progress)
     return variant.spec, model_bar.describe(variant)
 
 
@@ -212,7 +212,7 @@ def delete_adapter(name):
     with user_errors():
         meta = adapters.read_meta(name)
         adapters.delete(name)
-    forget(f"{meta['base']}{ADAPTER_MARK}{name}")
+    forget(variant_spec(meta["base"], adapter=name))
     return f"Deleted adapter `{name}`.", adapter_table(), gr.Dropdown(choices=adapter_choices(), value=None)
 
 

@@ -10,10 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from modules import quantization
-from modules.models import ADAPTER_MARK, QUANT_MARK, GenerationParams, llamacpp, loaded_specs
+from modules.models import GenerationParams, ModelSpec, llamacpp, loaded_specs, quantized
 from modules.models.embedded import EMBEDDED_SPEC
-from modules.techniques import quantize
+from modules.studies import quantization
 from modules.ui import model_bar
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
@@ -40,11 +39,11 @@ def variant_names(precisions: list[str], components: str, spec: str = EMBEDDED_S
             else:
                 names.append(quantization.GGUF)
             continue
-        reason = quantize.unavailable_reason(precision)
+        reason = quantized.unavailable_reason(precision)
         if reason:
             gr.Warning(f"{precision} skipped: {reason}")
             continue
-        names.append(quantize.Config(precision, components).name)
+        names.append(quantized.Config(precision, components).name)
     return names
 
 
@@ -54,7 +53,7 @@ def gguf_mismatch(base) -> str | None:
 
 def base_model(spec, progress):
     model = load_model(spec, progress)
-    if ADAPTER_MARK in model.spec or QUANT_MARK in model.spec:
+    if ModelSpec.parse(model.spec).is_variant:
         raise gr.Error("The model bar holds a variant: load its base model to make precision variants of it.")
     return model
 
@@ -156,7 +155,7 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
         reason = (
             (llamacpp.unavailable_reason() or gguf_mismatch(base))
             if column == "gguf"
-            else (quantize.unavailable_reason(column))
+            else (quantized.unavailable_reason(column))
         )
         if reason:
             cells.append(f"_Absent here:_ {reason}")
@@ -168,7 +167,7 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
             continue
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
         with user_errors():
-            name = "fp32" if column == "fp32" else quantize.Config(column, components).name
+            name = "fp32" if column == "fp32" else quantized.Config(column, components).name
             model = quantization.variant(base, name)
             (generation,) = model.generate([[{"role": "user", "content": text}]],
                                            GenerationParams(max_new_tokens=int(max_new_tokens)))  # fmt: skip
@@ -180,17 +179,18 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
 def free_variants(spec):
     """Forget this base's precision variants; loads nothing (a base never loaded has none)."""
     spec = (spec or "").strip()
-    names = [s.partition(QUANT_MARK)[2] for s in list_variants(spec)]
+    names = [ModelSpec.parse(s).quant for s in list_variants(spec)]
     quantization.free(spec, names)
     return f"Freed {len(names)} variant(s): {', '.join(names) or 'none were loaded'}."
 
 
 def list_variants(base_spec: str) -> list[str]:
-    return [s for s in loaded_specs() if s.startswith(f"{base_spec}{QUANT_MARK}")]
+    base = ModelSpec.parse(base_spec)
+    return [s for s in loaded_specs() if ModelSpec.parse(s).with_quant(None) == base and ModelSpec.parse(s).quant]
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    reason = quantize.unavailable_reason("4bit")
+    reason = quantized.unavailable_reason("4bit")
     with gr.Tab("Quantization"):
         gr.Markdown(
             "Precision variants of the model in the model bar, each made from a copy (the base is never modified), "
@@ -204,7 +204,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         )
         with gr.Row():
             precisions = gr.CheckboxGroup(PRECISION_CHOICES, value=["int8"], label="Compare with fp32")
-            components = gr.Radio(list(quantize.COMPONENTS), value="all-but-embeddings",
+            components = gr.Radio(list(quantized.COMPONENTS), value="all-but-embeddings",
                                   label="int8 / 4-bit components")  # fmt: skip
             task = gr.Dropdown(TASKS, value=TASKS[0], label="Task for ROUGE-L / BLEU")
             limit = gr.Slider(1, 40, value=5, step=1, label="Test examples")

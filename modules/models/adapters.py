@@ -17,12 +17,19 @@ from pathlib import Path
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from modules.models import ADAPTER_MARK, Model
+from modules.models.model import Model
+from modules.models.spec import variant_spec
 from modules.paths import lab_home
-from modules.techniques.finetune import shared_weights_copy
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 META = "lab.json"
+
+
+def shared_weights_copy(hf: nn.Module) -> nn.Module:
+    """A new module tree whose parameters and buffers ARE the base's tensors: wrapping it with peft leaves the
+    base's own modules as they were, and costs no second copy of the weights."""
+    memo = {id(t): t for t in (*hf.parameters(), *hf.buffers())}
+    return copy.deepcopy(hf, memo)
 
 
 def adapters_dir() -> Path:
@@ -87,7 +94,7 @@ def list_assets() -> list[dict]:
                 meta = json.loads((path / META).read_text())
             except json.JSONDecodeError:
                 continue  # a damaged note file: the asset cannot be used, so it is not listed
-            spec = f"{meta.get('base', '?')}{ADAPTER_MARK}{path.name}"
+            spec = variant_spec(meta.get("base") or "?", adapter=path.name)
             found.append(meta | {"name": path.name, "size_mb": weights_bytes(path) / 2**20, "spec": spec})
     return sorted(found, key=lambda m: -m.get("created", 0))
 
@@ -101,16 +108,16 @@ def load_variant(base: Model, name: str) -> Model:
     meta, folder = read_meta(name), asset_dir(name)
     if meta["base"] != base.spec:
         raise ValueError(f"Adapter '{name}' was trained on '{meta['base']}', not on '{base.spec}'.")
-    spec, label = f"{base.spec}{ADAPTER_MARK}{name}", f"{base.label} + {meta['method']} '{name}'"
+    spec, label = variant_spec(base.spec, adapter=name), f"{base.label} + {meta['method']} '{name}'"
     if meta["method"] == "full":
         net = copy.deepcopy(base.hf)
         load_model(net, str(folder / "model.safetensors"))
-        return Model(spec, label, net.eval(), base.tokenizer)
+        return base.variant(spec, label, net.eval())
     from peft import PeftModel  # heavy: only when an adapter is used
 
     if meta["method"] == "prompt-tuning":
         net = PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder))
-        return Model(spec, label, net.eval(), base.tokenizer, soft_prompt=True)
+        return base.variant(spec, label, net.eval(), soft_prompt=True)
     if base.adapter_host is None:
         base.adapter_host = (PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder), adapter_name=name),
                              threading.Lock())  # fmt: skip
@@ -119,7 +126,7 @@ def load_variant(base: Model, name: str) -> Model:
         if name not in host.peft_config:
             host.load_adapter(str(folder), adapter_name=name)
     host.eval()
-    return Model(spec, label, host, base.tokenizer, lock=lock, activate=lambda: host.set_adapter(name))
+    return base.variant(spec, label, host, lock=lock, activate=lambda: host.set_adapter(name))
 
 
 def unload(base: Model, name: str) -> None:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from modules.models import Model
+from modules.models.adapters import shared_weights_copy
 from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 
 METHODS = ("full", "lora", "prompt-tuning", "qlora")
@@ -79,13 +80,6 @@ def unavailable_reason(method: str) -> str | None:
     except ImportError:
         return "QLoRA needs the bitsandbytes package: pip install bitsandbytes"
     return None
-
-
-def shared_weights_copy(hf: nn.Module) -> nn.Module:
-    """A new module tree whose parameters and buffers ARE the base's tensors: wrapping it with peft leaves the
-    base's own modules as they were, and costs no second copy of the weights."""
-    memo = {id(t): t for t in (*hf.parameters(), *hf.buffers())}
-    return copy.deepcopy(hf, memo)
 
 
 def prepare(base: Model, config: Config) -> nn.Module:

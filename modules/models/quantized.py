@@ -17,8 +17,9 @@ import psutil
 import torch
 from torch import nn
 
-from modules.models import Model
 from modules.models.embedded import EMBEDDED_SPEC, cache_dir
+from modules.models.model import Model
+from modules.models.spec import variant_spec
 
 PRECISIONS = ("fp32", "bf16", "int8", "4bit")
 # Groups a user picks; "all-but-down_proj" also keeps the MLP's down projection in fp32: its inputs carry the
@@ -144,9 +145,8 @@ def build(base: Model, config: Config) -> Model:
         else:
             net = _int4_cpu(net, config.components)
     label = f"{base.label} -> {describe(config)}"
-    variant = Model(f"{base.spec}+quant:{config.name}", label, net.eval(), base.tokenizer)
-    variant.conversion_s = time.perf_counter() - started
-    return variant
+    spec = variant_spec(base.spec, quant=config.name)
+    return base.variant(spec, label, net.eval(), conversion_s=time.perf_counter() - started)
 
 
 def describe(config: Config) -> str:

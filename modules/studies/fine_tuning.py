@@ -11,11 +11,11 @@ import pandas as pd
 
 from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
-from modules.models import ADAPTER_MARK, Model, forget, get_model
+from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import lab_home
 from modules.store import Store
-from modules.techniques import finetune, prompting
-from modules.training import adapters, data, trainer
+from modules.techniques import prompting
+from modules.training import data, finetune, trainer
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 # The course lab this tab re-creates (published figures, another model and dataset): shown, never mixed in.
@@ -97,7 +97,7 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
         }  # fmt: skip
         if not result.stopped:
             asset = f"{settings.name}-{method}"
-            forget(f"{base.spec}{ADAPTER_MARK}{asset}")  # a retrained asset must not be served from the old copy
+            forget(variant_spec(base.spec, adapter=asset))  # a retrained asset must not be served from the old copy
             meta = {
                 "method": method, "base": base.spec, "base_label": base.label,
                 "config": vars(config) | {"lr": config.lr},
@@ -122,7 +122,7 @@ def zero_shot_systems(base: Model, costs: list[dict]) -> list[System]:
     systems = [System("base", base, "prompting", config)]
     for row in costs:
         if row["asset"]:
-            variant = get_model(f"{base.spec}{ADAPTER_MARK}{row['asset']}")
+            variant = get_model(variant_spec(base.spec, adapter=row["asset"]))
             systems.append(System(row["method"], variant, "prompting", config))
     return systems
 

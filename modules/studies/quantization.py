@@ -10,10 +10,10 @@ import pandas as pd
 from evals.runner import Run, System, compare
 from evals.tasks import load_task
 from modules import measure
-from modules.models import QUANT_MARK, Model, forget, get_model, llamacpp
+from modules.models import Model, forget, get_model, llamacpp, quantized, variant_spec
 from modules.paths import lab_home
 from modules.store import Store
-from modules.techniques import prompting, quantize
+from modules.techniques import prompting
 
 Report = Callable[[str], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
@@ -27,13 +27,13 @@ def held_out_texts(task_name: str = "dialogue-summary") -> list[str]:
 
 def variant(base: Model, name: str) -> Model:
     """The shared, cached variant (the registry keeps it until freed)."""
-    return get_model(f"{base.spec}{QUANT_MARK}{name}")
+    return get_model(variant_spec(base.spec, quant=name))
 
 
 def free(base_spec: str, names: list[str]) -> None:
     for name in names:
         if name != "fp32":
-            forget(f"{base_spec}{QUANT_MARK}{name}")
+            forget(variant_spec(base_spec, quant=name))
     gc.collect()
 
 
@@ -61,7 +61,7 @@ def compare_variants(
         models[name] = model
         rows.append({
             "variant": name, "what": model.label.split(" -> ")[-1] if name != "fp32" else fp32_label(base),
-            "weight MB": quantize.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
+            "weight MB": quantized.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
             "tok/s batch 1": measure.decode_speed(model, 1, speed_tokens(model)),
             "tok/s batch 8": measure.decode_speed(model, 8, speed_tokens(model)),
             "perplexity": measure.perplexity(model, texts),
@@ -128,7 +128,7 @@ def sensitivity(
     base: Model, task_name: str, limit: int, report: Report, stop: threading.Event
 ) -> tuple[pd.DataFrame, Run]:
     """int8 on one layer type at a time vs fp32: quality lost per layer type, worst first."""
-    names = [f"int8-{layer}" for layer in quantize.LAYER_TYPES]
+    names = [f"int8-{layer}" for layer in quantized.LAYER_TYPES]
     table, run = compare_variants(base, names, task_name, limit, report, stop)
     fp32 = table[table.variant == "fp32"].iloc[0]
     table = table[table.variant != "fp32"].copy()

@@ -1,0 +1,57 @@
+"""Model specs, parsed and built in one place: '<base>', '<base>+adapter:<name>', '<base>+quant:<precision>',
+'<base>+adapter:<name>+quant:<precision>' (the precision applies to the adapted model)."""
+
+import re
+from dataclasses import dataclass, replace
+
+from modules.models.errors import ModelLoadError
+
+ADAPTER_MARK = "+adapter:"  # a saved fine-tune (LAB_HOME/adapters/<name>) on its base: modules/models/adapters.py
+QUANT_MARK = "+quant:"  # a precision variant such as int8-mlp: modules/models/quantized.py
+_MARK = re.compile(r"\s*\+\s*(adapter|quant)\s*:\s*")  # spaces around the marks do not make a new model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    base: str
+    adapter: str | None = None
+    quant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ModelSpec":
+        """' smollm2-135m +quant: bf16 ' -> ModelSpec('smollm2-135m', quant='bf16'); str() gives the one canonical
+        form, so a registry keyed on it holds one model per variant, however the spec was typed."""
+        base, *rest = _MARK.split((text or "").strip())
+        parts = dict(zip(rest[::2], (value.strip() for value in rest[1::2])))
+        kinds = rest[::2]
+        if not base.strip():
+            raise ModelLoadError(f"The model spec '{text}' names no base model.")
+        if len(set(kinds)) != len(kinds) or kinds not in ([], ["adapter"], ["quant"], ["adapter", "quant"]):
+            raise ModelLoadError(
+                f"The model spec '{text}' must be '<base>[{ADAPTER_MARK}<name>][{QUANT_MARK}<precision>]', "
+                "each part at most once and in this order."
+            )
+        if any(not value for value in parts.values()):
+            raise ModelLoadError(f"The model spec '{text}' has an empty adapter name or precision.")
+        return cls(base.strip(), parts.get("adapter"), parts.get("quant"))
+
+    def __str__(self) -> str:
+        adapter = f"{ADAPTER_MARK}{self.adapter}" if self.adapter else ""
+        quant = f"{QUANT_MARK}{self.quant}" if self.quant else ""
+        return f"{self.base}{adapter}{quant}"
+
+    @property
+    def is_variant(self) -> bool:
+        return bool(self.adapter or self.quant)
+
+    def with_adapter(self, name: str | None) -> "ModelSpec":
+        return replace(self, adapter=name)
+
+    def with_quant(self, precision: str | None) -> "ModelSpec":
+        return replace(self, quant=precision)
+
+
+def variant_spec(base_spec: str, adapter: str | None = None, quant: str | None = None) -> str:
+    """The canonical spec of a variant of `base_spec`: variant_spec('smollm2-135m', quant='int8')."""
+    spec = ModelSpec.parse(base_spec)
+    return str(replace(spec, adapter=adapter or spec.adapter, quant=quant or spec.quant))

@@ -11,35 +11,20 @@ TITLE = "LLM Technique Lab"
 QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
 
 
-def hoist_non_tabs(tabs: gr.Tabs) -> None:
-    """Move every non-Tab child of `tabs` (the tab builders' gr.State) just after it, in the same parent.
-
-    Gradio 6's frontend numbers each tab by its position among *all* children of gr.Tabs, so a gr.State between two
-    tabs shifts the number of every later tab; clicking such a tab then writes its button over another tab's slot
-    (after a click on Reasoning the bar reads "Reasoning" twice and RAG is gone). A State has no DOM, so where it sits
-    in the layout changes nothing else.
-    """
-    extras = [child for child in tabs.children if not isinstance(child, gr.Tab)]
-    tabs.children = [child for child in tabs.children if isinstance(child, gr.Tab)]
-    after = tabs.parent.children.index(tabs) + 1
-    tabs.parent.children[after:after] = extras
-    for child in extras:
-        child.parent = tabs.parent
-
-
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare LLM techniques side by side on one shared model, scored the same way.")
         model_state = gr.State(DEFAULT_SPEC)  # this session's model spec; the model itself is shared
         model_info = model_bar.build(model_state)
-        with gr.Tabs() as tabs:
+        # Only gr.Tab directly inside gr.Tabs: Gradio 6 numbers tabs by their position among all children, so a
+        # gr.State between tabs makes a clicked tab overwrite another one in the bar (tests/test_app.py checks).
+        with gr.Tabs():
             icl.build(model_state, model_info)
             reasoning.build(model_state, model_info)
             rag.build(model_state, model_info)
             finetune.build(model_state, model_info)
             quantize.build(model_state, model_info)
             runs.build()
-        hoist_non_tabs(tabs)
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
 

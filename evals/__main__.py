@@ -10,8 +10,7 @@ import pandas as pd
 from evals.runner import System, compare
 from evals.tasks import TaskError, load_task
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
-from modules.paths import lab_home
-from modules.store import Store
+from modules.store import default_store
 from modules.techniques import TECHNIQUES, parse_system
 
 
@@ -62,7 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         TECHNIQUES[technique].validate(task, config)
     model = get_model(args.model)
     systems = [System(name, model, technique, config) for name, technique, config in parsed]
-    store = Store(lab_home() / "lab.db")
+    store = default_store()
 
     def progress(done: int, total: int, message: str) -> None:
         print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
@@ -84,7 +83,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    runs = Store(lab_home() / "lab.db").list_runs(args.limit)
+    runs = default_store().list_runs(args.limit)
     if not runs:
         print("No runs stored yet.")
         return 0
@@ -95,7 +94,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = Store(lab_home() / "lab.db")
+    store = default_store()
     run = store.get_run(args.run_id)
     if run is None:
         raise ValueError(f"No run with id {args.run_id}.")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from evals import metrics, stats
-from evals.tasks import Task
+from evals.tasks import Example, Task
 from modules.models import Model
 from modules.store import Store
-from modules.techniques import TECHNIQUES, parse_system
+from modules.techniques import TECHNIQUES, Output, parse_system
 
 CHUNK = 16  # examples per technique call: one batched generate (measured: 20 at once 1.4x faster than 8), one commit
 PACKAGES = ("torch", "transformers", "evaluate", "rouge_score", "sacrebleu", "peft", "sentence-transformers")
@@ -138,8 +138,10 @@ def compare(
     run_id = None
     if store is not None:
         run_id = store.create_run(
-            model_spec=systems[0].model.spec,
-            model_label=systems[0].model.label,
+            # A run may compare several variants (quantization, fine-tuning): each system records its own model
+            # (describe()), and the run's model columns name all of them, in system order.
+            model_spec=" | ".join(dict.fromkeys(s.model.spec for s in systems)),
+            model_label=" | ".join(dict.fromkeys(s.model.label for s in systems)),
             systems=[s.describe() for s in systems],
             task=task.name,
             split=split,
@@ -158,7 +160,7 @@ def compare(
                     break
                 chunk = examples[start : start + CHUNK]
                 outputs = technique.run(system.model, task, chunk, system.config)
-                chunk_rows = _score(task, system.name, chunk, outputs)
+                chunk_rows = _rows(task, system.name, chunk, outputs)
                 if store is not None:
                     store.add_results(run_id, chunk_rows)
                 rows.extend(chunk_rows)
@@ -178,34 +180,53 @@ def compare(
     return run
 
 
-def _score(task: Task, system: str, examples, outputs) -> list[dict]:
-    texts = [o.text for o in outputs]
-    values = metrics.score(
-        task.metrics, texts, [e.reference for e in examples], [e.answer for e in examples], [o.answer for o in outputs]
-    )
-    rows = []
-    for index, (example, output) in enumerate(zip(examples, outputs)):
-        scores = {name: column[index] for name, column in values.items()}
-        scores |= metrics.trace_scores(example.meta, output.trace, output.text)
-        scores |= {
-            "latency_s": output.latency_s,
-            "new_tokens": output.new_tokens,
-            "tokens_per_s": output.tokens_per_s,
-        }
-        rows.append(
-            {
-                "system": system,
-                "example_id": example.id,
-                "output": output.text,
-                "answer": output.answer,
-                "trace": output.trace,
-                "scores": scores,
-                "latency_s": output.latency_s,
-                "prompt_tokens": output.prompt_tokens,
-                "new_tokens": output.new_tokens,
-            }
+def score(task: Task, examples: list[Example], outputs: list[Output]) -> list[dict[str, float]]:
+    """Per-example scores: the only scoring in the lab (the runner's rows and every tab's columns come from here).
+
+    The task's metrics score an example only where it has something to compare with (text metrics need a
+    reference, answer metrics an answer or a reference: a pasted input without one gets no quality score, not 0);
+    then the trace scores (retrieval, injection) and the cost of the output (latency, new tokens, tokens/s).
+    """
+    rows: list[dict[str, float]] = [{} for _ in examples]
+    for name in task.metrics:
+        if name in metrics.ANSWER_METRICS:
+            scored = [i for i, e in enumerate(examples) if e.answer is not None or e.reference]
+        else:
+            scored = [i for i, e in enumerate(examples) if e.reference]
+        if not scored:
+            continue
+        values = metrics.score(
+            [name],
+            [outputs[i].text for i in scored],
+            [examples[i].reference for i in scored],
+            [examples[i].answer for i in scored],
+            [outputs[i].answer for i in scored],
         )
+        for key, column in values.items():
+            for i, value in zip(scored, column):
+                rows[i][key] = value
+    for row, example, output in zip(rows, examples, outputs):
+        row |= metrics.trace_scores(example.meta, output.trace, output.text)
+        row |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
     return rows
+
+
+def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output]) -> list[dict]:
+    """What the store keeps per example: the output, its answer and trace, and its scores."""
+    return [
+        {
+            "system": system,
+            "example_id": example.id,
+            "output": output.text,
+            "answer": output.answer,
+            "trace": output.trace,
+            "scores": scores,
+            "latency_s": output.latency_s,
+            "prompt_tokens": output.prompt_tokens,
+            "new_tokens": output.new_tokens,
+        }
+        for example, output, scores in zip(examples, outputs, score(task, examples, outputs))
+    ]
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:

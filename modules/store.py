@@ -7,6 +7,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from modules.paths import lab_home
+
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
 MIGRATIONS = [
     """
@@ -64,6 +66,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def default_store() -> "Store":
+    """The lab's own store, LAB_HOME/lab.db: what the CLI, every tab and every study write to and read from."""
+    return Store(lab_home() / "lab.db")
 
 
 class Store:

@@ -30,3 +30,16 @@ def test_runs_endpoints(client):
     assert shown["data"][0][:3] == ["zero-shot", "rougeL", 0.3]
     with pytest.raises(Exception, match="No run with id 999999"):
         client.predict(999999, api_name="/run_aggregate")
+
+
+def test_tabs_hold_only_tabs():
+    """Gradio 6 numbers tabs by their position among all children of gr.Tabs: a gr.State there (a tab builder's
+    Stop flag) made a click on one tab overwrite another in the bar. The browser test shows it; this finds it fast."""
+    import gradio as gr
+
+    import app
+
+    (tabs,) = [block for block in app.demo.blocks.values() if isinstance(block, gr.Tabs)]
+    labels = [child.label for child in tabs.children if isinstance(child, gr.Tab)]
+    assert labels == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Runs"]
+    assert all(isinstance(child, gr.Tab) for child in tabs.children), [type(c).__name__ for c in tabs.children]

@@ -73,7 +73,10 @@ def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Mean [95% bootstrap interval]" in done.stdout and "few-shot (k=2, max_new_tokens=3)" in done.stdout
     payload = json.loads(out.read_text())
-    assert len(payload["per_example"]) == 6 and payload["model"]["dtype"] == "float32"
+    import torch
+
+    dtype = "bfloat16" if torch.cuda.is_available() else "float32"  # default_device()
+    assert len(payload["per_example"]) == 6 and payload["model"]["dtype"] == dtype
     run_id = payload["run_id"]
     csv = tmp_path / "results.csv"
     assert cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "2",

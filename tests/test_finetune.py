@@ -309,7 +309,7 @@ def test_a_soft_prompt_on_the_embedded_model_generates_like_its_own_forward(embe
 
 
 def test_adapter_listing_survives_minimal_and_damaged_notes():
-    from modules.ui.finetune import adapter_table
+    from modules.studies.fine_tuning import adapter_table
 
     hand_made, broken = adapters.adapters_dir() / "hand-made", adapters.adapters_dir() / "broken-note"
     for folder in (hand_made, broken):

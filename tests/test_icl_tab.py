@@ -61,7 +61,10 @@ def test_unknown_model_keeps_the_previous_one(client):
 
 def test_run_on_task_with_a_tiny_model(client, tiny_llama_dir):
     info = client.predict(str(tiny_llama_dir), api_name="/load_model")  # the spec itself stays in session state
-    assert tiny_llama_dir.name in info and "float32" in info and "device cpu" in info
+    import torch
+
+    where = "device cuda:0 · bfloat16" if torch.cuda.is_available() else "device cpu · float32"  # default_device()
+    assert tiny_llama_dir.name in info and f"{where} · context 64 tokens · chat template" in info
     # task, limit, k, selection, seed, max new tokens, decoding, temperature, top_p
     status, aggregate, _chart, per_example, csv_path, json_path = client.predict(
         "dialogue-summary", 3, 2, "fixed", 0, 3, "greedy", 0.7, 0.9, api_name="/icl_run_task"

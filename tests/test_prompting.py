@@ -90,6 +90,7 @@ def test_system_strings():
 
 
 def test_every_technique_has_config_validate_run_a_system_a_tab_and_a_test():
+    import dataclasses
     from pathlib import Path
 
     from modules.ui import icl, rag, reasoning
@@ -97,7 +98,7 @@ def test_every_technique_has_config_validate_run_a_system_a_tab_and_a_test():
     covered = set(icl.COVERS) | set(reasoning.COVERS) | set(rag.COVERS)
     test_sources = " ".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     for name, module in TECHNIQUES.items():
-        assert callable(module.run) and callable(module.validate) and module.Config()
+        assert callable(module.run) and callable(module.validate) and dataclasses.is_dataclass(module.Config())
         assert any(technique == name for technique, _ in SYSTEMS.values())
         assert name in covered, f"technique '{name}' has no tab"
         assert f"{name}.run(" in test_sources or f"{name}.Config(" in test_sources, f"technique '{name}' has no test"

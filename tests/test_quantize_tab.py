@@ -41,7 +41,9 @@ def test_measure_side_by_side_and_free_on_the_tiny_model(tiny_client, tiny_model
     rows = list(measured.values())
     assert max(rows, key=lambda row: row["tok/s batch 1"])["pareto"] is True
     for row in (row for row in rows if not row["pareto"]):
-        faster_and_as_good = [o for o in rows if o["tok/s batch 1"] >= row["tok/s batch 1"] and o["rougeL"] >= row["rougeL"]]
+        faster_and_as_good = [
+            o for o in rows if o["tok/s batch 1"] >= row["tok/s batch 1"] and o["rougeL"] >= row["rougeL"]
+        ]
         assert len(faster_and_as_good) > 1, row  # another row besides itself
     assert csv_path.endswith(".csv") and json_path.endswith(".json")
     cells = tiny_client.predict(["int8", "4bit"], "attention", "Hello", 8, api_name="/quant_side_by_side")
@@ -90,8 +92,8 @@ def test_the_gguf_column_says_how_to_enable_llama_cpp_when_it_is_absent(client, 
 @pytest.mark.slow
 def test_the_original_gguf_through_llama_cpp_when_installed():
     pytest.importorskip("llama_cpp", reason="optional extra: pip install -r requirements-llamacpp.txt")
-    from modules.studies import quantization
     from modules.models import get_model, llamacpp
+    from modules.studies import quantization
 
     text, tokens, seconds = llamacpp.chat([{"role": "user", "content": "Say hello."}], 8)
     assert text and 0 < tokens <= 8 and seconds > 0

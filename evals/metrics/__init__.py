@@ -7,6 +7,7 @@ import evaluate
 
 METRICS_DIR = Path(__file__).parent
 METRIC_MODULES = ("rouge", "bleu", "exact_match", "numeric_accuracy")
+ANSWER_METRICS = ("numeric_accuracy", "exact_match")  # compare a short answer; the others compare whole texts
 
 # Per-example score name -> (label shown next to the number, higher is better).
 SCORES = {
@@ -58,7 +59,7 @@ def score(
     values: dict[str, list[float]] = {}
     predicted = predicted_answers if predicted_answers is not None else outputs
     for name in metrics:
-        if name in ("numeric_accuracy", "exact_match"):
+        if name in ANSWER_METRICS:
             predictions = [p if p is not None else "" for p in predicted]
             targets = [a if a is not None else r for a, r in zip(answers, references)]
         else:

@@ -13,7 +13,7 @@ from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
 from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import lab_home
-from modules.store import Store
+from modules.store import default_store
 from modules.techniques import prompting
 from modules.training import data, finetune, trainer
 
@@ -130,7 +130,7 @@ def zero_shot_systems(base: Model, costs: list[dict]) -> list[System]:
 def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop) -> tuple[Run, Run | None]:
     """Quality on the task's test split and the forgetting probe, both stored; scores also go into each asset."""
     systems = zero_shot_systems(base, costs)
-    store = Store(lab_home() / "lab.db")
+    store = default_store()
 
     def progress(phase):
         return lambda done, total, message: report({"kind": "phase", "message": f"{phase}: {message} ({done}/{total})"})
@@ -179,4 +179,44 @@ def forgetting_table(probe: Run) -> pd.DataFrame:
             d = probe.paired_difference(system, "base", "rougeL")
             row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"]}
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cost_table(costs: list[dict]) -> pd.DataFrame:
+    """The cost rows of the trained methods (losses are plotted, not tabled), rounded for reading."""
+    if not costs:
+        return pd.DataFrame()
+    table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
+    return table.round({"trainable %": 3, "time / step (s)": 2, "peak extra memory (MB)": 0, "optimizer state (MB)": 2,
+                        "saved size (MB)": 2, "final loss": 4})  # fmt: skip
+
+
+def outputs_side_by_side(run: Run, task_name: str) -> pd.DataFrame:
+    """One row per example: the reference, then each system's output in its own column."""
+    table = run.per_example.pivot(index="example_id", columns="system", values="output")
+    task = load_task(task_name)
+    table.insert(0, "reference", [task.example(i).reference for i in table.index])
+    return table.reset_index()
+
+
+def report(settings: JobSettings, costs: list[dict], quality: Run | None, probe: Run | None) -> dict:
+    """Everything about one fine-tuning comparison, for the JSON download."""
+    return {
+        "settings": {"name": settings.name, "task": settings.task, "data": settings.jsonl or "train split",
+                     "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
+        "cost": costs,
+        "quality": quality.to_dict({}) if quality else None,
+        "forgetting": probe.to_dict({}) if probe else None,
+        "reference_published": REFERENCE,
+    }  # fmt: skip
+
+
+def adapter_table() -> pd.DataFrame:
+    """Saved adapters; fields an older or hand-made asset lacks show as blank, never as an error."""
+    rows = [
+        {"name": a["name"], "method": a.get("method"), "base": a.get("base"), "steps": a.get("steps"),
+         "seed": a.get("seed"), "data": a.get("data"), "data hash": a.get("data_hash"),
+         "size (MB)": round(a["size_mb"], 2), "ROUGE-L": (a.get("scores") or {}).get("rougeL"), "model spec": a["spec"]}
+        for a in adapters.list_assets()
+    ]  # fmt: skip
     return pd.DataFrame(rows)

@@ -10,10 +10,19 @@ import pandas as pd
 from evals.runner import Run, System, compare
 from evals.tasks import load_task
 from modules import measure
-from modules.models import Model, forget, get_model, llamacpp, quantized, variant_spec
-from modules.paths import lab_home
-from modules.store import Store
-from modules.techniques import prompting
+from modules.models import (
+    GenerationParams,
+    Model,
+    ModelSpec,
+    forget,
+    get_model,
+    llamacpp,
+    loaded_specs,
+    quantized,
+    variant_spec,
+)  # fmt: skip
+from modules.store import default_store
+from modules.techniques import Output, prompting
 
 Report = Callable[[str], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
@@ -28,6 +37,13 @@ def held_out_texts(task_name: str = "dialogue-summary") -> list[str]:
 def variant(base: Model, name: str) -> Model:
     """The shared, cached variant (the registry keeps it until freed)."""
     return get_model(variant_spec(base.spec, quant=name))
+
+
+def loaded_variants(base_spec: str) -> list[str]:
+    """Precision names of the loaded variants of `base_spec` (not fp32: on an fp32 base that is the base itself)."""
+    base = ModelSpec.parse(base_spec)
+    specs = [ModelSpec.parse(spec) for spec in loaded_specs()]
+    return [spec.quant for spec in specs if spec.quant and spec.quant != "fp32" and spec.with_quant(None) == base]
 
 
 def free(base_spec: str, names: list[str]) -> None:
@@ -67,11 +83,18 @@ def compare_variants(
             "perplexity": measure.perplexity(model, texts),
         })  # fmt: skip
     systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()]
-    run = compare(task, systems, limit, store=Store(lab_home() / "lab.db"), stop=stop,
+    run = compare(task, systems, limit, store=default_store(), stop=stop,
                   progress=lambda done, total, message: report(f"Scoring: {message} ({done}/{total})"))  # fmt: skip
     table = pd.DataFrame(rows)
     add_scores(table, run)
     return table, run
+
+
+def one_prompt(model: Model, prompt: str, max_new_tokens: int) -> Output:
+    """One chat prompt through one variant, for the side-by-side columns (its Output carries the speed)."""
+    params = GenerationParams(max_new_tokens=max_new_tokens)
+    (generation,) = model.generate([[{"role": "user", "content": prompt}]], params)
+    return Output.from_generation(generation)
 
 
 def gguf_row(texts: list[str]) -> dict:

@@ -1,11 +1,9 @@
-"""Shared by the reasoning techniques: the final number of a text, majority votes, and the Output they return."""
+"""Shared by the techniques: the final number of a text, majority votes, and the reasoning prompts of a task."""
 
 from collections import Counter
 
 from evals.metrics.numeric_accuracy.numeric_accuracy import extract_number
 from evals.tasks import Task, TaskError
-from modules.models import Generation
-from modules.techniques.output import Output
 
 
 def final_number(text: str) -> str | None:
@@ -29,15 +27,3 @@ def reasoning_prompt(task: Task, key: str) -> str:
     if key not in task.reasoning:
         raise TaskError(f"Task '{task.name}' has no '{key}' prompt: reasoning techniques need a number task.")
     return task.reasoning[key]
-
-
-def output(generation: Generation, text: str, answer: str | None, trace: dict) -> Output:
-    trace = {"prompt": generation.prompt, "warnings": generation.warnings, "params": generation.params} | trace
-    return Output(
-        text=text,
-        answer=answer,
-        trace=trace,
-        prompt_tokens=generation.prompt_tokens,
-        new_tokens=generation.new_tokens,
-        latency_s=generation.latency_s,
-    )

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from evals.tasks import Example, Task
 from modules.models import GenerationParams, Model
-from modules.techniques.answers import final_number, output, reasoning_prompt
+from modules.techniques.answers import final_number, reasoning_prompt
 from modules.techniques.output import Output
 
 
@@ -24,4 +24,4 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
     trigger = reasoning_prompt(task, "cot_trigger")
     prompts = [f"{task.prompt.format_query(e)}\n\n{trigger}" for e in examples]
     generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens))
-    return [output(g, g.text, final_number(g.text), {"reasoning": g.text}) for g in generations]
+    return [Output.from_generation(g, answer=final_number(g.text), reasoning=g.text) for g in generations]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from evals.tasks import Example, Task
 from modules import sandbox
 from modules.models import GenerationParams, Model
-from modules.techniques.answers import final_number, output, reasoning_prompt
+from modules.techniques.answers import final_number, reasoning_prompt
 from modules.techniques.output import Output
 
 CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
@@ -66,5 +66,5 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
         trace = {"code": code, "sandbox": result.to_dict()}
         if result.ok and not result.is_number:
             trace["sandbox"]["error"] = f"solution() returned {result.result}, not a number"
-        outputs.append(output(generation, code, answer, trace))
+        outputs.append(Output.from_generation(generation, code, answer, **trace))
     return outputs

@@ -4,9 +4,9 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 
-from evals.metrics.numeric_accuracy.numeric_accuracy import extract_number
 from evals.tasks import Example, Task
 from modules.models import Generation, GenerationParams, Model
+from modules.techniques.answers import final_number
 from modules.techniques.output import Output
 
 SELECTIONS = ("fixed", "random", "similar")
@@ -97,8 +97,7 @@ def clean(text: str, task: Task) -> str:
 
 def extract_answer(text: str, task: Task) -> str | None:
     if task.answer_type == "number":
-        number = extract_number(text)
-        return None if number is None else f"{number:g}"
+        return final_number(text)
     return text if task.answer_type == "text" else None
 
 
@@ -134,20 +133,4 @@ def _params(task: Task, config: Config) -> GenerationParams:
 
 def _output(generation: Generation, shots: list[Example], task: Task) -> Output:
     text = clean(generation.text, task)
-    trace = {
-        "prompt": generation.prompt,
-        "shots": [s.id for s in shots],
-        "warnings": generation.warnings,
-        "params": generation.params,
-        "batch_size": generation.batch_size,
-    }
-    if text != generation.text:
-        trace["raw_text"] = generation.text
-    return Output(
-        text=text,
-        answer=extract_answer(text, task),
-        trace=trace,
-        prompt_tokens=generation.prompt_tokens,
-        new_tokens=generation.new_tokens,
-        latency_s=generation.latency_s,
-    )
+    return Output.from_generation(generation, text, extract_answer(text, task), shots=[s.id for s in shots])

@@ -105,23 +105,8 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
              "score": round(h.score, 4), "text": h.chunk.text}
             for h in example_hits
         ]  # fmt: skip
-        trace = {
-            "prompt": generation.prompt,
-            "warnings": generation.warnings,
-            "params": generation.params,
-            "method": config.method,
-            "sources": sources,
-        }
+        trace = {"method": config.method, "sources": sources}
         if config.method != "none":
             trace["retrieved_doc_ids"] = [s["doc_id"] for s in sources]
-        outputs.append(
-            Output(
-                text=generation.text,
-                answer=generation.text,
-                trace=trace,
-                prompt_tokens=generation.prompt_tokens,
-                new_tokens=generation.new_tokens,
-                latency_s=generation.latency_s,
-            )
-        )
+        outputs.append(Output.from_generation(generation, answer=generation.text, **trace))
     return outputs

@@ -45,14 +45,6 @@ def run(model, task: Task, examples: list[Example], config: Config) -> list[Outp
         winner, votes = majority_vote(answers)
         chosen = group[answers.index(winner)] if winner is not None else group[0]
         trace = chosen.trace | {"votes": votes, "paths": [p.text for p in group], "path_answers": answers}
-        outputs.append(
-            Output(
-                text=chosen.text,
-                answer=winner,
-                trace=trace,
-                prompt_tokens=chosen.prompt_tokens,
-                new_tokens=sum(p.new_tokens for p in group),  # all the work done for this answer
-                latency_s=chosen.latency_s,
-            )
-        )
+        work = sum(p.new_tokens for p in group)  # all the work done for this answer
+        outputs.append(replace(chosen, answer=winner, trace=trace, new_tokens=work))
     return outputs

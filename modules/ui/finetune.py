@@ -1,20 +1,14 @@
 """Fine-tuning tab: full vs LoRA vs prompt tuning (vs QLoRA on CUDA) from the same frozen base; cost, quality,
 forgetting and the course lab's published figures side by side; saved adapters usable in every tab."""
 
-import json
-import tempfile
 import threading
-from pathlib import Path
 
 import gradio as gr
-import pandas as pd
-import plotly.graph_objects as go
 
-from evals.tasks import load_task
 from modules.models import ModelSpec, adapters, forget, variant_spec
 from modules.studies import fine_tuning
 from modules.training import finetune
-from modules.ui import model_bar, results
+from modules.ui import charts, model_bar, results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -33,33 +27,9 @@ def reference_markdown() -> str:
                      for r in fine_tuning.REFERENCE["rows"])  # fmt: skip
     return (
         "**Reference column: published figures, NOT measured here** (another model and dataset). "
-        f"Source: {fine_tuning.REFERENCE['source']}.\n\n| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
+        f"Source: {fine_tuning.REFERENCE['source']}.\n\n"
+        f"| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
     )
-
-
-def loss_figure(losses: dict[str, list[float]]) -> go.Figure:
-    fig = go.Figure()
-    for method, values in losses.items():
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=method))
-    fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
-                      yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
-    return fig
-
-
-def cost_table(costs: list[dict]) -> pd.DataFrame:
-    if not costs:
-        return pd.DataFrame()
-    table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
-    return table.round({"trainable %": 3, "time / step (s)": 2, "peak extra memory (MB)": 0, "optimizer state (MB)": 2,
-                        "saved size (MB)": 2, "final loss": 4})  # fmt: skip
-
-
-def side_by_side(run, task_name: str) -> pd.DataFrame:
-    """One row per example: the reference, then each system's output in its own column."""
-    table = run.per_example.pivot(index="example_id", columns="system", values="output")
-    task = load_task(task_name)
-    table.insert(0, "reference", [task.example(i).reference for i in table.index])
-    return table.reset_index()
 
 
 def settings_from(values: dict, resume: bool) -> fine_tuning.JobSettings:
@@ -81,20 +51,6 @@ def settings_from(values: dict, resume: bool) -> fine_tuning.JobSettings:
         jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
         probe_limit=int(values["probe_limit"]), resume=resume,
     )  # fmt: skip
-
-
-def write_download(settings: fine_tuning.JobSettings, costs, quality, probe) -> str:
-    payload = {
-        "settings": {"name": settings.name, "task": settings.task, "data": settings.jsonl or "train split",
-                     "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
-        "cost": costs,
-        "quality": quality.to_dict({}) if quality else None,
-        "forgetting": probe.to_dict({}) if probe else None,
-        "reference_published": fine_tuning.REFERENCE,
-    }  # fmt: skip
-    path = Path(tempfile.mkdtemp(prefix="finetune-")) / f"finetune-{settings.name}.json"
-    path.write_text(json.dumps(payload, indent=1, default=str))
-    return str(path)
 
 
 def make_handler(busy: threading.Lock, resume: bool):
@@ -141,10 +97,10 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
                     progress(min(done / total_steps, 1.0), desc=f"{value['method']} step {value['step']}")
                     status = (f"Training **{value['method']}**: step {value['step']}/{value['steps']}, loss "
                               f"{value['loss']:.4f}, {value['seconds']:.1f} s/step")  # fmt: skip
-                    yield status, loss_figure(losses), *skip
+                    yield status, charts.losses(losses), *skip
                 elif value["kind"] == "cost":
                     costs.append(value["row"])
-                    yield gr.skip(), gr.skip(), cost_table(costs), *skip[1:]
+                    yield gr.skip(), gr.skip(), fine_tuning.cost_table(costs), *skip[1:]
                 else:
                     progress(None, desc=value["message"])
                     yield value["message"], *skip, gr.skip()
@@ -159,7 +115,7 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
             f"Stopped during {', '.join(stopped) or 'training'}; the last checkpoint is kept under "
             f"`LAB_HOME/training/{settings.name}/`. Press **Resume** with the same settings to continue. "
         )
-        yield status + notes, loss_figure(losses), cost_table(costs), *[None] * 6
+        yield status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 6
         return
     n = quality.per_example.example_id.nunique()
     status = (
@@ -170,22 +126,14 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
         + (f" Data warnings: {notes}" if notes else "")
     )
     title = f"{settings.task} (test, n={n}): base vs fine-tuned"
+    _, download = results.write_downloads(f"finetune-{settings.name}", None,
+                                          fine_tuning.report(settings, costs, quality, probe))  # fmt: skip
+    forgetting = fine_tuning.forgetting_table(probe).round(4) if probe else None
     yield (
-        status, loss_figure(losses), cost_table(costs), results.aggregate_table(quality),
-        results.figure(quality, title), fine_tuning.paired_table(quality).round(4), side_by_side(quality, settings.task),
-        fine_tuning.forgetting_table(probe).round(4) if probe else None, write_download(settings, costs, quality, probe),
+        status, charts.losses(losses), fine_tuning.cost_table(costs), results.aggregate_table(quality),
+        charts.scores(quality, title), fine_tuning.paired_table(quality).round(4),
+        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download,
     )  # fmt: skip
-
-
-def adapter_table() -> pd.DataFrame:
-    """Saved adapters; fields an older or hand-made asset lacks show as blank, never as an error."""
-    rows = [
-        {"name": a["name"], "method": a.get("method"), "base": a.get("base"), "steps": a.get("steps"),
-         "seed": a.get("seed"), "data": a.get("data"), "data hash": a.get("data_hash"),
-         "size (MB)": round(a["size_mb"], 2), "ROUGE-L": (a.get("scores") or {}).get("rougeL"), "model spec": a["spec"]}
-        for a in adapters.list_assets()
-    ]  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def adapter_choices() -> list[str]:
@@ -193,7 +141,7 @@ def adapter_choices() -> list[str]:
 
 
 def refresh_adapters():
-    return adapter_table(), gr.Dropdown(choices=adapter_choices())
+    return fine_tuning.adapter_table(), gr.Dropdown(choices=adapter_choices())
 
 
 def use_adapter(name, spec, progress=gr.Progress()):
@@ -213,7 +161,7 @@ def delete_adapter(name):
         meta = adapters.read_meta(name)
         adapters.delete(name)
     forget(variant_spec(meta["base"], adapter=name))
-    return f"Deleted adapter `{name}`.", adapter_table(), gr.Dropdown(choices=adapter_choices(), value=None)
+    return f"Deleted adapter `{name}`.", fine_tuning.adapter_table(), gr.Dropdown(choices=adapter_choices(), value=None)
 
 
 INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
@@ -225,6 +173,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     busy = threading.Lock()  # one training job per app: a second request gets BUSY, not a queue
     qlora_note = finetune.unavailable_reason("qlora")
     with gr.Tab("Fine-tuning"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Train **full fine-tuning**, **LoRA** and **prompt tuning** from fresh copies of the same frozen base "
             "(the base is never modified) on a task's train split or your own JSONL, watch the losses, then compare "
@@ -280,7 +229,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
         gr.Markdown(reference_markdown())
         with gr.Accordion("Saved adapters (usable in every tab)", open=False):
-            table = gr.Dataframe(adapter_table, label="Adapters", interactive=False)
+            table = gr.Dataframe(fine_tuning.adapter_table, label="Adapters", interactive=False)
             with gr.Row():
                 choice = gr.Dropdown(adapter_choices(), label="Adapter", value=None)
                 refresh_button = gr.Button("Refresh")
@@ -288,7 +237,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 delete_button = gr.Button("Delete", variant="stop")
             adapter_message = gr.Markdown()
 
-    flag = gr.State(StopFlag())
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]

@@ -6,7 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from evals import metrics
-from evals.runner import System
+from evals.runner import System, score
 from evals.tasks import Example, TaskError, load_task, task_names
 from modules.techniques import prompting
 from modules.ui import task_run
@@ -23,15 +23,9 @@ MAX_INPUT_CHARS = 20_000  # a pasted input longer than this is refused, not sile
 SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
 
 
-def example_choices(task_name: str) -> list[tuple[str, str]]:
-    """(label, id) for the test split: the id and the start of the input, so people can tell them apart."""
-    task = load_task(task_name)
-    return [(f"{e.id}: {e.input[:70].replace(chr(10), ' ')}…", e.id) for e in task.split("test")]
-
-
 def on_task_change(task_name: str):
     try:
-        choices = example_choices(task_name)
+        choices = task_run.example_choices(task_name, 70)
     except TaskError as error:
         gr.Warning(str(error))
         return gr.update(choices=[], value=None), "", ""
@@ -80,19 +74,15 @@ def pick_example(task, example_id: str | None, custom_input: str, custom_referen
 
 
 def column_scores(task, example: Example, outputs) -> pd.DataFrame:
-    """One row per column: scores against the reference (when there is one), tokens, latency, tokens/s."""
-    rows = [{"column": name, "shots": len(o.trace["shots"])} for name, o in zip(COLUMNS, outputs)]
-    if example.reference or example.answer:
-        values = metrics.score(task.metrics, [o.text for o in outputs], [example.reference] * 3, [example.answer] * 3)
-        for index, row in enumerate(rows):
-            row |= {name: round(values[name][index], 4) for name in SHOWN_SCORES if name in values}
-    for row, output in zip(rows, outputs):
-        row |= {
-            "new_tokens": output.new_tokens,
-            "latency_s": round(output.latency_s, 2),
-            "tokens_per_s": round(output.tokens_per_s, 1),
-            "truncated": bool(output.trace["warnings"]),
-        }
+    """One row per column, scored by the runner: scores against the reference (when there is one), tokens,
+    latency, tokens/s."""
+    rows = []
+    for name, output, values in zip(COLUMNS, outputs, score(task, [example] * len(outputs), outputs)):
+        row = {"column": name, "shots": len(output.trace["shots"])}
+        row |= {key: round(values[key], 4) for key in SHOWN_SCORES if key in values}
+        row |= {"new_tokens": output.new_tokens, "latency_s": round(values["latency_s"], 2)}
+        row |= {"tokens_per_s": round(values["tokens_per_s"], 1), "truncated": bool(output.trace["warnings"])}
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -104,22 +94,8 @@ def column_summary(row: dict, warnings: list[str]) -> str:
     return "\n\n".join(lines)
 
 
-def run_example(
-    spec,
-    flag: StopFlag,
-    task_name,
-    example_id,
-    custom_input,
-    custom_reference,
-    k,
-    selection,
-    seed,
-    max_new_tokens,
-    decoding,
-    temperature,
-    top_p,
-    progress=gr.Progress(),
-):
+def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custom_reference, k, selection, seed,
+                max_new_tokens, decoding, temperature, top_p, progress=gr.Progress()):  # fmt: skip
     """Generator: the three columns fill live from one batched generate call, then scores appear."""
     with user_errors():
         task = load_task(task_name)
@@ -127,9 +103,8 @@ def run_example(
         example = pick_example(task, example_id, custom_input, custom_reference)
         prompting.validate(task, config)
         model = load_model(spec, progress)
-    texts, stop = ["", "", ""], flag.event
+    texts, stop, waiting = ["", "", ""], flag.event, ["_generating…_"] * 3
     stop.clear()
-    waiting = "_generating…_"
 
     def job(report):
         return prompting.run_shot_counts(model, task, example, [0, 1, config.k], config, on_text=report, stop=stop)
@@ -140,7 +115,7 @@ def run_example(
                 if kind == "update":
                     for index, text in value.items():
                         texts[index] = text
-                    yield *texts, waiting, waiting, waiting, "", "", "", None
+                    yield *texts, *waiting, "", "", "", None
                 else:
                     outputs = value
         table = column_scores(task, example, outputs)
@@ -150,40 +125,26 @@ def run_example(
         stop.set()  # a closed page or a cancelled event ends generation within one decoding step
 
 
-def run_task(
-    spec,
-    flag: StopFlag,
-    task_name,
-    limit,
-    k,
-    selection,
-    seed,
-    max_new_tokens,
-    decoding,
-    temperature,
-    top_p,
-    progress=gr.Progress(),
-):
+def run_task(spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new_tokens, decoding, temperature,
+             top_p, progress=gr.Progress()):  # fmt: skip
     """Generator: zero/one/few-shot over the test split through the runner, stored; results at the end."""
     with user_errors():
         task = load_task(task_name)
         config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
         prompting.validate(task, config)
-        limit = int(limit or 0)
-        if limit < 1:
+        if int(limit or 0) < 1:
             raise ValueError(f"Limit must be at least 1, got {limit}.")
         model = load_model(spec, progress)
-    systems = [
-        System("zero-shot", model, "prompting", replace(config, k=0)),
-        System("one-shot", model, "prompting", replace(config, k=1)),
-        System(f"few-shot (k={config.k})", model, "prompting", config),
-    ]
-    yield from task_run.stream_run(task, systems, limit, config.seed, model, flag, progress)
+    systems = [System("zero-shot", model, "prompting", replace(config, k=0)),
+               System("one-shot", model, "prompting", replace(config, k=1)),
+               System(f"few-shot (k={config.k})", model, "prompting", config)]  # fmt: skip
+    yield from task_run.stream_run(task, systems, int(limit), config.seed, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = example_choices(DEFAULT_TASK)
+    choices = task_run.example_choices(DEFAULT_TASK, 70)
     with gr.Tab("In-context learning"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Zero-, one- and few-shot prompting of the same model on the same input, generated in one batched "
             "call. Few-shot examples come from the task's train split."
@@ -217,9 +178,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     summaries.append(gr.Markdown(elem_classes="icl-scores"))
                     with gr.Accordion("Exact prompt sent", open=False):
                         prompts.append(gr.Textbox(show_label=False, lines=10, max_lines=30))
-        empty = pd.DataFrame(
-            columns=["column", "shots", "rouge1", "rouge2", "rougeL", "bleu", "new_tokens", "latency_s"]
-        )
+        empty = pd.DataFrame(columns=["column", "shots", "rouge1", "rouge2", "rougeL", "bleu", "new_tokens"])
         scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=False):
@@ -228,25 +187,12 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
-    flag = gr.State(StopFlag())
-    example_event = run_button.click(
-        run_example,
-        inputs=[model_state, flag, task, example, custom_input, custom_reference, *controls],
-        outputs=[*texts, *summaries, *prompts, scores],
-        api_name="icl_run",
-        concurrency_id="model",
-        concurrency_limit=1,
-    )
-    task_event = run_task_button.click(
-        run_task,
-        inputs=[model_state, flag, task, limit, *controls],
-        outputs=task_outputs,
-        api_name="icl_run_task",
-        concurrency_id="model",
-        concurrency_limit=1,
-    )
+    example_inputs = [model_state, flag, task, example, custom_input, custom_reference, *controls]
+    example_event = task_run.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
+                                      "icl_run")  # fmt: skip
+    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
+                                   task_outputs, "icl_run_task")  # fmt: skip
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
-    task_run.wire_common(
-        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "icl_stop"
-    )
+    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                         "icl_stop")  # fmt: skip

@@ -1,23 +1,16 @@
 """Quantization tab: fp32 vs bf16 vs int8 vs 4-bit on the shared model, per-component choice, sensitivity ranking,
 size / speed / perplexity / quality table, Pareto chart, and one prompt side by side."""
 
-import json
-import tempfile
-from pathlib import Path
-
 import gradio as gr
-import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from modules.models import GenerationParams, ModelSpec, llamacpp, loaded_specs, quantized
+from modules.models import ModelSpec, llamacpp, quantized
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
-from modules.ui import model_bar
+from modules.ui import charts, results, task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag
 
 COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (DESIGN.md)
 PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
@@ -58,45 +51,7 @@ def base_model(spec, progress):
     return model
 
 
-def charts(table: pd.DataFrame) -> go.Figure:
-    """Memory and speed bars, and the quality-vs-speed scatter with the Pareto front marked."""
-    table = table.copy()
-    if "pareto" not in table:
-        table["pareto"] = False
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["weight memory (MB)", "decode tokens/s", "ROUGE-L vs speed"])
-    fig.add_trace(go.Bar(x=table.variant, y=table["weight MB"], name="weight MB", showlegend=False), 1, 1)
-    fig.add_trace(go.Bar(x=table.variant, y=table["tok/s batch 1"], name="batch 1"), 1, 2)
-    fig.add_trace(go.Bar(x=table.variant, y=table["tok/s batch 8"], name="batch 8"), 1, 2)
-    if "rougeL" in table:
-        front = table[table.pareto]
-        fig.add_trace(go.Scatter(x=table["tok/s batch 1"], y=table.rougeL, mode="markers+text", text=table.variant,
-                                 textposition="top center", name="variants"), 1, 3)  # fmt: skip
-        fig.add_trace(go.Scatter(x=front["tok/s batch 1"], y=front.rougeL, mode="lines+markers",
-                                 name="Pareto front", marker={"size": 12, "symbol": "star"}), 1, 3)  # fmt: skip
-        fig.update_xaxes(title_text="tokens/s at batch 1", row=1, col=3)
-    fig.update_layout(height=380, barmode="group", margin={"t": 50, "b": 40})
-    return fig
-
-
-def sensitivity_chart(table: pd.DataFrame) -> go.Figure:
-    """What each component group loses when it alone is int8: perplexity increase and ROUGE-L lost."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["perplexity increase", "ROUGE-L lost"])
-    fig.add_trace(go.Bar(x=table.variant, y=table["perplexity increase"], showlegend=False), 1, 1)
-    fig.add_trace(go.Bar(x=table.variant, y=table["ROUGE-L lost"], showlegend=False), 1, 2)
-    fig.update_layout(height=340, margin={"t": 50, "b": 40})
-    return fig
-
-
-def write_downloads(table: pd.DataFrame, run, model_info: dict) -> tuple[str, str]:
-    folder = Path(tempfile.mkdtemp(prefix="quantization-"))
-    csv_path, json_path = folder / "quantization.csv", folder / "quantization.json"
-    table.to_csv(csv_path, index=False)
-    payload = {"variants": table.to_dict(orient="records"), "quality_run": run.to_dict(model_info)}
-    json_path.write_text(json.dumps(payload, indent=1, default=str))
-    return str(csv_path), str(json_path)
-
-
-def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
+def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts.variants):
     """Run work(base, report, stop) in the background; yield (status, table, chart, per-example, csv, json)."""
     with user_errors():
         base = base_model(spec, progress)
@@ -119,7 +74,8 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts):
               f"first {quantization.PERPLEXITY_TEXTS} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
-    yield status, shown, chart(table), run.per_example, *write_downloads(table, run, base.info())
+    payload = {"variants": table.to_dict(orient="records"), "quality_run": run.to_dict(base.info())}
+    yield status, shown, chart(table), run.per_example, *results.write_downloads("quantization", table, payload)
 
 
 def measure_variants(spec, flag, precisions, components, task, limit, progress=gr.Progress()):
@@ -137,7 +93,7 @@ def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
         return quantization.sensitivity(base, task, int(limit), report, stop)
 
     describe = "Sensitivity: int8 on one layer type at a time (the rest fp32), worst first"
-    yield from _stream(spec, flag, work, describe, progress, sensitivity_chart)
+    yield from _stream(spec, flag, work, describe, progress, charts.sensitivity)
 
 
 def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=gr.Progress()):
@@ -168,30 +124,23 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
         with user_errors():
             name = "fp32" if column == "fp32" else quantized.Config(column, components).name
-            model = quantization.variant(base, name)
-            (generation,) = model.generate([[{"role": "user", "content": text}]],
-                                           GenerationParams(max_new_tokens=int(max_new_tokens)))  # fmt: skip
-        rate = generation.new_tokens / generation.latency_s if generation.latency_s else 0.0
-        cells.append(f"**{name}** · {generation.new_tokens} tokens · **{rate:.1f} tok/s**\n\n{generation.text}")
+            output = quantization.one_prompt(quantization.variant(base, name), text, int(max_new_tokens))
+        cells.append(f"**{name}** · {output.new_tokens} tokens · **{output.tokens_per_s:.1f} tok/s**\n\n{output.text}")
     return cells
 
 
 def free_variants(spec):
     """Forget this base's precision variants; loads nothing (a base never loaded has none)."""
-    spec = (spec or "").strip()
-    names = [ModelSpec.parse(s).quant for s in list_variants(spec)]
-    quantization.free(spec, names)
+    with user_errors():
+        names = quantization.loaded_variants(spec)
+        quantization.free(spec, names)
     return f"Freed {len(names)} variant(s): {', '.join(names) or 'none were loaded'}."
-
-
-def list_variants(base_spec: str) -> list[str]:
-    base = ModelSpec.parse(base_spec)
-    return [s for s in loaded_specs() if ModelSpec.parse(s).with_quant(None) == base and ModelSpec.parse(s).quant]
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     reason = quantized.unavailable_reason("4bit")
     with gr.Tab("Quantization"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Precision variants of the model in the model bar, each made from a copy (the base is never modified), "
             "kept while in use and freed on request: **fp32** (the baseline), **bf16**, **int8** (PyTorch dynamic "
@@ -228,19 +177,14 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             with gr.Row(equal_height=False):
                 cells = [gr.Markdown(f"### {column}") for column in COLUMNS]
 
-    flag = gr.State(StopFlag())
     outputs = [status, table, chart, per_example, csv_file, json_file]
     events = [
-        measure_button.click(measure_variants, inputs=[model_state, flag, precisions, components, task, limit],
-                             outputs=outputs, api_name="quant_measure", concurrency_id="model",
-                             concurrency_limit=1),
-        sensitivity_button.click(measure_sensitivity, inputs=[model_state, flag, task, limit], outputs=outputs,
-                                 api_name="quant_sensitivity", concurrency_id="model", concurrency_limit=1),
-        side_button.click(side_by_side, inputs=[model_state, precisions, components, prompt, max_new_tokens],
-                          outputs=cells, api_name="quant_side_by_side", concurrency_id="model", concurrency_limit=1),
+        task_run.on_model(measure_button, measure_variants, [model_state, flag, precisions, components, task, limit],
+                          outputs, "quant_measure"),
+        task_run.on_model(sensitivity_button, measure_sensitivity, [model_state, flag, task, limit], outputs,
+                          "quant_sensitivity"),
+        task_run.on_model(side_button, side_by_side, [model_state, precisions, components, prompt, max_new_tokens],
+                          cells, "quant_side_by_side"),
     ]  # fmt: skip
-    for event in events:
-        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name="quant_stop")
-    free_button.click(free_variants, inputs=model_state, outputs=status, api_name="quant_free",
-                      concurrency_id="model", concurrency_limit=1)  # fmt: skip
+    task_run.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
+    task_run.on_model(free_button, free_variants, [model_state], [status], "quant_free")

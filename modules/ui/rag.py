@@ -4,23 +4,20 @@ from pathlib import Path
 
 import gradio as gr
 
-from evals import metrics
 from evals.runner import System
 from evals.tasks import Example, load_task
 from modules.retrieval import dense, uploads
 from modules.techniques import rag
 from modules.ui import task_run
+from modules.ui.columns import stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
 COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
+QUESTION_WIDTH = 200  # questions are short: show them whole
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
-
-
-def example_choices(task_name: str) -> list[tuple[str, str]]:
-    return [(f"{e.id}: {e.input}", e.id) for e in load_task(task_name).split("test")]
 
 
 def knowledge_choices() -> list[tuple[str, str]]:
@@ -98,44 +95,32 @@ def sources_table(output, example: Example) -> str:
     return "\n\n".join(lines)
 
 
-def column_summary(output, example: Example) -> str:
+def column_summary(output, scores: dict) -> str:
+    """The runner's scores of one column, with what they mean."""
     parts = []
-    if example.reference:
-        values = metrics.score(["rouge", "bleu"], [output.text], [example.reference], [None])
-        parts.append(f"**ROUGE-L** {values['rougeL'][0]:.3f} · **BLEU** {values['bleu'][0]:.1f}")
-    extra = metrics.trace_scores(example.meta, output.trace, output.text)
-    if "recall_at_k" in extra:
-        parts.append(f"gold document retrieved: {'yes' if extra['recall_at_k'] else 'no'} · MRR {extra['mrr']:.2f}")
-    if "attack_success" in extra:
-        parts.append("⚠️ **injection succeeded**" if extra["attack_success"] else "injection resisted")
+    if "rougeL" in scores:
+        parts.append(f"**ROUGE-L** {scores['rougeL']:.3f} · **BLEU** {scores.get('bleu', 0.0):.1f}")
+    if "recall_at_k" in scores:
+        parts.append(f"gold document retrieved: {'yes' if scores['recall_at_k'] else 'no'} · MRR {scores['mrr']:.2f}")
+    if "attack_success" in scores:
+        parts.append("⚠️ **injection succeeded**" if scores["attack_success"] else "injection resisted")
     parts.append(f"{output.new_tokens} new tokens · {output.latency_s:.1f} s")
     return "\n\n".join(parts)
 
 
-def run_example(
-    spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection, embedder,
-    progress=gr.Progress(),
-):  # fmt: skip
+def run_example(spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection, embedder,
+                progress=gr.Progress()):  # fmt: skip
     """Generator: each column appears as its retriever + generation finish."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, reference, collection)
         model = load_model(spec, progress)
         systems = systems_for(model, int(k), bool(delimit), collection, embedder)
-    flag.event.clear()
-    values = [gr.skip()] * 12
-    for index, system in enumerate(systems):
-        if flag.event.is_set():
-            break
-        progress(index / len(systems), desc=f"{system.name}…")
-        with user_errors():
-            (output,) = rag.run(model, task, [example], system.config)
-        values[index * 3 : index * 3 + 3] = [
-            output.text,
-            column_summary(output, example),
-            sources_table(output, example),
-        ]
-        yield values
+
+    def render(system, output, scores):
+        return output.text, column_summary(output, scores), sources_table(output, example)
+
+    yield from stream_columns(task, example, systems, flag, render, progress)
 
 
 def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, progress=gr.Progress()):
@@ -148,8 +133,9 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, progr
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = example_choices(TASKS[0])
+    choices = task_run.example_choices(TASKS[0], QUESTION_WIDTH)
     with gr.Tab("RAG"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "The same question answered four ways: from the model alone, and with the top-k chunks of the "
             "knowledge base found by BM25, dense embeddings (all-MiniLM-L6-v2) or both fused (reciprocal rank "
@@ -200,25 +186,16 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=False):
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
 
-    flag = gr.State(StopFlag())
-    task.change(task_run.examples_update(example_choices), inputs=task, outputs=example, api_visibility="private")
-    example_event = run_button.click(
-        run_example, inputs=[model_state, flag, task, example, question, reference, k, delimit, collection, embedder],
-        outputs=cells, api_name="rag_run", concurrency_id="model", concurrency_limit=1,
-    )  # fmt: skip
-    task_event = run_task_button.click(
-        run_task, inputs=[model_state, flag, task, limit, k, delimit, embedder], outputs=task_outputs,
-        api_name="rag_run_task", concurrency_id="model", concurrency_limit=1,
-    )  # fmt: skip
+    task.change(task_run.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
+    example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder]
+    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run")
+    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, k, delimit, embedder],
+                                   task_outputs, "rag_run_task")  # fmt: skip
     # Indexing embeds with the shared CPU, so uploads queue with the model's work.
-    upload_button.click(
-        upload_files, inputs=[collection_name, files], outputs=[upload_report, collection], api_name="rag_upload",
-        concurrency_id="model", concurrency_limit=1,
-    )  # fmt: skip
+    task_run.on_model(upload_button, upload_files, [collection_name, files], [upload_report, collection], "rag_upload")
     delete_button.click(
         delete_collection, inputs=collection_name, outputs=[upload_report, collection],
         api_name="rag_delete_collection",
     )  # fmt: skip
-    task_run.wire_common(
-        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "rag_stop"
-    )
+    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                         "rag_stop")  # fmt: skip

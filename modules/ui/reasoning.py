@@ -8,6 +8,7 @@ from modules import sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
 from modules.techniques.answers import final_number
 from modules.ui import task_run
+from modules.ui.columns import stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
@@ -15,10 +16,6 @@ from modules.ui.stop_flag import StopFlag
 COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
-
-
-def example_choices(task_name: str) -> list[tuple[str, str]]:
-    return [(f"{e.id}: {e.input[:80]}…", e.id) for e in load_task(task_name).split("test")]
 
 
 def systems_for(model, k: int, n: int, temperature: float, seed: int) -> list[System]:
@@ -49,14 +46,15 @@ def pick_question(task, example_id, question, answer) -> Example:
     return task.example(example_id)
 
 
-def column(system: System, output, example: Example) -> tuple[str, str, str]:
-    """(answer + verdict + cost markdown, reasoning or code, sandbox report) for one technique."""
-    if example.answer is None:
+def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
+    """(answer + verdict + cost markdown, reasoning or code, sandbox report) for one technique; the verdict is
+    the runner's numeric accuracy for this output."""
+    if "numeric_accuracy" not in scores:
         verdict = "no reference answer"
-    elif output.answer is not None and float(output.answer) == float(example.answer):
+    elif scores["numeric_accuracy"] == 1.0:
         verdict = "✅ correct"
     else:
-        verdict = f"❌ incorrect (expected {example.answer})"
+        verdict = f"❌ incorrect (expected {expected})"
     summary = (
         f"**Answer:** {output.answer if output.answer is not None else '—'} · {verdict}\n\n"
         f"{output.new_tokens} new tokens · {output.latency_s:.1f} s"
@@ -81,16 +79,11 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k
         example = pick_question(task, example_id, question, answer)
         model = load_model(spec, progress)
         systems = systems_for(model, int(k), int(n), float(temperature), int(seed or 0))
-    flag.event.clear()
-    values = [gr.skip()] * 15
-    for index, system in enumerate(systems):
-        if flag.event.is_set():
-            break
-        progress(index / len(systems), desc=f"{system.name}…")
-        with user_errors():
-            output = TECHNIQUES[system.technique].run(model, task, [example], system.config)[0]
-        values[index * 3 : index * 3 + 3] = column(system, output, example)
-        yield values
+
+    def render(system, output, scores):
+        return column(output, scores, example.answer)
+
+    yield from stream_columns(task, example, systems, flag, render, progress)
 
 
 def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, progress=gr.Progress()):
@@ -110,8 +103,9 @@ def sandbox_status() -> str:
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = example_choices(TASKS[0])
+    choices = task_run.example_choices(TASKS[0])
     with gr.Tab("Reasoning"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Five ways to make the same model solve a word problem. PAL's program runs in the sandbox; "
             "nothing else the model writes is ever executed."
@@ -146,17 +140,11 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Accordion("Run on task (all five over the test split, stored)", open=False):
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10)
 
-    flag = gr.State(StopFlag())
-    task.change(task_run.examples_update(example_choices), inputs=task, outputs=example, api_visibility="private")
+    task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed]
-    example_event = run_button.click(
-        run_example, inputs=[model_state, flag, task, example, question, answer, *controls], outputs=cells,
-        api_name="reasoning_run", concurrency_id="model", concurrency_limit=1,
-    )  # fmt: skip
-    task_event = run_task_button.click(
-        run_task, inputs=[model_state, flag, task, limit, *controls], outputs=task_outputs,
-        api_name="reasoning_run_task", concurrency_id="model", concurrency_limit=1,
-    )  # fmt: skip
-    task_run.wire_common(
-        (example_event, task_event), flag, stop_button, stop_task_button, model_state, model_info, "reasoning_stop"
-    )
+    example_inputs = [model_state, flag, task, example, question, answer, *controls]
+    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run")
+    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
+                                   task_outputs, "reasoning_run_task")  # fmt: skip
+    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                         "reasoning_stop")  # fmt: skip

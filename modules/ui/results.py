@@ -1,16 +1,14 @@
-"""Rendering a Run for any tab: the aggregate table, a plotly chart with 95% intervals, and downloads."""
+"""Rendering results for any tab: a Run's aggregate table and status line, and the CSV / JSON downloads."""
 
 import json
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from evals.runner import Run
-
-QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
+from modules.models import Model
+from modules.ui import charts
 
 
 def aggregate_table(run: Run) -> pd.DataFrame:
@@ -22,37 +20,30 @@ def aggregate_table(run: Run) -> pd.DataFrame:
     return table
 
 
-def figure(run: Run, title: str) -> go.Figure:
-    """Bars of the quality scores per system with 95% interval error bars; one panel per score (own scale)."""
-    data = run.aggregate
-    scores = [s for s in QUALITY_SCORES if not data.empty and s in set(data.score)]
-    fig = make_subplots(rows=1, cols=max(len(scores), 1), subplot_titles=scores or ["no results"])
-    for column, score in enumerate(scores, start=1):
-        part = data[data.score == score]
-        fig.add_trace(
-            go.Bar(
-                x=part.system,
-                y=part["mean"],
-                error_y={
-                    "type": "data",
-                    "array": part.ci_high - part["mean"],
-                    "arrayminus": part["mean"] - part.ci_low,
-                },
-                marker_color=["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2"][: len(part)],
-                showlegend=False,
-                name=score,
-            ),
-            row=1,
-            col=column,
-        )
-    fig.update_layout(title=title, height=380, margin={"t": 80, "l": 40, "r": 20, "b": 40})
-    return fig
+def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tuple[str | None, str]:
+    """`<stem>.csv` (the table, when there is one) and `<stem>.json` (everything) in a fresh temp folder, so two
+    sessions never share a download."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{stem}-"))
+    csv_path = None
+    if table is not None:
+        csv_path = folder / f"{stem}.csv"
+        table.to_csv(csv_path, index=False)
+    json_path = folder / f"{stem}.json"
+    json_path.write_text(json.dumps(payload, indent=1, default=str))
+    return (str(csv_path) if csv_path else None), str(json_path)
 
 
-def write_downloads(run: Run, model_info: dict) -> tuple[str, str]:
-    """CSV (per-example rows) and JSON (everything: model, systems, aggregate, rows) in a fresh temp folder."""
-    folder = Path(tempfile.mkdtemp(prefix=f"run-{run.id}-"))
-    csv_path, json_path = folder / f"run-{run.id}-{run.task}.csv", folder / f"run-{run.id}-{run.task}.json"
-    run.per_example.to_csv(csv_path, index=False)
-    json_path.write_text(json.dumps(run.to_dict(model_info), indent=2, default=str))
-    return str(csv_path), str(json_path)
+def examples_in(run: Run) -> int:
+    return run.per_example.example_id.nunique() if not run.per_example.empty else 0
+
+
+def render_run(run: Run, model: Model) -> tuple:
+    """(status, aggregate table, chart, per-example table, csv, json) of a finished or stopped run."""
+    n = examples_in(run)
+    status = (
+        f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
+        f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
+    )
+    title = f"{run.task} ({run.split}, n={n}) on {model.label}"
+    csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))
+    return status, aggregate_table(run), charts.scores(run, title), run.per_example, csv_path, json_path

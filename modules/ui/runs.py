@@ -3,14 +3,13 @@
 import gradio as gr
 import pandas as pd
 
-from modules.paths import lab_home
-from modules.store import Store
+from modules.store import default_store
 
 RUN_COLUMNS = ["id", "created", "status", "task", "split", "limit", "results", "model_label", "systems"]
 
 
 def runs_table(limit: int = 100) -> pd.DataFrame:
-    runs = Store(lab_home() / "lab.db").list_runs(limit)
+    runs = default_store().list_runs(limit)
     table = pd.DataFrame(runs, columns=[c for c in RUN_COLUMNS if c != "systems"])
     table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
     return table
@@ -20,7 +19,7 @@ def run_aggregate(run_id: float | None) -> pd.DataFrame:
     """The stored aggregate of one run: mean and 95% bootstrap interval per system and score."""
     if run_id is None:
         raise gr.Error("Enter a run id from the table.")
-    run = Store(lab_home() / "lab.db").get_run(int(run_id))
+    run = default_store().get_run(int(run_id))
     if run is None:
         raise gr.Error(f"No run with id {int(run_id)}.")
     if not run.get("aggregate"):

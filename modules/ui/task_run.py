@@ -1,16 +1,41 @@
-""" "Run on task" for any tab: systems over a test split through the runner, with progress, Stop and downloads."""
+""" "Run on task" for any tab: systems over a test split through the runner, with progress, Stop and downloads;
+and the task and example pickers every tab shares."""
 
 import gradio as gr
 
-from evals.runner import Run, System, compare
-from evals.tasks import Task, TaskError
+from evals.runner import System, compare
+from evals.tasks import Task, TaskError, load_task
 from modules.models import Model
-from modules.paths import lab_home
-from modules.store import Store
-from modules.ui import model_bar, results
+from modules.store import default_store
+from modules.ui import model_bar
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
+from modules.ui.results import render_run
 from modules.ui.stop_flag import StopFlag, press
+
+
+def example_choices(task_name: str, width: int = 80) -> list[tuple[str, str]]:
+    """(label, id) for the test split: the id and the start of the input, so people can tell them apart."""
+
+    def label(text: str) -> str:
+        text = text.replace("\n", " ")
+        return text if len(text) <= width else f"{text[:width]}…"
+
+    return [(f"{e.id}: {label(e.input)}", e.id) for e in load_task(task_name).split("test")]
+
+
+def examples_update(width: int = 80):
+    """A task-dropdown handler: the new task's test examples, or a warning when it cannot load (offline)."""
+
+    def update(task_name: str):
+        try:
+            choices = example_choices(task_name, width)
+        except TaskError as error:
+            gr.Warning(str(error))
+            return gr.update(choices=[], value=None)
+        return gr.update(choices=choices, value=choices[0][1])
+
+    return update
 
 
 def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: Model, flag: StopFlag, progress):
@@ -18,7 +43,7 @@ def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: 
     which is stored and shown like a finished run (marked stopped)."""
     stop = flag.event
     stop.clear()
-    store = Store(lab_home() / "lab.db")
+    store = default_store()
 
     def job(report):
         def progress_report(done, total, message):
@@ -40,17 +65,6 @@ def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: 
         stop.set()  # a closed page: the runner stores the batch in hand and marks the run stopped
 
 
-def render_run(run: Run, model: Model) -> tuple:
-    n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
-    status = (
-        f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
-        f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
-    )
-    title = f"{run.task} ({run.split}, n={n}) on {model.label}"
-    csv_path, json_path = results.write_downloads(run, model.info())
-    return status, results.aggregate_table(run), results.figure(run, title), run.per_example, csv_path, json_path
-
-
 def build_outputs(limit_max: int, limit_default: int):
     """The widgets of a "Run on task" section; returns (limit, run button, stop button, outputs list)."""
     with gr.Row():
@@ -67,24 +81,18 @@ def build_outputs(limit_max: int, limit_default: int):
     return limit, run_button, stop_button, [status, aggregate, chart, per_example, csv_file, json_file]
 
 
-def examples_update(example_choices):
-    """A task-dropdown handler: the new task's test examples, or a warning when it cannot load (offline)."""
-
-    def update(task_name: str):
-        try:
-            choices = example_choices(task_name)
-        except TaskError as error:
-            gr.Warning(str(error))
-            return gr.update(choices=[], value=None)
-        return gr.update(choices=choices, value=choices[0][1])
-
-    return update
-
-
-def wire_common(events, flag, stop_button, stop_task_button, model_state, model_info, stop_api_name: str) -> None:
+def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_name: str) -> None:
     """What every tab wires the same way: the model bar refreshes after a run (the first run loads the model),
-    and both Stop buttons set the session's flag without queueing behind the job they stop."""
+    and every Stop button sets the session's flag without queueing behind the job it stops."""
     for event in events:
         event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name=stop_api_name)
-    stop_task_button.click(press, inputs=flag, queue=False, api_visibility="private")
+    first, *others = stop_buttons
+    first.click(press, inputs=flag, queue=False, api_name=stop_api_name)
+    for button in others:
+        button.click(press, inputs=flag, queue=False, api_visibility="private")
+
+
+def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str):
+    """A click that uses the shared model: it queues with every other model job (one at a time)."""
+    return button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id="model",
+                        concurrency_limit=1)  # fmt: skip

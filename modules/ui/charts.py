@@ -1,0 +1,64 @@
+"""Every plotly figure the tabs show: scores with intervals, precision variants, sensitivity, training loss."""
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from evals.runner import Run
+
+QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
+COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
+
+
+def scores(run: Run, title: str) -> go.Figure:
+    """Bars of the quality scores per system with 95% interval error bars; one panel per score (own scale)."""
+    data = run.aggregate
+    names = [s for s in QUALITY_SCORES if not data.empty and s in set(data.score)]
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names or ["no results"])
+    for column, score in enumerate(names, start=1):
+        part = data[data.score == score]
+        error = {"type": "data", "array": part.ci_high - part["mean"], "arrayminus": part["mean"] - part.ci_low}
+        bars = go.Bar(x=part.system, y=part["mean"], error_y=error, marker_color=COLOURS[: len(part)],
+                      showlegend=False, name=score)  # fmt: skip
+        fig.add_trace(bars, row=1, col=column)
+    fig.update_layout(title=title, height=380, margin={"t": 80, "l": 40, "r": 20, "b": 40})
+    return fig
+
+
+def variants(table: pd.DataFrame) -> go.Figure:
+    """Memory and speed bars, and the quality-vs-speed scatter with the Pareto front marked."""
+    table = table.copy()
+    if "pareto" not in table:
+        table["pareto"] = False
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["weight memory (MB)", "decode tokens/s", "ROUGE-L vs speed"])
+    fig.add_trace(go.Bar(x=table.variant, y=table["weight MB"], name="weight MB", showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=table.variant, y=table["tok/s batch 1"], name="batch 1"), 1, 2)
+    fig.add_trace(go.Bar(x=table.variant, y=table["tok/s batch 8"], name="batch 8"), 1, 2)
+    if "rougeL" in table:
+        front = table[table.pareto]
+        fig.add_trace(go.Scatter(x=table["tok/s batch 1"], y=table.rougeL, mode="markers+text", text=table.variant,
+                                 textposition="top center", name="variants"), 1, 3)  # fmt: skip
+        fig.add_trace(go.Scatter(x=front["tok/s batch 1"], y=front.rougeL, mode="lines+markers",
+                                 name="Pareto front", marker={"size": 12, "symbol": "star"}), 1, 3)  # fmt: skip
+        fig.update_xaxes(title_text="tokens/s at batch 1", row=1, col=3)
+    fig.update_layout(height=380, barmode="group", margin={"t": 50, "b": 40})
+    return fig
+
+
+def sensitivity(table: pd.DataFrame) -> go.Figure:
+    """What each layer type loses when it alone is int8: perplexity increase and ROUGE-L lost."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["perplexity increase", "ROUGE-L lost"])
+    fig.add_trace(go.Bar(x=table.variant, y=table["perplexity increase"], showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=table.variant, y=table["ROUGE-L lost"], showlegend=False), 1, 2)
+    fig.update_layout(height=340, margin={"t": 50, "b": 40})
+    return fig
+
+
+def losses(curves: dict[str, list[float]]) -> go.Figure:
+    """Training loss per step, one line per method."""
+    fig = go.Figure()
+    for method, values in curves.items():
+        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=method))
+    fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
+                      yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
+    return fig

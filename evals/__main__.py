@@ -11,7 +11,7 @@ from evals.runner import System, compare
 from evals.tasks import TaskError, load_task
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
 from modules.store import default_store
-from modules.techniques import TECHNIQUES, parse_system
+from modules.techniques import SYSTEMS, TECHNIQUES, parse_system, settings_help
 
 
 def positive_int(text: str) -> int:
@@ -32,6 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     run.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and for sampling systems")
     run.add_argument("--out", type=Path, default=None, help="write per-example results to .csv or .json")
+    commands.add_parser("systems", help="list every system with its settings, defaults and help")
     runs = commands.add_parser("runs", help="list stored runs")
     runs.add_argument("--limit", type=int, default=20)
     show = commands.add_parser("show", help="print one stored run")
@@ -82,6 +83,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_systems(args: argparse.Namespace) -> int:
+    """Every system name, the technique behind it, and each setting with its default and help (from the Config)."""
+    for name, (technique, _) in SYSTEMS.items():
+        print(f"{name}  (technique: {technique})")
+        for setting, kind, default, help_text in settings_help(name):
+            print(f"    {f'{setting}={default!r}':<32} {kind:<16} {help_text}")
+    print("\nUse as --systems name or name:setting=value:setting=value, e.g. few-shot:k=5:selection=similar")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     runs = default_store().list_runs(args.limit)
     if not runs:
@@ -110,7 +121,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    commands = {"compare": cmd_compare, "runs": cmd_runs, "show": cmd_show}
+    commands = {"compare": cmd_compare, "systems": cmd_systems, "runs": cmd_runs, "show": cmd_show}
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError) as error:

@@ -86,3 +86,20 @@ def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
     assert listed.returncode == 0 and str(run_id) in listed.stdout and "complete" in listed.stdout
     shown = cli("show", str(run_id))
     assert shown.returncode == 0 and "6 results stored" in shown.stdout and "rougeL" in shown.stdout
+
+
+def test_systems_lists_every_system_with_its_settings_and_help(capsys):
+    from modules.techniques import SYSTEMS
+
+    assert main(["systems"]) == 0
+    printed = capsys.readouterr().out
+    for name, (technique, _) in SYSTEMS.items():
+        assert f"{name}  (technique: {technique})" in printed
+    assert "k=3" in printed.split("few-shot  (technique: prompting)")[1].splitlines()[1]
+    assert "Number of solved train examples shown before the query." in printed
+
+
+def test_a_bad_setting_names_the_allowed_settings_with_their_help(capsys):
+    assert main(["compare", "--task", "dialogue-summary", "--systems", "few-shot:kk=3"]) == 2
+    error = capsys.readouterr().err
+    assert "Bad setting 'kk=3'" in error and "k=3 (Number of solved train examples shown before the query)" in error

@@ -32,7 +32,7 @@ SYSTEMS: dict[str, tuple[str, dict]] = {
     "rag-dense": ("rag", {"method": "dense"}),
     "rag-hybrid": ("rag", {"method": "hybrid"}),
 }
-__all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system"]
+__all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system", "settings_help"]
 
 
 def _convert(value: str, kind):
@@ -44,6 +44,21 @@ def _convert(value: str, kind):
         if kind is python_type or kind == python_type.__name__:
             return python_type(value)
     return value
+
+
+def settings_help(system: str) -> list[tuple[str, str, object, str]]:
+    """(setting, type, default, help) of every setting of a system: its Config's fields and their metadata."""
+    technique, defaults = SYSTEMS[system]
+    rows = []
+    for f in dataclasses.fields(TECHNIQUES[technique].Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind = getattr(f.type, "__name__", str(f.type))
+        rows.append((f.name, kind, defaults.get(f.name, default), f.metadata.get("help", "")))
+    return rows
+
+
+def describe_settings(system: str) -> str:
+    return "; ".join(f"{name}={default!r} ({help.rstrip('.')})" for name, _, default, help in settings_help(system))
 
 
 def parse_system(text: str) -> tuple[str, str, object]:
@@ -58,7 +73,9 @@ def parse_system(text: str) -> tuple[str, str, object]:
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or key not in kinds:
-            raise ValueError(f"Bad setting '{override}' in system '{text}'. Settings: {', '.join(kinds)}.")
+            raise ValueError(
+                f"Bad setting '{override}' in system '{text}'. Settings of {name}: {describe_settings(name)}."
+            )
         try:
             values[key] = _convert(value, kinds[key])
         except ValueError as error:

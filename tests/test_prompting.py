@@ -102,7 +102,7 @@ def test_every_technique_has_config_validate_run_a_system_a_tab_and_a_test():
         assert any(technique == name for technique, _ in SYSTEMS.values())
         assert name in covered, f"technique '{name}' has no tab"
         assert f"{name}.run(" in test_sources or f"{name}.Config(" in test_sources, f"technique '{name}' has no test"
-    # Fine-tuning makes model variants rather than outputs (DESIGN.md): its own tab, its own tests.
+    # Fine-tuning makes model variants rather than outputs (docs/ARCHITECTURE.md): its own tab, its own tests.
     from modules.ui import finetune as finetune_tab
 
     assert callable(finetune_tab.build) and "finetune.Config(" in test_sources and "/finetune_train" in test_sources

@@ -14,7 +14,7 @@ from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, press
 
-COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (DESIGN.md)
+COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning", "prompt-tuning"),
                   ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]

@@ -12,7 +12,7 @@ from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
-COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (DESIGN.md)
+COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
 COLUMNS = ("fp32", "bf16", "int8", "4bit", "gguf")
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]

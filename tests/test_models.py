@@ -126,7 +126,7 @@ def test_variant_leaves_the_base_untouched(tiny_model):
     before = {k: v.clone() for k, v in tiny_model.hf.state_dict().items()}
     derived = quantized.build(tiny_model, quantized.parse("bf16"))
     assert derived.spec == f"{tiny_model.spec}+quant:bf16" and derived.tokenizer is tiny_model.tokenizer
-    assert derived.dtype == torch.bfloat16 and tiny_model.dtype == torch.float32
+    assert derived.dtype == torch.bfloat16 and derived.hf is not tiny_model.hf  # a converted copy, on CPU and CUDA
     assert all(torch.equal(before[k], v) for k, v in tiny_model.hf.state_dict().items())
 
 

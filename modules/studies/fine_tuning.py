@@ -53,6 +53,28 @@ class JobSettings:
         if not 1 <= self.eval_limit <= 500 or not 0 <= self.probe_limit <= 500:
             raise ValueError("Evaluation limits must be 1-500 examples (probe: 0-500).")
 
+    @classmethod
+    def from_values(cls, values: dict, resume: bool) -> "JobSettings":
+        """Settings from the tab's widget values by name (INPUT_NAMES there); one Config per chosen method."""
+        methods = tuple(values["methods"] or ())
+        lrs = {"full": values["lr_full"], "lora": values["lr_lora"], "qlora": values["lr_lora"],
+               "prompt-tuning": values["lr_prompt"]}  # fmt: skip
+        configs = {
+            method: finetune.Config(
+                method=method, steps=int(values["steps"]), batch_size=int(values["batch_size"]),
+                max_length=int(values["max_length"]), learning_rate=float(lrs[method] or 0), seed=int(values["seed"]),
+                r=int(values["r"]), alpha=int(values["alpha"]), dropout=float(values["dropout"]),
+                target_modules=tuple(values["targets"] or ()), virtual_tokens=int(values["virtual_tokens"]),
+                init_text=values["init_text"] or "",
+            )
+            for method in methods
+        }  # fmt: skip
+        return cls(
+            name=(values["name"] or "").strip(), methods=methods, configs=configs, task=values["task"],
+            jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
+            probe_limit=int(values["probe_limit"]), resume=resume,
+        )  # fmt: skip
+
 
 def training_pairs(settings: JobSettings) -> list[Example]:
     if settings.jsonl:

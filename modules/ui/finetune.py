@@ -5,10 +5,10 @@ import threading
 
 import gradio as gr
 
-from modules.models import ModelSpec, adapters, forget, variant_spec
+from modules.models import ModelSpec
 from modules.studies import fine_tuning
 from modules.training import finetune
-from modules.ui import charts, model_bar, results
+from modules.ui import charts, model_bar, results, saved_adapters
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -32,33 +32,12 @@ def reference_markdown() -> str:
     )
 
 
-def settings_from(values: dict, resume: bool) -> fine_tuning.JobSettings:
-    methods = tuple(values["methods"] or ())
-    lrs = {"full": values["lr_full"], "lora": values["lr_lora"], "qlora": values["lr_lora"],
-           "prompt-tuning": values["lr_prompt"]}  # fmt: skip
-    configs = {
-        method: finetune.Config(
-            method=method, steps=int(values["steps"]), batch_size=int(values["batch_size"]),
-            max_length=int(values["max_length"]), learning_rate=float(lrs[method] or 0), seed=int(values["seed"]),
-            r=int(values["r"]), alpha=int(values["alpha"]), dropout=float(values["dropout"]),
-            target_modules=tuple(values["targets"] or ()), virtual_tokens=int(values["virtual_tokens"]),
-            init_text=values["init_text"] or "",
-        )
-        for method in methods
-    }  # fmt: skip
-    return fine_tuning.JobSettings(
-        name=(values["name"] or "").strip(), methods=methods, configs=configs, task=values["task"],
-        jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
-        probe_limit=int(values["probe_limit"]), resume=resume,
-    )  # fmt: skip
-
-
 def make_handler(busy: threading.Lock, resume: bool):
     def handler(spec, flag: StopFlag, *widget_values, progress=gr.Progress()):
         """Generator: status, loss plot, cost, quality table, quality chart, paired diff, outputs, forgetting, file."""
         values = dict(zip(INPUT_NAMES, widget_values))
         with user_errors():
-            settings = settings_from(values, resume)
+            settings = fine_tuning.JobSettings.from_values(values, resume)
         if not busy.acquire(blocking=False):
             raise gr.Error(BUSY)
         try:
@@ -136,34 +115,6 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
     )  # fmt: skip
 
 
-def adapter_choices() -> list[str]:
-    return [a["name"] for a in adapters.list_assets()]
-
-
-def refresh_adapters():
-    return fine_tuning.adapter_table(), gr.Dropdown(choices=adapter_choices())
-
-
-def use_adapter(name, spec, progress=gr.Progress()):
-    """Make the adapter variant this session's model in every tab (its base stays loaded and unchanged)."""
-    if not name:
-        raise gr.Error("Pick a saved adapter first.")
-    with user_errors():
-        meta = adapters.read_meta(name)
-        variant = load_model(variant_spec(meta["base"], adapter=name), progress)
-    return variant.spec, model_bar.describe(variant)
-
-
-def delete_adapter(name):
-    if not name:
-        raise gr.Error("Pick a saved adapter first.")
-    with user_errors():
-        meta = adapters.read_meta(name)
-        adapters.delete(name)
-    forget(variant_spec(meta["base"], adapter=name))
-    return f"Deleted adapter `{name}`.", fine_tuning.adapter_table(), gr.Dropdown(choices=adapter_choices(), value=None)
-
-
 INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
                "lr_lora", "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text",
                "eval_limit", "probe_task", "probe_limit")  # fmt: skip
@@ -228,14 +179,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         forgetting = gr.Dataframe(label="Forgetting probe: ROUGE-L on the second task", interactive=False)
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
         gr.Markdown(reference_markdown())
-        with gr.Accordion("Saved adapters (usable in every tab)", open=False):
-            table = gr.Dataframe(fine_tuning.adapter_table, label="Adapters", interactive=False)
-            with gr.Row():
-                choice = gr.Dropdown(adapter_choices(), label="Adapter", value=None)
-                refresh_button = gr.Button("Refresh")
-                use_button = gr.Button("Use in every tab", variant="primary")
-                delete_button = gr.Button("Delete", variant="stop")
-            adapter_message = gr.Markdown()
+        table, choice = saved_adapters.build(model_state, model_info)
 
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
@@ -245,11 +189,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             make_handler(busy, resume), inputs=[model_state, flag, *widgets], outputs=outputs, api_name=api_name,
             concurrency_id="finetune", concurrency_limit=2,  # 2, so the second request is told BUSY at once
         )  # fmt: skip
-        event.then(refresh_adapters, outputs=[table, choice], api_visibility="private")
+        event.then(saved_adapters.refresh, outputs=[table, choice], api_visibility="private")
         event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
     stop_button.click(press, inputs=flag, queue=False, api_name="finetune_stop")
-    refresh_button.click(refresh_adapters, outputs=[table, choice], api_name="finetune_adapters")
-    use_button.click(use_adapter, inputs=[choice, model_state], outputs=[model_state, model_info],
-                     api_name="finetune_use_adapter", concurrency_id="model", concurrency_limit=1)  # fmt: skip
-    delete_button.click(delete_adapter, inputs=choice, outputs=[adapter_message, table, choice],
-                        api_name="finetune_delete_adapter")  # fmt: skip

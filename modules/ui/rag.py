@@ -1,14 +1,12 @@
 """RAG tab: no retrieval vs BM25 vs dense vs hybrid on the same question, with the chunks each one used."""
 
-from pathlib import Path
-
 import gradio as gr
 
 from evals.runner import System
 from evals.tasks import Example, load_task
-from modules.retrieval import dense, uploads
+from modules.retrieval import dense
 from modules.techniques import rag
-from modules.ui import task_run
+from modules.ui import documents, task_run
 from modules.ui.columns import stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -18,11 +16,6 @@ COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
 QUESTION_WIDTH = 200  # questions are short: show them whole
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
-
-
-def knowledge_choices() -> list[tuple[str, str]]:
-    """The task's shipped documents ("") and every uploaded collection."""
-    return [("The task's documents", "")] + [(f"Uploaded: {name}", name) for name in uploads.list_collections()]
 
 
 def systems_for(model, k: int, delimit: bool, collection: str = "", embedder: str = "") -> list[System]:
@@ -46,38 +39,6 @@ def pick_question(task, example_id, question, reference, collection: str = "") -
     if not example_id:
         raise ValueError("The question is empty: pick one from the suite or type your own.")
     return task.example(example_id)
-
-
-def upload_files(collection, paths, progress=gr.Progress()):
-    """Store the accepted files, index the collection, and report each rejected file with its reason."""
-    with user_errors():
-        name = (collection or "").strip()
-        uploads.collection_dir(name)  # validates the name before anything is read
-        if not paths:
-            raise ValueError("No files chosen: pick .txt, .md, .pdf or .html files.")
-        progress(0.1, desc="Checking and storing files…")
-        files = [(Path(path).name, Path(path)) for path in paths]  # Gradio keeps the original base name
-        report = uploads.save_uploads(name, files, uploads.UploadLimits.from_env())
-        lines = [f"✅ stored `{file}`" for file in report.accepted]
-        lines += [f"❌ rejected `{file}`: {reason}" for file, reason in report.rejected]
-        if report.accepted:
-            progress(0.5, desc="Indexing (new chunks are embedded)…")
-            index = rag.knowledge_base(None, rag.Config(collection=name))
-            lines.append(f"\nCollection `{name}`: {len(index.sources)} documents, {len(index.chunks)} chunks indexed.")
-    selected = (
-        gr.Dropdown(choices=knowledge_choices(), value=name)
-        if report.accepted
-        else gr.Dropdown(choices=knowledge_choices())
-    )
-    return "\n\n".join(lines), selected
-
-
-def delete_collection(collection):
-    with user_errors():
-        name = (collection or "").strip()
-        uploads.collection_dir(name)
-        uploads.delete_collection(name)
-    return f"Deleted collection `{name}` (its files and index).", gr.Dropdown(choices=knowledge_choices(), value="")
 
 
 def sources_table(output, example: Example) -> str:
@@ -149,28 +110,14 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 question = gr.Textbox(label="Or type a question (overrides the pick)", lines=1)
                 reference = gr.Textbox(label="Its reference answer (optional, for scores)", lines=1)
             with gr.Column(scale=1):
-                collection = gr.Dropdown(knowledge_choices(), value="", label="Search in")
+                collection = gr.Dropdown(documents.choices(), value="", label="Search in")
                 k = gr.Slider(1, 8, value=3, step=1, label="top-k chunks")
                 delimit = gr.Checkbox(value=True, label="Delimit chunks as reference data (injection defence)")
                 embedder = gr.Textbox(
                     dense.EMBEDDED_EMBEDDER, label="Dense embedding model", max_lines=1,
                     info="The embedded all-MiniLM-L6-v2, a local folder, or any sentence-transformers id when online",
                 )  # fmt: skip
-        with gr.Accordion("Your documents: upload into a named collection", open=False):
-            limits = uploads.UploadLimits.from_env()
-            gr.Markdown(
-                f"Allowed: .txt, .md, .pdf (text extracted with pypdf), .html (tags stripped); checked by content. "
-                f"At most {limits.max_files} files per upload and {limits.max_file_bytes / 2**20:g} MB per file. "
-                "Stored under `LAB_HOME/collections/<name>/`; a rejected file is named with its reason and the "
-                "rest of the upload goes on."
-            )
-            with gr.Row():
-                collection_name = gr.Textbox("my-docs", label="Collection name", max_lines=1)
-                files = gr.File(label="Files", file_count="multiple", type="filepath")
-            with gr.Row():
-                upload_button = gr.Button("Upload and index")
-                delete_button = gr.Button("Delete this collection", variant="stop")
-            upload_report = gr.Markdown()
+        documents.build(collection)
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
@@ -191,11 +138,5 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run")
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, k, delimit, embedder],
                                    task_outputs, "rag_run_task")  # fmt: skip
-    # Indexing embeds with the shared CPU, so uploads queue with the model's work.
-    task_run.on_model(upload_button, upload_files, [collection_name, files], [upload_report, collection], "rag_upload")
-    delete_button.click(
-        delete_collection, inputs=collection_name, outputs=[upload_report, collection],
-        api_name="rag_delete_collection",
-    )  # fmt: skip
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "rag_stop")  # fmt: skip

@@ -6,6 +6,7 @@ import gradio as gr
 
 from modules.models import DEFAULT_SPEC
 from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs
+from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
 QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
@@ -25,6 +26,7 @@ def build_demo() -> gr.Blocks:
             finetune.build(model_state, model_info)
             quantize.build(model_state, model_info)
             runs.build()
+    guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
 

@@ -10,7 +10,7 @@ import pandas as pd
 from evals.runner import System, compare
 from evals.tasks import TaskError, load_task
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
-from modules.store import default_store
+from modules.store import StoreError, default_store
 from modules.techniques import SYSTEMS, TECHNIQUES, parse_system, settings_help
 
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"compare": cmd_compare, "systems": cmd_systems, "runs": cmd_runs, "show": cmd_show}
     try:
         return commands[args.command](args)
-    except (ValueError, TaskError, ModelLoadError) as error:
+    except (ValueError, TaskError, ModelLoadError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

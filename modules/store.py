@@ -68,6 +68,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class StoreError(RuntimeError):
+    """The store file cannot be used (damaged, not a database, from a newer lab); the message is for users."""
+
+
 def default_store() -> "Store":
     """The lab's own store, LAB_HOME/lab.db: what the CLI, every tab and every study write to and read from."""
     return Store(lab_home() / "lab.db")
@@ -79,6 +83,15 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:  # not a database, damaged pages, a torn header
+            raise StoreError(
+                f"The run store ({self.path.name} in LAB_HOME) cannot be read ({error}); move it away to start a "
+                "new one. The rest of the lab works without it."
+            ) from None
+
+    def _open(self) -> None:
         # check_same_thread=False: Gradio workers share the store; SQLite serialises the writes.
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
@@ -95,7 +108,10 @@ class Store:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema v{version}, newer than this lab (v{SCHEMA_VERSION}).")
+            raise StoreError(
+                f"The run store ({self.path.name} in LAB_HOME) has schema v{version}, newer than this lab "
+                f"(v{SCHEMA_VERSION}): use the newer lab, or move the file away to start a new one."
+            )
         for number in range(version, SCHEMA_VERSION):
             with self.db:
                 self.db.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;")

@@ -23,6 +23,7 @@ LAYERS = [
     ("modules.store", 1),
     ("modules.paths", 1),
     ("modules.network", 1),
+    ("modules.inputs", 1),
     ("evals.tasks", 1),
     ("evals.metrics", 1),
     ("evals.stats", 1),

@@ -40,10 +40,10 @@ def test_one_example_on_the_embedded_model(client):
         ({"example": None}, "The input is empty"),
         ({"example": None, "custom": "   "}, "The input is empty"),
         ({"k": 100}, "k=100 is larger than the train pool|maximum"),
-        ({"max_new_tokens": 0}, "Max new tokens must be between 1 and 1024, got 0"),
-        ({"max_new_tokens": 100000}, "Max new tokens must be between 1 and 1024, got 100000"),
+        ({"max_new_tokens": 0}, "Max new tokens must be a whole number from 1 to 1024, got 0"),
+        ({"max_new_tokens": 100000}, "Max new tokens must be a whole number from 1 to 1024, got 100000"),
         ({"task": "nope"}, "Unknown task 'nope'|not in the list of choices"),
-        ({"custom": "x" * 20_001}, "limit is 20000"),
+        ({"custom": "x" * 20_001}, "limit is 20,000"),
     ],
 )
 def test_bad_input_is_a_clean_error(client, changes, message):

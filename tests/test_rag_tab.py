@@ -11,7 +11,7 @@ GOOD = ["company-handbook-qa", "hb-q17", "", "", 3, True, "", "all-minilm-l6-v2"
     ("changes", "message"),
     [
         ({1: None}, "The question is empty"),
-        ({2: "x" * 2001}, "limit is 2000"),
+        ({2: "x" * 2001}, "limit is 2,000"),
         ({4: 0}, "less than minimum"),
         ({7: "sentence-transformers/all-mpnet-base-v2"}, "Without a network only"),
         ({7: "x" * 201}, "embedding model must be"),

@@ -11,6 +11,7 @@ import pandas as pd
 
 from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
+from modules import inputs
 from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import lab_home
 from modules.store import default_store
@@ -55,24 +56,30 @@ class JobSettings:
 
     @classmethod
     def from_values(cls, values: dict, resume: bool) -> "JobSettings":
-        """Settings from the tab's widget values by name (INPUT_NAMES there); one Config per chosen method."""
+        """Settings from the tab's widget values by name (INPUT_NAMES there), checked; one Config per method."""
+        whole = {key: inputs.whole(values[key], key.replace("_", " "), low, high) for key, (low, high) in {
+            "steps": (1, 10_000), "batch_size": (1, 64), "max_length": (32, 4096), "seed": (0, 2**31 - 1),
+            "r": (1, 256), "alpha": (1, 1024), "virtual_tokens": (1, 200), "eval_limit": (1, 500),
+            "probe_limit": (0, 500)}.items()}  # fmt: skip
+        rates = {key: inputs.real(values[key] or 0, key.replace("_", " "), 0, 0.999) for key in
+                 ("lr_full", "lr_lora", "lr_prompt")}  # fmt: skip
+        lrs = {"full": rates["lr_full"], "lora": rates["lr_lora"], "qlora": rates["lr_lora"],
+               "prompt-tuning": rates["lr_prompt"]}  # fmt: skip
         methods = tuple(values["methods"] or ())
-        lrs = {"full": values["lr_full"], "lora": values["lr_lora"], "qlora": values["lr_lora"],
-               "prompt-tuning": values["lr_prompt"]}  # fmt: skip
         configs = {
             method: finetune.Config(
-                method=method, steps=int(values["steps"]), batch_size=int(values["batch_size"]),
-                max_length=int(values["max_length"]), learning_rate=float(lrs[method] or 0), seed=int(values["seed"]),
-                r=int(values["r"]), alpha=int(values["alpha"]), dropout=float(values["dropout"]),
-                target_modules=tuple(values["targets"] or ()), virtual_tokens=int(values["virtual_tokens"]),
-                init_text=values["init_text"] or "",
+                method=method, steps=whole["steps"], batch_size=whole["batch_size"], max_length=whole["max_length"],
+                learning_rate=lrs[method], seed=whole["seed"], r=whole["r"], alpha=whole["alpha"],
+                dropout=inputs.real(values["dropout"], "LoRA dropout", 0, 0.99),
+                target_modules=tuple(values["targets"] or ()), virtual_tokens=whole["virtual_tokens"],
+                init_text=inputs.text(values["init_text"], "The soft prompt init text", inputs.MAX_SHORT_CHARS),
             )
             for method in methods
         }  # fmt: skip
         return cls(
-            name=(values["name"] or "").strip(), methods=methods, configs=configs, task=values["task"],
-            jsonl=values["jsonl"] or None, eval_limit=int(values["eval_limit"]), probe_task=values["probe_task"],
-            probe_limit=int(values["probe_limit"]), resume=resume,
+            name=inputs.text(values["name"], "The run name", inputs.MAX_SHORT_CHARS), methods=methods,
+            configs=configs, task=values["task"], jsonl=values["jsonl"] or None, eval_limit=whole["eval_limit"],
+            probe_task=values["probe_task"], probe_limit=whole["probe_limit"], resume=resume,
         )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from evals import metrics
 from evals.runner import System, score
 from evals.tasks import Example, TaskError, load_task, task_names
+from modules import inputs
 from modules.techniques import prompting
 from modules.ui import task_run
 from modules.ui.background import run_in_background
@@ -19,7 +20,6 @@ COVERS = ("prompting",)  # techniques this tab shows (tests check every register
 DEFAULT_TASK = "dialogue-summary"
 COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
 MAX_NEW_TOKENS_UI = 1024  # ~80 s per column at CPU speed; longer asks are refused with a message
-MAX_INPUT_CHARS = 20_000  # a pasted input longer than this is refused, not silently cut
 SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
 
 
@@ -44,33 +44,17 @@ def preview(task_name: str, example_id: str | None) -> tuple[str, str]:
 
 def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p) -> prompting.Config:
     """The tab's controls as a validated Config; bad values raise ValueError with the message to show."""
-    if max_new_tokens is None or not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS_UI:
-        raise ValueError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS_UI}, got {max_new_tokens}.")
-    if k is None or int(k) < 2:
-        raise ValueError(f"k for few-shot must be at least 2 (one-shot is its own column), got {k}.")
     if decoding not in ("greedy", "sampling"):
-        raise ValueError(f"Decoding must be 'greedy' or 'sampling', got '{decoding}'.")
+        raise ValueError("Decoding must be 'greedy' or 'sampling'.")
     return prompting.Config(
-        k=int(k),
+        k=inputs.whole(k, "k for few-shot (one-shot is its own column)", 2, 64),
         selection=selection,
-        seed=int(seed or 0),
-        max_new_tokens=int(max_new_tokens),
+        seed=inputs.whole(seed or 0, "Seed", 0, 2**31 - 1),
+        max_new_tokens=inputs.whole(max_new_tokens, "Max new tokens", 1, MAX_NEW_TOKENS_UI),
         do_sample=decoding == "sampling",
-        temperature=float(temperature),
-        top_p=float(top_p),
+        temperature=inputs.real(temperature, "Temperature", 0.01, 5.0),
+        top_p=inputs.real(top_p, "Top-p", 0.01, 1.0),
     )
-
-
-def pick_example(task, example_id: str | None, custom_input: str, custom_reference: str) -> Example:
-    """The pasted input when there is one (it overrides the picked example), else the picked test example."""
-    text = (custom_input or "").strip()
-    if text:
-        if len(text) > MAX_INPUT_CHARS:
-            raise ValueError(f"The input is {len(text)} characters; the limit is {MAX_INPUT_CHARS}.")
-        return Example(id="custom", input=text, reference=(custom_reference or "").strip(), split="custom")
-    if not example_id:
-        raise ValueError("The input is empty: pick an example from the test split or paste your own input.")
-    return task.example(example_id)
 
 
 def column_scores(task, example: Example, outputs) -> pd.DataFrame:
@@ -100,9 +84,10 @@ def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custo
     with user_errors():
         task = load_task(task_name)
         config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
-        example = pick_example(task, example_id, custom_input, custom_reference)
+        example = task_run.pick_example(task, example_id, custom_input, reference=custom_reference)
         prompting.validate(task, config)
         model = load_model(spec, progress)
+        task_run.check_fits(model, example.input, config.max_new_tokens)
     texts, stop, waiting = ["", "", ""], flag.event, ["_generating…_"] * 3
     stop.clear()
 
@@ -132,13 +117,12 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new
         task = load_task(task_name)
         config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
         prompting.validate(task, config)
-        if int(limit or 0) < 1:
-            raise ValueError(f"Limit must be at least 1, got {limit}.")
+        limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
         model = load_model(spec, progress)
     systems = [System("zero-shot", model, "prompting", replace(config, k=0)),
                System("one-shot", model, "prompting", replace(config, k=1)),
                System(f"few-shot (k={config.k})", model, "prompting", config)]  # fmt: skip
-    yield from task_run.stream_run(task, systems, int(limit), config.seed, model, flag, progress)
+    yield from task_run.stream_run(task, systems, limit, config.seed, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:

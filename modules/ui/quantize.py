@@ -3,6 +3,7 @@ size / speed / perplexity / quality table, Pareto chart, and one prompt side by 
 
 import gradio as gr
 
+from modules import inputs
 from modules.models import ModelSpec, llamacpp, quantized
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
@@ -16,6 +17,7 @@ COVERS = ()  # quantization makes model variants; the runner's zero-shot techniq
 PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
 COLUMNS = ("fp32", "bf16", "int8", "4bit", "gguf")
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
+MAX_PROMPT_CHARS = 4000  # one prompt through up to five variants, each holding the shared model
 
 
 def variant_names(precisions: list[str], components: str, spec: str = EMBEDDED_SPEC) -> list[str]:
@@ -81,16 +83,20 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts.va
 def measure_variants(spec, flag, precisions, components, task, limit, progress=gr.Progress()):
     with user_errors():
         names = variant_names(precisions, components, spec)
+        limit = inputs.whole(limit, "Test examples", 1, 40)
 
     def work(base, report, stop):
-        return quantization.compare_variants(base, names, task, int(limit), report, stop)
+        return quantization.compare_variants(base, names, task, limit, report, stop)
 
     yield from _stream(spec, flag, work, f"Variants: {', '.join(names)}", progress)
 
 
 def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
+    with user_errors():
+        limit = inputs.whole(limit, "Test examples", 1, 40)
+
     def work(base, report, stop):
-        return quantization.sensitivity(base, task, int(limit), report, stop)
+        return quantization.sensitivity(base, task, limit, report, stop)
 
     describe = "Sensitivity: int8 on one layer type at a time (the rest fp32), worst first"
     yield from _stream(spec, flag, work, describe, progress, charts.sensitivity)
@@ -98,11 +104,13 @@ def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
 
 def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=gr.Progress()):
     """One prompt through fp32 and each chosen variant; each column shows its output and tokens/s."""
-    text = (prompt or "").strip()
-    if not text:
-        raise gr.Error("Type a prompt to send to every variant.")
     with user_errors():
+        text = inputs.text(prompt, "The prompt", MAX_PROMPT_CHARS)
+        if not text:
+            raise ValueError("Type a prompt to send to every variant.")
+        max_new_tokens = inputs.whole(max_new_tokens, "Max new tokens", 8, 256)
         base = base_model(spec, progress)
+        task_run.check_fits(base, text, max_new_tokens, "prompt")
     cells = []
     for column in COLUMNS:
         if column != "fp32" and column not in (precisions or []):
@@ -118,13 +126,13 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
             continue
         if column == "gguf":
             progress(len(cells) / len(COLUMNS), desc="llama.cpp…")
-            text_out, tokens, seconds = llamacpp.chat([{"role": "user", "content": text}], int(max_new_tokens))
+            text_out, tokens, seconds = llamacpp.chat([{"role": "user", "content": text}], max_new_tokens)
             cells.append(f"**{quantization.GGUF}** · {tokens} tokens · **{tokens / seconds:.1f} tok/s**\n\n{text_out}")
             continue
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
         with user_errors():
             name = "fp32" if column == "fp32" else quantized.Config(column, components).name
-            output = quantization.one_prompt(quantization.variant(base, name), text, int(max_new_tokens))
+            output = quantization.one_prompt(quantization.variant(base, name), text, max_new_tokens)
         cells.append(f"**{name}** · {output.new_tokens} tokens · **{output.tokens_per_s:.1f} tok/s**\n\n{output.text}")
     return cells
 

@@ -4,6 +4,7 @@ import gradio as gr
 
 from evals.runner import System
 from evals.tasks import Example, load_task
+from modules import inputs
 from modules.retrieval import dense
 from modules.techniques import rag
 from modules.ui import documents, task_run
@@ -14,6 +15,7 @@ from modules.ui.stop_flag import StopFlag
 
 COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
+MAX_QUESTION_CHARS = 2000  # a question, not a document: documents go in a collection
 QUESTION_WIDTH = 200  # questions are short: show them whole
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
 
@@ -29,16 +31,10 @@ def systems_for(model, k: int, delimit: bool, collection: str = "", embedder: st
 
 
 def pick_question(task, example_id, question, reference, collection: str = "") -> Example:
-    text = (question or "").strip()
-    if text:
-        if len(text) > 2000:
-            raise ValueError(f"The question is {len(text)} characters; the limit is 2000.")
-        return Example(id="custom", input=text, reference=(reference or "").strip(), split="custom")
-    if collection:
-        raise ValueError(f"Type a question about collection '{collection}': the suite's questions are about the task.")
-    if not example_id:
-        raise ValueError("The question is empty: pick one from the suite or type your own.")
-    return task.example(example_id)
+    if collection and not inputs.text(question, "The question", MAX_QUESTION_CHARS):
+        about = f"collection '{collection[:60]}'"
+        raise ValueError(f"Type a question about {about}: the suite's questions are about the task.")
+    return task_run.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, reference)
 
 
 def sources_table(output, example: Example) -> str:
@@ -76,7 +72,8 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, reference
         task = load_task(task_name)
         example = pick_question(task, example_id, question, reference, collection)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), bool(delimit), collection, embedder)
+        systems = systems_for(model, inputs.whole(k, "top-k", 1, 20), bool(delimit), collection, embedder)
+        task_run.check_fits(model, example.input, 96)
 
     def render(system, output, scores):
         return output.text, column_summary(output, scores), sources_table(output, example)
@@ -89,8 +86,9 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, progr
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), bool(delimit), "", embedder)
-    yield from task_run.stream_run(task, systems, int(limit), 0, model, flag, progress)
+        systems = systems_for(model, inputs.whole(k, "top-k", 1, 20), bool(delimit), "", embedder)
+        limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
+    yield from task_run.stream_run(task, systems, limit, 0, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:

@@ -4,7 +4,7 @@ import gradio as gr
 
 from evals.runner import System
 from evals.tasks import Example, load_task
-from modules import sandbox
+from modules import inputs, sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
 from modules.techniques.answers import final_number
 from modules.ui import task_run
@@ -15,6 +15,7 @@ from modules.ui.stop_flag import StopFlag
 
 COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
+MAX_QUESTION_CHARS = 2000  # a word problem; a 1 MB question once held the shared model for minutes
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
 
 
@@ -35,15 +36,16 @@ def systems_for(model, k: int, n: int, temperature: float, seed: int) -> list[Sy
 
 
 def pick_question(task, example_id, question, answer) -> Example:
-    text = (question or "").strip()
-    if text:
-        answer = (answer or "").strip()
-        if answer and final_number(answer) is None:
-            raise ValueError(f"The answer must be a number, got '{answer}'.")
-        return Example(id="custom", input=text, reference="", answer=answer or None, split="custom")
-    if not example_id:
-        raise ValueError("The question is empty: pick an example or type a question.")
-    return task.example(example_id)
+    answer = inputs.text(answer, "The answer", inputs.MAX_SHORT_CHARS)
+    if answer and final_number(answer) is None:
+        raise ValueError(f"The answer must be a number, got '{answer[:40]}'.")
+    return task_run.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
+
+
+def settings(k, n, temperature, seed) -> tuple[int, int, float, int]:
+    """The tab's controls, checked: (k, n, temperature, seed)."""
+    k, n = inputs.whole(k, "k", 1, 3), inputs.whole(n, "n paths", 1, 10)
+    return k, n, inputs.real(temperature, "Temperature", 0.05, 2.0), inputs.whole(seed or 0, "Seed", 0, 2**31 - 1)
 
 
 def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
@@ -78,7 +80,8 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k
         task = load_task(task_name)
         example = pick_question(task, example_id, question, answer)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), int(n), float(temperature), int(seed or 0))
+        systems = systems_for(model, *settings(k, n, temperature, seed))
+        task_run.check_fits(model, example.input, 192)  # CoT's room for the steps
 
     def render(system, output, scores):
         return column(output, scores, example.answer)
@@ -90,10 +93,11 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, pr
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, int(k), int(n), float(temperature), int(seed or 0))
+        systems = systems_for(model, *settings(k, n, temperature, seed))
         for system in systems:
             TECHNIQUES[system.technique].validate(task, system.config)
-    yield from task_run.stream_run(task, systems, int(limit), int(seed or 0), model, flag, progress)
+        limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
+    yield from task_run.stream_run(task, systems, limit, systems[3].config.seed, model, flag, progress)
 
 
 def sandbox_status() -> str:

@@ -3,22 +3,39 @@
 import gradio as gr
 import pandas as pd
 
-from modules.store import default_store
+from modules.store import StoreError, default_store
 
 RUN_COLUMNS = ["id", "created", "status", "task", "split", "limit", "results", "model_label", "systems"]
+MAX_RUN_ID = 2**62  # SQLite integers are 64-bit; a larger id cannot exist
 
 
 def runs_table(limit: int = 100) -> pd.DataFrame:
-    runs = default_store().list_runs(limit)
+    runs = default_store().list_runs(limit)  # opened per call: a damaged store never stops the page from loading
     table = pd.DataFrame(runs, columns=[c for c in RUN_COLUMNS if c != "systems"])
     table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
     return table
 
 
+def store_status() -> str:
+    """Empty when the store opens; else the reason, shown above the (then empty) table."""
+    try:
+        default_store().close()
+    except StoreError as error:
+        return f"⚠️ {error}"
+    return ""
+
+
+def initial_runs() -> pd.DataFrame:
+    try:
+        return runs_table()
+    except StoreError:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+
+
 def run_aggregate(run_id: float | None) -> pd.DataFrame:
     """The stored aggregate of one run: mean and 95% bootstrap interval per system and score."""
-    if run_id is None:
-        raise gr.Error("Enter a run id from the table.")
+    if run_id is None or run_id != run_id or not 1 <= run_id <= MAX_RUN_ID or run_id != int(run_id):
+        raise gr.Error("Enter a run id from the table (a whole number from 1).")
     run = default_store().get_run(int(run_id))
     if run is None:
         raise gr.Error(f"No run with id {int(run_id)}.")
@@ -31,8 +48,9 @@ def run_aggregate(run_id: float | None) -> pd.DataFrame:
 def build() -> None:
     with gr.Tab("Runs"):
         gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
+        gr.Markdown(store_status)
         refresh = gr.Button("Refresh")
-        table = gr.Dataframe(value=runs_table, interactive=False, label="Runs in lab.db")
+        table = gr.Dataframe(value=initial_runs, interactive=False, label="Runs in lab.db")
         with gr.Row():
             run_id = gr.Number(label="Run id", precision=0)
             show = gr.Button("Show aggregate")

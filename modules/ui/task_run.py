@@ -4,7 +4,8 @@ and the task and example pickers every tab shares."""
 import gradio as gr
 
 from evals.runner import System, compare
-from evals.tasks import Task, TaskError, load_task
+from evals.tasks import Example, Task, TaskError, load_task
+from modules import inputs
 from modules.models import Model
 from modules.store import default_store
 from modules.ui import model_bar
@@ -22,6 +23,31 @@ def example_choices(task_name: str, width: int = 80) -> list[tuple[str, str]]:
         return text if len(text) <= width else f"{text[:width]}…"
 
     return [(f"{e.id}: {label(e.input)}", e.id) for e in load_task(task_name).split("test")]
+
+
+def pick_example(task: Task, example_id, typed, what: str = "input", max_chars: int = inputs.MAX_TEXT_CHARS,
+                 reference="", answer: str | None = None) -> Example:  # fmt: skip
+    """The typed text when there is one (it overrides the pick, with its optional reference or answer), else the
+    picked test example; empty or over-long text gets a message that says what is allowed."""
+    text = inputs.text(typed, f"The {what}", max_chars)
+    if text:
+        reference = inputs.text(reference, "The reference", max_chars)
+        return Example(id="custom", input=text, reference=reference, answer=answer, split="custom")
+    if not example_id:
+        raise ValueError(f"The {what} is empty: pick an example from the test split or type your own.")
+    return task.example(inputs.text(example_id, "The example id", inputs.MAX_SHORT_CHARS))
+
+
+def check_fits(model: Model, text: str, reserved: int, what: str = "input") -> None:
+    """Refuse text that alone would not fit the model's context with `reserved` tokens left for the answer (it
+    would be cut from the left, so the model would not see its start)."""
+    tokens = len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+    room = model.context_length - reserved
+    if tokens > room:
+        raise ValueError(
+            f"The {what} is {tokens:,} tokens; with {reserved} tokens kept for the answer this model "
+            f"({model.context_length:,}-token context) can take {room:,}. Shorten it."
+        )
 
 
 def examples_update(width: int = 80):

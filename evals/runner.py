@@ -159,7 +159,10 @@ def compare(
                     status = "stopped"
                     break
                 chunk = examples[start : start + CHUNK]
-                outputs = technique.run(system.model, task, chunk, system.config)
+                outputs = technique.run(system.model, task, chunk, system.config, stop=stop)
+                if stop is not None and stop.is_set():
+                    status = "stopped"  # the chunk in hand was cut mid-generation: partial outputs are not scored
+                    break
                 chunk_rows = _rows(task, system.name, chunk, outputs)
                 if store is not None:
                     store.add_results(run_id, chunk_rows)

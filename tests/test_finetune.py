@@ -143,7 +143,7 @@ def test_lora_adapters_switch_on_one_host_without_touching_the_base(tiny_model, 
     assert listed["switch-1"]["size_mb"] == sum(p.stat().st_size for p in kept) / 2**20
     adapters.delete("switch-2")
     assert "switch-2" not in {a["name"] for a in adapters.list_assets()}
-    with pytest.raises(ValueError, match="No adapter named"):
+    with pytest.raises(ValueError, match="No saved adapter named"):
         adapters.read_meta("switch-2")
     with pytest.raises(ValueError, match="Adapter name"):
         adapters.asset_dir("../escape")

@@ -1,6 +1,8 @@
 """The shared-model registry: one lazily loaded Model per spec, for every caller."""
 
+import os
 import threading
+from collections import OrderedDict
 
 import torch
 
@@ -18,8 +20,12 @@ __all__ = [
     "ModelSpec", "Prompt", "get_model", "variant_spec",
 ]  # fmt: skip
 
-_loaded: dict[str, Model] = {}  # the registry itself, keyed by canonical spec: the only place models are kept
+# The registry itself, keyed by canonical spec, least recently used first: the only place models are kept.
+_loaded: OrderedDict[str, Model] = OrderedDict()
 _load_lock = threading.RLock()  # re-entered: a variant loads its base
+# Variants kept loaded; the least recently used beyond this are dropped (each can be a full copy of the weights:
+# ~540 MB for the embedded model in fp32). Bases are kept; a job still using a dropped variant keeps its copy.
+MAX_VARIANTS = int(os.environ.get("LAB_MAX_VARIANTS", "4"))
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -36,7 +42,16 @@ def get_model(spec: str = DEFAULT_SPEC) -> Model:
     with _load_lock:
         if key not in _loaded:
             _loaded[key] = _load(parsed)
+            _evict_variants()
+        _loaded.move_to_end(key)
         return _loaded[key]
+
+
+def _evict_variants() -> None:
+    bases = {id(model) for spec, model in _loaded.items() if not ModelSpec.parse(spec).is_variant}
+    variants = [spec for spec, model in _loaded.items() if ModelSpec.parse(spec).is_variant and id(model) not in bases]
+    for spec in variants[: max(0, len(variants) - MAX_VARIANTS)]:  # oldest first
+        del _loaded[spec]
 
 
 def _load(spec: ModelSpec) -> Model:

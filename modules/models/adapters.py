@@ -71,7 +71,7 @@ def weights_bytes(folder: Path) -> int:
 def read_meta(name: str) -> dict:
     path = asset_dir(name) / META
     if not path.is_file():
-        raise ValueError(f"No adapter named '{name}' (looked in {adapters_dir()}).")
+        raise ValueError(f"No saved adapter named '{name}'.")
     return json.loads(path.read_text())
 
 
@@ -95,7 +95,9 @@ def list_assets() -> list[dict]:
             except json.JSONDecodeError:
                 continue  # a damaged note file: the asset cannot be used, so it is not listed
             spec = variant_spec(meta.get("base") or "?", adapter=path.name)
-            found.append(meta | {"name": path.name, "size_mb": weights_bytes(path) / 2**20, "spec": spec})
+            data = str(meta.get("data") or "")  # older assets noted the upload's server path: show its name only
+            data = Path(data).name if "/" in data or "\\" in data else data
+            found.append(meta | {"name": path.name, "size_mb": weights_bytes(path) / 2**20, "spec": spec, "data": data})
     return sorted(found, key=lambda m: -m.get("created", 0))
 
 

@@ -8,6 +8,7 @@ from modules.models.errors import ModelLoadError
 
 ADAPTER_MARK = "+adapter:"  # a saved fine-tune (LAB_HOME/adapters/<name>) on its base: modules/models/adapters.py
 QUANT_MARK = "+quant:"  # a precision variant such as int8-mlp: modules/models/quantized.py
+MAX_SPEC_CHARS = 300  # a hub id or a folder path; a longer spec is refused without being echoed
 _MARK = re.compile(r"\s*\+\s*(adapter|quant)\s*:\s*")  # spaces around the marks do not make a new model
 
 
@@ -21,6 +22,8 @@ class ModelSpec:
     def parse(cls, text: str) -> "ModelSpec":
         """' smollm2-135m +quant: bf16 ' -> ModelSpec('smollm2-135m', quant='bf16'); str() gives the one canonical
         form, so a registry keyed on it holds one model per variant, however the spec was typed."""
+        if len(text or "") > MAX_SPEC_CHARS:
+            raise ModelLoadError(f"A model spec has at most {MAX_SPEC_CHARS} characters; this one has {len(text):,}.")
         base, *rest = _MARK.split((text or "").strip())
         parts = dict(zip(rest[::2], (value.strip() for value in rest[1::2])))
         kinds = rest[::2]

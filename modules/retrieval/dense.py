@@ -2,12 +2,17 @@
 
 import functools
 import importlib.util
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 EMBEDDED_EMBEDDER = "all-minilm-l6-v2"
+# Embedders kept loaded (least recently used dropped first): ~90 MB each for MiniLM-sized models.
+MAX_EMBEDDERS = int(os.environ.get("LAB_MAX_EMBEDDERS", "2"))
+log = logging.getLogger("lab")
 
 
 def embedder_path() -> str:
@@ -18,22 +23,27 @@ def embedder_path() -> str:
     return str(Path(found.submodule_search_locations[0]) / "model")
 
 
-@functools.cache
 def load_embedder(spec: str = EMBEDDED_EMBEDDER):
     """One shared SentenceTransformer per spec: the embedded model, a local folder, or a hub id when online."""
-    from sentence_transformers import SentenceTransformer  # heavy: only when dense search is used
-
-    spec = (spec or "").strip()
+    spec = (spec or "").strip()  # stripped before the cache, so spaces never load a second copy
     if not spec or len(spec) > 200:
         raise ValueError("The embedding model must be a sentence-transformers id or folder (at most 200 characters).")
+    return _load(spec)
+
+
+@functools.lru_cache(maxsize=MAX_EMBEDDERS)
+def _load(spec: str):
+    from sentence_transformers import SentenceTransformer  # heavy: only when dense search is used
+
     source = embedder_path() if spec == EMBEDDED_EMBEDDER else spec
     try:
         return SentenceTransformer(source, device="cpu")
-    except OSError as error:
-        reason = str(error).splitlines()[0][:200]
+    except (OSError, ValueError) as error:  # one message whatever the reason: it never says if a server path exists
+        log.warning("embedder %r failed to load: %s", spec, error)
         raise ValueError(
-            f"Cannot load embedding model '{spec}': {reason} Without a network only '{EMBEDDED_EMBEDDER}' (embedded), "
-            "a local folder or a model already in the Hugging Face cache can be used."
+            f"Cannot load embedding model '{spec}': not a sentence-transformers folder or id this lab can load. "
+            f"Without a network only '{EMBEDDED_EMBEDDER}' (embedded), a local folder or a model already in the "
+            "Hugging Face cache can be used."
         ) from None
 
 

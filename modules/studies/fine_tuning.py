@@ -6,6 +6,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -36,7 +37,8 @@ class JobSettings:
     methods: tuple[str, ...]
     configs: dict[str, finetune.Config]
     task: str = "dialogue-summary"
-    jsonl: str | None = None  # uploaded {input, reference} pairs instead of the task's train split
+    jsonl: str | None = None  # uploaded {input, reference} pairs instead of the task's train split (a server path:
+    # never stored or shown; data_label() names it)
     eval_limit: int = 10
     probe_task: str = "company-handbook-qa"
     probe_limit: int = 5
@@ -81,6 +83,12 @@ class JobSettings:
             configs=configs, task=values["task"], jsonl=values["jsonl"] or None, eval_limit=whole["eval_limit"],
             probe_task=values["probe_task"], probe_limit=whole["probe_limit"], resume=resume,
         )  # fmt: skip
+
+
+def data_label(settings: JobSettings) -> str:
+    """What the training data was, for notes and reports: the uploaded file's own name (its data hash is noted
+    beside it), never the server path it was uploaded to."""
+    return f"uploaded {Path(settings.jsonl).name}" if settings.jsonl else f"{settings.task} train split"
 
 
 def training_pairs(settings: JobSettings) -> list[Example]:
@@ -130,7 +138,7 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
             meta = {
                 "method": method, "base": base.spec, "base_label": base.label,
                 "config": vars(config) | {"lr": config.lr},
-                "task": settings.task, "data": settings.jsonl or f"{settings.task} train split",
+                "task": settings.task, "data": data_label(settings),
                 "data_hash": data.data_hash(pairs), "pairs": len(pairs), "seed": config.seed,
                 "steps": result.steps_done, "losses": result.losses, "trainable": trainable, "total": total,
             }  # fmt: skip
@@ -231,7 +239,7 @@ def outputs_side_by_side(run: Run, task_name: str) -> pd.DataFrame:
 def report(settings: JobSettings, costs: list[dict], quality: Run | None, probe: Run | None) -> dict:
     """Everything about one fine-tuning comparison, for the JSON download."""
     return {
-        "settings": {"name": settings.name, "task": settings.task, "data": settings.jsonl or "train split",
+        "settings": {"name": settings.name, "task": settings.task, "data": data_label(settings),
                      "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
         "cost": costs,
         "quality": quality.to_dict({}) if quality else None,

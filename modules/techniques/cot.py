@@ -1,6 +1,7 @@
 """Zero-shot chain-of-thought: "Let's think step by step", then the final number is read off the reasoning."""
 
 from dataclasses import dataclass, field
+from threading import Event
 
 from evals.tasks import Example, Task
 from modules.models import GenerationParams, Model
@@ -20,8 +21,8 @@ def validate(task: Task, config: Config) -> None:
     reasoning_prompt(task, "cot_trigger")
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
     trigger = reasoning_prompt(task, "cot_trigger")
     prompts = [f"{task.prompt.format_query(e)}\n\n{trigger}" for e in examples]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens))
+    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
     return [Output.from_generation(g, answer=final_number(g.text), reasoning=g.text) for g in generations]

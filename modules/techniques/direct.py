@@ -1,6 +1,7 @@
 """Direct answering: ask for the final number only, no reasoning."""
 
 from dataclasses import dataclass, field
+from threading import Event
 
 from evals.tasks import Example, Task
 from modules.models import GenerationParams, Model
@@ -20,8 +21,8 @@ def validate(task: Task, config: Config) -> None:
     reasoning_prompt(task, "direct")
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
     instruction = reasoning_prompt(task, "direct")
     prompts = [f"{instruction}\n\n{task.prompt.format_query(e)}" for e in examples]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens))
+    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
     return [Output.from_generation(g, answer=final_number(g.text)) for g in generations]

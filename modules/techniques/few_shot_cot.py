@@ -5,6 +5,7 @@ those shots; the prompting technique builds the prompts and this file reads the 
 """
 
 from dataclasses import dataclass, field
+from threading import Event
 
 from evals.tasks import Example, Task
 from modules.techniques import prompting
@@ -32,8 +33,8 @@ def validate(task: Task, config: Config) -> None:
     prompting.validate(task, config.prompting())
 
 
-def run(model, task: Task, examples: list[Example], config: Config) -> list[Output]:
-    outputs = prompting.run(model, task, examples, config.prompting())
+def run(model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+    outputs = prompting.run(model, task, examples, config.prompting(), stop)
     for each in outputs:
         each.answer = final_number(each.text)
         each.trace["reasoning"] = each.text

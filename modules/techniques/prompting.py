@@ -3,6 +3,7 @@
 import random
 import re
 from dataclasses import dataclass, field, replace
+from threading import Event
 
 from evals.tasks import Example, Task
 from modules.models import Generation, GenerationParams, Model
@@ -101,13 +102,13 @@ def extract_answer(text: str, task: Task) -> str | None:
     return text if task.answer_type == "text" else None
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
     """One batched generate call for all `examples`; shots come from the task's train split."""
     validate(task, config)
     pool = task.split("train")
     shots = [select_shots(pool, example, config) for example in examples]
     prompts = [build_prompt(model, task, s, e) for s, e in zip(shots, examples)]
-    generations = model.generate(prompts, _params(task, config))
+    generations = model.generate(prompts, _params(task, config), stop=stop)
     return [_output(g, s, task) for g, s in zip(generations, shots)]
 
 

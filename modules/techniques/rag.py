@@ -6,6 +6,7 @@ fetched or written anywhere, whatever a retrieved document says.
 
 import functools
 from dataclasses import dataclass, field
+from threading import Event
 
 from evals.tasks import Example, Task, TaskError
 from modules.models import GenerationParams, Model
@@ -87,7 +88,7 @@ def build_prompt(question: str, hits, delimit: bool) -> str:
     )
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
     validate(task, config)
     hits = [[] for _ in examples]
     if config.method != "none":
@@ -97,7 +98,7 @@ def run(model: Model, task: Task, examples: list[Example], config: Config) -> li
         build_prompt(e.input, h, config.delimit) if config.method != "none" else task.prompt.messages([], e)
         for e, h in zip(examples, hits)
     ]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens))
+    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
     outputs = []
     for generation, example_hits in zip(generations, hits):
         sources = [

@@ -1,6 +1,7 @@
 """Self-consistency: n sampled chain-of-thought paths per question in one batched call, majority vote."""
 
 from dataclasses import dataclass, field, replace
+from threading import Event
 
 from evals.tasks import Example, Task
 from modules.techniques import few_shot_cot, prompting
@@ -30,14 +31,14 @@ def validate(task: Task, config: Config) -> None:
     few_shot_cot.validate(task, config.few_shot())
 
 
-def run(model, task: Task, examples: list[Example], config: Config) -> list[Output]:
+def run(model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
     # Each question n times: identical prompts share their whole prefix, so the model computes it once.
     repeated = [example for example in examples for _ in range(config.n)]
     sampling = replace(
         config.few_shot().prompting(), do_sample=True, temperature=config.temperature, top_p=config.top_p,
         seed=config.seed,
     )  # fmt: skip
-    paths = prompting.run(model, task, repeated, sampling)
+    paths = prompting.run(model, task, repeated, sampling, stop)
     outputs = []
     for start in range(0, len(paths), config.n):
         group = paths[start : start + config.n]

@@ -8,7 +8,7 @@ from evals.runner import System, score
 from evals.tasks import Example, Task
 from modules.techniques import TECHNIQUES, Output
 from modules.ui.errors import user_errors
-from modules.ui.stop_flag import StopFlag
+from modules.ui.stop_flag import StopFlag, begin
 
 # render(system, output, scores) -> the column's cells
 Render = Callable[[System, Output, dict], list]
@@ -16,8 +16,9 @@ Render = Callable[[System, Output, dict], list]
 
 def stream_columns(task: Task, example: Example, systems: list[System], flag: StopFlag, render: Render, progress):
     """Generator of every column's cells; a column not yet run keeps what it showed (gr.skip). Stop ends the
-    loop before the next system."""
-    flag.event.clear()
+    generation in progress within one decoding step, and no later system starts."""
+    if not begin(flag):
+        return
     width = None
     values: list = []
     for index, system in enumerate(systems):
@@ -25,8 +26,9 @@ def stream_columns(task: Task, example: Example, systems: list[System], flag: St
             break
         progress(index / len(systems), desc=f"{system.name} ({index + 1}/{len(systems)})…")
         with user_errors():
-            (output,) = TECHNIQUES[system.technique].run(system.model, task, [example], system.config)
-        (scores,) = score(task, [example], [output])
+            (output,) = TECHNIQUES[system.technique].run(system.model, task, [example], system.config, flag.event)
+        # Stopped mid-generation: the partial text is shown, but not scored as if it were complete.
+        (scores,) = [{}] if flag.event.is_set() else score(task, [example], [output])
         cells = list(render(system, output, scores))
         if width is None:
             width = len(cells)

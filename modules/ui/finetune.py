@@ -12,7 +12,7 @@ from modules.ui import charts, model_bar, results, saved_adapters
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag, begin, press, request
 
 COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning", "prompt-tuning"),
@@ -54,7 +54,8 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
     if ModelSpec.parse(base.spec).adapter:
         raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
     stop = flag.event
-    stop.clear()
+    if not begin(flag):
+        return
     losses, costs = {}, []
     total_steps = sum(c.steps for c in settings.configs.values())
     skip = [gr.skip()] * 7
@@ -185,6 +186,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
     for button, resume, api_name in ((train_button, False, "finetune_train"), (resume_button, True, "finetune_resume")):
+        button.click(request, inputs=flag, queue=False, api_visibility="private")  # a Stop while queued cancels it
         event = button.click(
             make_handler(busy, resume), inputs=[model_state, flag, *widgets], outputs=outputs, api_name=api_name,
             concurrency_id="finetune", concurrency_limit=2,  # 2, so the second request is told BUSY at once

@@ -14,7 +14,7 @@ from modules.ui import task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag
+from modules.ui.stop_flag import StopFlag, begin
 
 COVERS = ("prompting",)  # techniques this tab shows (tests check every registered technique has a tab)
 DEFAULT_TASK = "dialogue-summary"
@@ -89,7 +89,8 @@ def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custo
         model = load_model(spec, progress)
         task_run.check_fits(model, example.input, config.max_new_tokens)
     texts, stop, waiting = ["", "", ""], flag.event, ["_generating…_"] * 3
-    stop.clear()
+    if not begin(flag):
+        return
 
     def job(report):
         return prompting.run_shot_counts(model, task, example, [0, 1, config.k], config, on_text=report, stop=stop)
@@ -173,9 +174,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
     example_inputs = [model_state, flag, task, example, custom_input, custom_reference, *controls]
     example_event = task_run.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
-                                      "icl_run")  # fmt: skip
+                                      "icl_run", flag=flag)  # fmt: skip
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
-                                   task_outputs, "icl_run_task")  # fmt: skip
+                                   task_outputs, "icl_run_task", flag=flag)  # fmt: skip
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,

@@ -11,7 +11,7 @@ from modules.ui import charts, results, task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag
+from modules.ui.stop_flag import StopFlag, begin
 
 COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
@@ -58,7 +58,8 @@ def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts.va
     with user_errors():
         base = base_model(spec, progress)
     stop = flag.event
-    stop.clear()
+    if not begin(flag):
+        return
     skip = [gr.skip()] * 5
     try:
         with user_errors():
@@ -188,9 +189,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     outputs = [status, table, chart, per_example, csv_file, json_file]
     events = [
         task_run.on_model(measure_button, measure_variants, [model_state, flag, precisions, components, task, limit],
-                          outputs, "quant_measure"),
+                          outputs, "quant_measure", flag=flag),
         task_run.on_model(sensitivity_button, measure_sensitivity, [model_state, flag, task, limit], outputs,
-                          "quant_sensitivity"),
+                          "quant_sensitivity", flag=flag),
         task_run.on_model(side_button, side_by_side, [model_state, precisions, components, prompt, max_new_tokens],
                           cells, "quant_side_by_side"),
     ]  # fmt: skip

@@ -133,8 +133,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
 
     task.change(task_run.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
     example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder]
-    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run")
+    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run", flag=flag)
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, k, delimit, embedder],
-                                   task_outputs, "rag_run_task")  # fmt: skip
+                                   task_outputs, "rag_run_task", flag=flag)  # fmt: skip
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "rag_stop")  # fmt: skip

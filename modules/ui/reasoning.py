@@ -147,8 +147,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed]
     example_inputs = [model_state, flag, task, example, question, answer, *controls]
-    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run")
+    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag)
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
-                                   task_outputs, "reasoning_run_task")  # fmt: skip
+                                   task_outputs, "reasoning_run_task", flag=flag)  # fmt: skip
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "reasoning_stop")  # fmt: skip

@@ -12,7 +12,7 @@ from modules.ui import model_bar
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.results import render_run
-from modules.ui.stop_flag import StopFlag, press
+from modules.ui.stop_flag import StopFlag, begin, press, request
 
 
 def example_choices(task_name: str, width: int = 80) -> list[tuple[str, str]]:
@@ -68,7 +68,8 @@ def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: 
     """Generator of (status, aggregate, chart, per-example, csv, json); Stop ends it after the batch in hand,
     which is stored and shown like a finished run (marked stopped)."""
     stop = flag.event
-    stop.clear()
+    if not begin(flag):
+        return
     store = default_store()
 
     def job(report):
@@ -118,7 +119,10 @@ def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_na
         button.click(press, inputs=flag, queue=False, api_visibility="private")
 
 
-def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str):
-    """A click that uses the shared model: it queues with every other model job (one at a time)."""
+def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None):
+    """A click that uses the shared model: it queues with every other model job (one at a time). With the
+    session's Stop flag, the click is also noted at once (unqueued), so a Stop while the job waits cancels it."""
+    if flag is not None:
+        button.click(request, inputs=flag, queue=False, api_visibility="private")
     return button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id="model",
                         concurrency_limit=1)  # fmt: skip

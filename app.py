@@ -5,15 +5,19 @@ import os
 import gradio as gr
 
 from modules.models import DEFAULT_SPEC
+from modules.retrieval.uploads import UploadLimits
+from modules.training.data import MAX_JSONL_BYTES
 from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
 QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
+# Gradio's cache (uploads, downloads) is swept hourly of files older than an hour: a public Space never fills up.
+CACHE_SWEEP = (3600, 3600)
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_SWEEP) as demo:
         gr.Markdown(f"# {TITLE}\nCompare LLM techniques side by side on one shared model, scored the same way.")
         model_state = gr.State(DEFAULT_SPEC)  # this session's model spec; the model itself is shared
         model_info = model_bar.build(model_state)
@@ -31,10 +35,22 @@ def build_demo() -> gr.Blocks:
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
 
 
+def max_upload_bytes() -> int:
+    """Gradio refuses a bigger upload before it reaches the cache: the larger of the document and JSONL limits
+    (each is checked again, per kind, when the file is read)."""
+    return max(UploadLimits.from_env().max_file_bytes, MAX_JSONL_BYTES)
+
+
+def serve(**options) -> None:
+    """Launch `demo` with the lab's limits; options go to launch() (tests pass a port and prevent_thread_lock)."""
+    defaults = {
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+    }
+    demo.launch(**(defaults | options), max_file_size=max_upload_bytes())
+
+
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-    )
+    serve()

@@ -9,6 +9,7 @@ import pandas as pd
 
 from evals.runner import System, compare
 from evals.tasks import TaskError, load_task
+from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
 from modules.store import StoreError, default_store
 from modules.techniques import SYSTEMS, TECHNIQUES, parse_system, settings_help
@@ -76,7 +77,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.out.suffix == ".csv":
-            run.per_example.to_csv(args.out, index=False)
+            write_csv(run.per_example, args.out)
         else:
             args.out.write_text(json.dumps(run.to_dict(model.info()), indent=2, default=str))
         print(f"Wrote {args.out}")

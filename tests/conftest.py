@@ -173,9 +173,9 @@ def _free_port() -> int:
 def served_app(tmp_path_factory):
     """The real app on a free port with its own GRADIO_TEMP_DIR; yields its local URL."""
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    from app import demo
+    from app import demo, serve
 
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
+    serve(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
     yield demo.local_url
     demo.close()
 

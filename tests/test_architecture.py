@@ -24,6 +24,7 @@ LAYERS = [
     ("modules.paths", 1),
     ("modules.network", 1),
     ("modules.inputs", 1),
+    ("modules.exports", 1),
     ("evals.tasks", 1),
     ("evals.metrics", 1),
     ("evals.stats", 1),

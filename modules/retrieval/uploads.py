@@ -48,7 +48,8 @@ def safe_filename(name: str) -> str:
     """The base name only (no folders, no '..', no leading dots), other characters replaced by '_'."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")
-    return base[:120]
+    stem, suffix = (base.rsplit(".", 1)[0], "." + base.rsplit(".", 1)[1]) if "." in base else (base, "")
+    return stem[: 120 - len(suffix[:20])] + suffix[:20]  # a long name is cut in its stem, so its type survives
 
 
 class _TextOfHtml(html.parser.HTMLParser):
@@ -116,11 +117,16 @@ def save_uploads(
     report = UploadReport()
     if len(files) > limits.max_files:
         raise ValueError(f"{len(files)} files at once; the limit is {limits.max_files}.")
+    taken = set()
     for name, data in files:
         safe = safe_filename(name)
         if not safe or Path(safe).suffix.lower() not in KINDS:
             report.rejected.append((name, f"type not allowed (allowed: {', '.join(KINDS)})"))
             continue
+        if safe.lower() in taken:
+            report.rejected.append((name, "another file in this upload has the same name; rename one of them"))
+            continue
+        taken.add(safe.lower())
         size = data.stat().st_size if isinstance(data, Path) else len(data)
         if size > limits.max_file_bytes:
             report.rejected.append((name, f"{size:,} bytes; the limit is {limits.max_file_bytes:,}"))
@@ -162,4 +168,7 @@ def list_collections() -> list[str]:
 
 def delete_collection(name: str) -> None:
     """Remove a collection's files and index (the name is validated, so this cannot reach outside)."""
-    shutil.rmtree(collection_dir(name).parent, ignore_errors=True)
+    folder = collection_dir(name).parent
+    if not folder.is_dir():
+        raise ValueError(f"No collection named '{name}'.")
+    shutil.rmtree(folder, ignore_errors=True)

@@ -16,7 +16,16 @@ def choices() -> list[tuple[str, str]]:
 
 
 def upload_files(collection, paths, progress=gr.Progress()):
-    """Store the accepted files, index the collection, and report each rejected file with its reason."""
+    """Store the accepted files, index the collection, and report each rejected file with its reason. Gradio's
+    copies of the uploads are deleted afterwards, accepted or not: the collection keeps the extracted text."""
+    try:
+        return _store(collection, paths, progress)
+    finally:
+        for path in paths or []:
+            Path(path).unlink(missing_ok=True)
+
+
+def _store(collection, paths, progress):
     with user_errors():
         name = (collection or "").strip()
         uploads.collection_dir(name)  # validates the name before anything is read

@@ -1,12 +1,16 @@
 """Rendering results for any tab: a Run's aggregate table and status line, and the CSV / JSON downloads."""
 
 import json
+import shutil
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
 from evals.runner import Run
+from modules.exports import write_csv
 from modules.models import Model
 from modules.ui import charts
 
@@ -20,14 +24,31 @@ def aggregate_table(run: Run) -> pd.DataFrame:
     return table
 
 
+DOWNLOADS_TTL_S = 600  # Gradio copies a returned file into its own cache at once; ours are swept after this
+
+
+def downloads_root() -> Path:
+    return Path(tempfile.gettempdir()) / "llm-lab-downloads"
+
+
+def sweep_downloads(max_age_s: float = DOWNLOADS_TTL_S) -> None:
+    """Delete download folders older than max_age_s: every run writes one, none may pile up."""
+    root = downloads_root()
+    for folder in root.iterdir() if root.is_dir() else []:
+        if time.time() - folder.stat().st_mtime > max_age_s:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tuple[str | None, str]:
-    """`<stem>.csv` (the table, when there is one) and `<stem>.json` (everything) in a fresh temp folder, so two
-    sessions never share a download."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{stem}-"))
+    """`<stem>.csv` (the table, when there is one; spreadsheet-safe) and `<stem>.json` (everything) in a fresh
+    folder, so two sessions never share a download; older download folders are swept."""
+    sweep_downloads()
+    folder = downloads_root() / uuid.uuid4().hex
+    folder.mkdir(parents=True)
     csv_path = None
     if table is not None:
         csv_path = folder / f"{stem}.csv"
-        table.to_csv(csv_path, index=False)
+        write_csv(table, csv_path)
     json_path = folder / f"{stem}.json"
     json_path.write_text(json.dumps(payload, indent=1, default=str))
     return (str(csv_path) if csv_path else None), str(json_path)

@@ -47,7 +47,9 @@ def serve(**options) -> None:
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     }
-    demo.launch(**(defaults | options), max_file_size=max_upload_bytes())
+    # show_error: every handler is guarded (its errors are the lab's own short messages), so what this adds is
+    # Gradio's own refusal of a value of the wrong type (a word for a number), instead of a bare error.
+    demo.launch(**(defaults | options), max_file_size=max_upload_bytes(), show_error=True)
 
 
 demo = build_demo()

@@ -18,8 +18,8 @@ def spreadsheet_safe(value):
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
     safe = table.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object:
+    for column in safe.columns:  # every column: text may sit in object or pandas' own string dtype
+        if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(spreadsheet_safe)
     safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
     safe.to_csv(path, index=False)

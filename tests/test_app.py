@@ -43,3 +43,15 @@ def test_tabs_hold_only_tabs():
     labels = [child.label for child in tabs.children if isinstance(child, gr.Tab)]
     assert labels == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Runs"]
     assert all(isinstance(child, gr.Tab) for child in tabs.children), [type(c).__name__ for c in tabs.children]
+
+
+def test_checked_numbers_say_what_is_allowed():
+    from modules import inputs
+
+    assert inputs.whole("3", "k", 1, 8) == 3 and inputs.whole(4.0, "k", 1, 8) == 4
+    for bad in (float("nan"), float("inf"), 1e30, "abc", None, 2.5, 0):
+        with pytest.raises(ValueError, match="k must be a whole number from 1 to 8"):
+            inputs.whole(bad, "k", 1, 8)
+    with pytest.raises(ValueError, match="is 1,000,000 characters; the limit is 20,000") as error:
+        inputs.text("x" * 1_000_000, "The input")
+    assert len(str(error.value)) < 100

@@ -137,7 +137,12 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             with gr.Column():
                 name = gr.Textbox("demo", label="Run name (assets: <name>-<method>)", max_lines=1)
                 methods = gr.CheckboxGroup(METHOD_CHOICES, value=["lora"], label="Methods")
-                task = gr.Dropdown(TASKS, value=TASKS[0], label="Task (train split to learn, test split to score)")
+                task = gr.Dropdown(
+                    TASKS,
+                    value=TASKS[0],
+                    label="Task (train split to learn, test split to score)",
+                    allow_custom_value=True,
+                )
                 jsonl = gr.File(label="Or your own training JSONL: {\"input\": ..., \"reference\": ...} per line",
                                 file_types=[".jsonl"], type="filepath")  # fmt: skip
             with gr.Column():
@@ -147,7 +152,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 seed = gr.Number(0, precision=0, label="Seed")
             with gr.Column():
                 eval_limit = gr.Slider(1, 100, value=10, step=1, label="Test examples to score")
-                probe_task = gr.Dropdown(PROBE_TASKS, value=PROBE_TASKS[0], label="Forgetting probe task")
+                probe_task = gr.Dropdown(
+                    PROBE_TASKS, value=PROBE_TASKS[0], label="Forgetting probe task", allow_custom_value=True
+                )
                 probe_limit = gr.Slider(0, 50, value=5, step=1, label="Probe examples (0: skip)")
         with gr.Accordion("Method settings", open=False), gr.Row():
             with gr.Column():

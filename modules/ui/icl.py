@@ -136,8 +136,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         )
         with gr.Row():
             with gr.Column(scale=2):
-                task = gr.Dropdown(task_names(), value=DEFAULT_TASK, label="Task")
-                example = gr.Dropdown(choices, value=choices[0][1], label="Example (test split)")
+                task = gr.Dropdown(task_names(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
+                example = gr.Dropdown(
+                    choices, value=choices[0][1], label="Example (test split)", allow_custom_value=True
+                )
                 first_input, first_reference = preview(DEFAULT_TASK, choices[0][1])
                 shown_input = gr.Textbox(first_input, label="Example input", lines=5, interactive=False)
                 shown_reference = gr.Textbox(first_reference, label="Example reference", lines=2, interactive=False)

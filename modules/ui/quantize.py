@@ -164,7 +164,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             precisions = gr.CheckboxGroup(PRECISION_CHOICES, value=["int8"], label="Compare with fp32")
             components = gr.Radio(list(quantized.COMPONENTS), value="all-but-embeddings",
                                   label="int8 / 4-bit components")  # fmt: skip
-            task = gr.Dropdown(TASKS, value=TASKS[0], label="Task for ROUGE-L / BLEU")
+            task = gr.Dropdown(TASKS, value=TASKS[0], label="Task for ROUGE-L / BLEU", allow_custom_value=True)
             limit = gr.Slider(1, 40, value=5, step=1, label="Test examples")
         with gr.Row():
             measure_button = gr.Button("Measure variants", variant="primary")

@@ -103,12 +103,14 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         )
         with gr.Row():
             with gr.Column(scale=2):
-                task = gr.Dropdown(TASKS, value=TASKS[0], label="Knowledge base and questions")
-                example = gr.Dropdown(choices, value=choices[0][1], label="Question (test split)")
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Knowledge base and questions", allow_custom_value=True)
+                example = gr.Dropdown(
+                    choices, value=choices[0][1], label="Question (test split)", allow_custom_value=True
+                )
                 question = gr.Textbox(label="Or type a question (overrides the pick)", lines=1)
                 reference = gr.Textbox(label="Its reference answer (optional, for scores)", lines=1)
             with gr.Column(scale=1):
-                collection = gr.Dropdown(documents.choices(), value="", label="Search in")
+                collection = gr.Dropdown(documents.choices(), value="", label="Search in", allow_custom_value=True)
                 k = gr.Slider(1, 8, value=3, step=1, label="top-k chunks")
                 delimit = gr.Checkbox(value=True, label="Delimit chunks as reference data (injection defence)")
                 embedder = gr.Textbox(

@@ -117,8 +117,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         gr.Markdown(sandbox_status)  # evaluated on each page load: shows the layers active on this host
         with gr.Row():
             with gr.Column(scale=2):
-                task = gr.Dropdown(TASKS, value=TASKS[0], label="Task")
-                example = gr.Dropdown(choices, value=choices[0][1], label="Example (test split)")
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Task", allow_custom_value=True)
+                example = gr.Dropdown(
+                    choices, value=choices[0][1], label="Example (test split)", allow_custom_value=True
+                )
                 question = gr.Textbox(label="Or type a question (overrides the example)", lines=2)
                 answer = gr.Textbox(label="Its numeric answer (optional, for correct/incorrect)")
             with gr.Column(scale=1):

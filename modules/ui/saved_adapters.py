@@ -42,7 +42,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> tuple[gr.Dataframe,
     with gr.Accordion("Saved adapters (usable in every tab)", open=False):
         table = gr.Dataframe(fine_tuning.adapter_table, label="Adapters", interactive=False)
         with gr.Row():
-            choice = gr.Dropdown(adapter_choices(), label="Adapter", value=None)
+            choice = gr.Dropdown(adapter_choices(), label="Adapter", value=None, allow_custom_value=True)
             refresh_button = gr.Button("Refresh")
             use_button = gr.Button("Use in every tab", variant="primary")
             delete_button = gr.Button("Delete", variant="stop")

@@ -7,7 +7,7 @@ import gradio as gr
 from modules.models import DEFAULT_SPEC
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
-from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs
+from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs, style
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
@@ -49,7 +49,16 @@ def serve(**options) -> None:
     }
     # show_error: every handler is guarded (its errors are the lab's own short messages), so what this adds is
     # Gradio's own refusal of a value of the wrong type (a word for a number), instead of a bare error.
-    demo.launch(**(defaults | options), max_file_size=max_upload_bytes(), show_error=True)
+    # style: WCAG AA colours, narrow-screen and toast CSS, arrow keys in the tab bar and a skip link (Gradio 6 takes
+    # theme, css and js in launch(), not in gr.Blocks()).
+    demo.launch(
+        **(defaults | options),
+        max_file_size=max_upload_bytes(),
+        show_error=True,
+        theme=style.THEME,
+        css=style.CSS,
+        js=style.JS,
+    )
 
 
 demo = build_demo()

@@ -210,6 +210,8 @@ def score(task: Task, examples: list[Example], outputs: list[Output]) -> list[di
                 rows[i][key] = value
     for row, example, output in zip(rows, examples, outputs):
         row |= metrics.trace_scores(example.meta, output.trace, output.text)
+        if (copied := metrics.copy_rate(example.input, output.text)) is not None:
+            row["copy_rate"] = copied
         row |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
     return rows
 

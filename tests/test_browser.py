@@ -78,7 +78,7 @@ TAB_CONTENT = {
     "RAG": ("heading", "Hybrid (RRF)"),
     "Fine-tuning": ("button", "Train and compare"),
     "Quantization": ("button", "Measure variants"),
-    "Runs": ("button", "Show aggregate"),
+    "Stored runs": ("button", "Show aggregate"),
 }
 
 

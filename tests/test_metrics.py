@@ -72,3 +72,13 @@ def test_normalize_and_directions():
     assert metrics.higher_is_better("rougeL") is True and metrics.higher_is_better("latency_s") is False
     with pytest.raises(ValueError, match="Unknown metric"):
         metrics.load_metric("nope")
+
+
+def test_copy_rate_measures_how_much_of_an_output_echoes_its_input():
+    from evals.metrics import copy_rate
+
+    source = "Person1: can we meet at noon tomorrow? Person2: yes, at the cafe."
+    assert copy_rate(source, "can we meet at noon tomorrow?") == 1.0  # 4 of 4 word 3-grams are in the input
+    assert copy_rate(source, "They agree to meet at the cafe tomorrow.") == 0.0
+    assert copy_rate(source, "They agree to meet at noon tomorrow?") == pytest.approx(2 / 5)
+    assert copy_rate(source, "Yes.") is None  # under three words: no 3-gram to compare

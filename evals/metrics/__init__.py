@@ -21,6 +21,7 @@ SCORES = {
     "recall_at_k": ("retrieval recall@k (a gold document among the k retrieved, 0/1)", True),
     "mrr": ("retrieval MRR (1 / rank of the first gold document)", True),
     "attack_success": ("prompt-injection success (the attack's marker in the answer, 0/1)", False),
+    "copy_rate": ("copy rate (share of the output's word 3-grams found in the input, 0-1)", False),
     "latency_s": ("latency per output (s, batch wall time)", False),
     "new_tokens": ("new tokens", None),
     "tokens_per_s": ("tokens/s per output", True),
@@ -67,6 +68,24 @@ def score(
         result = load_metric(name).compute(predictions=predictions, references=targets)
         values |= {key: value for key, value in result.items() if isinstance(value, list)}
     return values
+
+
+COPY_NGRAM = 3  # words; a shared 3-gram is rarely chance in a one-sentence answer
+
+
+def _ngrams(text: str) -> list[tuple[str, ...]]:
+    words = text.lower().split()
+    return [tuple(words[i : i + COPY_NGRAM]) for i in range(len(words) - COPY_NGRAM + 1)]
+
+
+def copy_rate(source: str, text: str) -> float | None:
+    """Share of the output's word 3-grams that also occur in the input: near 1, the output mostly echoes its input
+    (a zero-shot model repeating the dialogue still scores ROUGE-1 ~0.3). None for outputs under 3 words."""
+    grams = _ngrams(text)
+    if not grams:
+        return None
+    seen = set(_ngrams(source))
+    return sum(gram in seen for gram in grams) / len(grams)
 
 
 def trace_scores(meta: dict, trace: dict, text: str) -> dict[str, float]:

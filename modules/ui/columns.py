@@ -10,8 +10,9 @@ from modules.techniques import TECHNIQUES, Output
 from modules.ui.errors import user_errors
 from modules.ui.stop_flag import StopFlag, begin
 
-# render(system, output, scores) -> the column's cells
-Render = Callable[[System, Output, dict], list]
+# render(system, output, scores, stopped) -> the column's cells; stopped: cut by Stop, so scores is empty
+Render = Callable[[System, Output, dict, bool], list]
+STOPPED = "⏹ **Stopped**: partial output, not scored."
 
 
 def stream_columns(task: Task, example: Example, systems: list[System], flag: StopFlag, render: Render, progress):
@@ -28,8 +29,9 @@ def stream_columns(task: Task, example: Example, systems: list[System], flag: St
         with user_errors():
             (output,) = TECHNIQUES[system.technique].run(system.model, task, [example], system.config, flag.event)
         # Stopped mid-generation: the partial text is shown, but not scored as if it were complete.
-        (scores,) = [{}] if flag.event.is_set() else score(task, [example], [output])
-        cells = list(render(system, output, scores))
+        stopped = flag.event.is_set()
+        (scores,) = [{}] if stopped else score(task, [example], [output])
+        cells = list(render(system, output, scores, stopped))
         if width is None:
             width = len(cells)
             values = [gr.skip()] * (width * len(systems))

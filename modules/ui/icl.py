@@ -12,6 +12,7 @@ from modules import inputs
 from modules.techniques import prompting
 from modules.ui import task_run
 from modules.ui.background import run_in_background
+from modules.ui.columns import STOPPED
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag, begin
@@ -20,6 +21,7 @@ COVERS = ("prompting",)  # techniques this tab shows (tests check every register
 DEFAULT_TASK = "dialogue-summary"
 COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
 MAX_NEW_TOKENS_UI = 1024  # ~80 s per column at CPU speed; longer asks are refused with a message
+COPY_WARNING = 0.5  # an output with half its 3-grams from the input is an echo more than an answer
 SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
 
 
@@ -64,17 +66,27 @@ def column_scores(task, example: Example, outputs) -> pd.DataFrame:
     for name, output, values in zip(COLUMNS, outputs, score(task, [example] * len(outputs), outputs)):
         row = {"column": name, "shots": len(output.trace["shots"])}
         row |= {key: round(values[key], 4) for key in SHOWN_SCORES if key in values}
-        row |= {"new_tokens": output.new_tokens, "latency_s": round(values["latency_s"], 2)}
-        row |= {"tokens_per_s": round(values["tokens_per_s"], 1), "truncated": bool(output.trace["warnings"])}
+        row |= {"copy_rate": round(values["copy_rate"], 3) if "copy_rate" in values else None}
+        row |= {"new_tokens": output.new_tokens, "hit max new tokens": output.new_tokens >= max_new_tokens(output)}
+        row |= {"prompt cut": bool(output.trace["warnings"]), "latency_s (shared batch)": round(values["latency_s"], 2)}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def max_new_tokens(output) -> int:
+    return output.trace.get("params", {}).get("max_new_tokens", 0)
+
+
 def column_summary(row: dict, warnings: list[str]) -> str:
+    """The column's scores once each, its cost, and what to be careful about (echo, cut answer, cut prompt)."""
     scores = " · ".join(f"**{metrics.label(n).split(' (')[0]}** {row[n]:.3f}" for n in SHOWN_SCORES if n in row)
-    timing = f"{row['new_tokens']} new tokens · {row['latency_s']:.1f} s (one batch for all columns)"
+    timing = f"{row['new_tokens']} new tokens · {row['latency_s (shared batch)']:.1f} s for the batch of all columns"
     lines = [scores or "_No reference: paste one to get scores._", timing]
-    lines += [f"⚠️ {w}" for w in warnings]
+    if (row.get("copy_rate") or 0) >= COPY_WARNING:
+        lines.append(f"⚠️ Mostly copies its input: {row['copy_rate']:.0%} of its word 3-grams are in the input.")
+    if row["hit max new tokens"]:
+        lines.append("⚠️ The answer hit the max new tokens limit: it may be cut off.")
+    lines += [f"⚠️ {w}" for w in warnings]  # the prompt was cut to fit the context
     return "\n\n".join(lines)
 
 
@@ -104,6 +116,9 @@ def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custo
                     yield *texts, *waiting, "", "", "", None
                 else:
                     outputs = value
+        if stop.is_set():  # Stop pressed: the texts are partial, so they are shown but not scored
+            yield *[o.text for o in outputs], *[STOPPED] * 3, *[o.trace["prompt"] for o in outputs], None
+            return
         table = column_scores(task, example, outputs)
         summaries = [column_summary(row, o.trace["warnings"]) for row, o in zip(table.to_dict("records"), outputs)]
         yield *[o.text for o in outputs], *summaries, *[o.trace["prompt"] for o in outputs], table

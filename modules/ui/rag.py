@@ -8,7 +8,7 @@ from modules import inputs
 from modules.retrieval import dense
 from modules.techniques import rag
 from modules.ui import documents, task_run
-from modules.ui.columns import stream_columns
+from modules.ui.columns import STOPPED, stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
@@ -16,18 +16,33 @@ from modules.ui.stop_flag import StopFlag
 COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
 MAX_QUESTION_CHARS = 2000  # a question, not a document: documents go in a collection
-QUESTION_WIDTH = 200  # questions are short: show them whole
+QUESTION_WIDTH = 200
+MAX_NEW_TOKENS = 512  # answers are one sentence; more only costs time  # questions are short: show them whole
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
 
 
-def systems_for(model, k: int, delimit: bool, collection: str = "", embedder: str = "") -> list[System]:
+def systems_for(model, k, delimit: bool, collection: str = "", embedder: str = "", max_new_tokens=96) -> list[System]:
+    """The four columns as runner systems, with the controls checked."""
+    k = inputs.whole(k, "top-k", 1, 20)
+    max_new_tokens = inputs.whole(max_new_tokens, "Max new tokens", 8, MAX_NEW_TOKENS)
     embedder = (embedder or "").strip() or dense.EMBEDDED_EMBEDDER
     dense.load_embedder(embedder)  # fail before the first column, with the reason, if it cannot load
     return [
         System(name, model, "rag", rag.Config(method=method, k=k, delimit=delimit, collection=collection or "",
-                                               embedder=embedder))
+                                               embedder=embedder, max_new_tokens=max_new_tokens))
         for name, method in COLUMNS
     ]  # fmt: skip
+
+
+def reference_of(task_name, example_id, reference) -> str:
+    """The reference answer shown above the four columns: the typed one, else the picked question's."""
+    typed = (reference or "").strip()
+    if typed:
+        return f"**Reference answer:** {typed[:500]}"
+    try:
+        return f"**Reference answer:** {load_task(task_name).example(example_id).reference}"
+    except Exception:  # an unknown task or id: the run itself will say what is wrong
+        return ""
 
 
 def pick_question(task, example_id, question, reference, collection: str = "") -> Example:
@@ -45,9 +60,10 @@ def sources_table(output, example: Example) -> str:
     lines = []
     for source in output.trace["sources"]:
         mark = " ⭐ gold" if source["doc_id"] in gold else ""
+        text = source["text"][:300].replace("`", "'")  # plain text in a fenced block: a '# heading' stays text
         lines.append(
             f"**[{source['rank']}]** `{source['source']}` · chunk `{source['chunk_id']}` · score {source['score']:.3f}"
-            f"{mark}\n> {source['text'][:300]}…"
+            f"{mark}\n```text\n{text}…\n```"
         )
     return "\n\n".join(lines)
 
@@ -66,27 +82,28 @@ def column_summary(output, scores: dict) -> str:
 
 
 def run_example(spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection, embedder,
-                progress=gr.Progress()):  # fmt: skip
+                max_new_tokens=96, progress=gr.Progress()):  # fmt: skip
     """Generator: each column appears as its retriever + generation finish."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, reference, collection)
         model = load_model(spec, progress)
-        systems = systems_for(model, inputs.whole(k, "top-k", 1, 20), bool(delimit), collection, embedder)
-        task_run.check_fits(model, example.input, 96)
+        systems = systems_for(model, k, bool(delimit), collection, embedder, max_new_tokens)
+        task_run.check_fits(model, example.input, systems[0].config.max_new_tokens)
 
-    def render(system, output, scores):
-        return output.text, column_summary(output, scores), sources_table(output, example)
+    def render(system, output, scores, stopped):
+        summary = STOPPED if stopped else column_summary(output, scores)
+        return output.text, summary, sources_table(output, example)
 
     yield from stream_columns(task, example, systems, flag, render, progress)
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, progress=gr.Progress()):
+def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, max_new_tokens=96, progress=gr.Progress()):
     """All four over the test split, retrieving from the task's own documents (they hold the gold ids)."""
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, inputs.whole(k, "top-k", 1, 20), bool(delimit), "", embedder)
+        systems = systems_for(model, k, bool(delimit), "", embedder, max_new_tokens)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
     yield from task_run.stream_run(task, systems, limit, 0, model, flag, progress)
 
@@ -117,10 +134,12 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     dense.EMBEDDED_EMBEDDER, label="Dense embedding model", max_lines=1,
                     info="The embedded all-MiniLM-L6-v2, a local folder, or any sentence-transformers id when online",
                 )  # fmt: skip
+                max_new_tokens = gr.Slider(8, MAX_NEW_TOKENS, value=96, step=8, label="Max new tokens per answer")
         documents.build(collection)
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
+        shown_reference = gr.Markdown(reference_of(TASKS[0], choices[0][1], ""))
         cells = []
         with gr.Row(equal_height=False):
             for name, _ in COLUMNS:
@@ -129,14 +148,17 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     cells.append(gr.Textbox(label=f"{name} answer", lines=4, elem_classes="rag-answer"))
                     cells.append(gr.Markdown(elem_classes="rag-scores"))
                     with gr.Accordion("Retrieved chunks", open=True):
-                        cells.append(gr.Markdown())
+                        cells.append(gr.Markdown(max_height=420))  # a long chunk scrolls, the page does not
         with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=False):
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
 
     task.change(task_run.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
-    example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder]
+    for control in (task, example, reference):
+        control.change(reference_of, [task, example, reference], shown_reference, api_visibility="private")
+    example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder,
+                      max_new_tokens]  # fmt: skip
     example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run", flag=flag)
-    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, k, delimit, embedder],
-                                   task_outputs, "rag_run_task", flag=flag)  # fmt: skip
+    task_inputs = [model_state, flag, task, limit, k, delimit, embedder, max_new_tokens]
+    task_event = task_run.on_model(run_task_button, run_task, task_inputs, task_outputs, "rag_run_task", flag=flag)
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "rag_stop")  # fmt: skip

@@ -8,31 +8,30 @@ from modules import inputs, sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
 from modules.techniques.answers import final_number
 from modules.ui import task_run
-from modules.ui.columns import stream_columns
+from modules.ui.columns import STOPPED, stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
 COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
+MAX_NEW_TOKENS = 512  # ~40 s per column on a 2-core CPU; self-consistency writes n of them
 MAX_QUESTION_CHARS = 2000  # a word problem; a 1 MB question once held the shared model for minutes
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
 
 
-def systems_for(model, k: int, n: int, temperature: float, seed: int) -> list[System]:
-    """The five columns as runner systems (validated configs; bad values raise ValueError)."""
+def systems_for(model, k: int, n: int, temperature: float, seed: int, room: int = 160) -> list[System]:
+    """The five columns as runner systems (validated configs; bad values raise ValueError). room: max new tokens
+    for the techniques that write steps or code (direct needs a number only)."""
     return [
         System("direct", model, "direct", direct.Config()),
-        System("zero-shot CoT", model, "cot", cot.Config()),
-        System(f"few-shot CoT (k={k})", model, "few_shot_cot", few_shot_cot.Config(k=k, seed=seed)),
-        System(
-            f"self-consistency (n={n})",
-            model,
-            "self_consistency",
-            self_consistency.Config(n=n, k=k, temperature=temperature, seed=seed),
-        ),  # fmt: skip
-        System("PAL", model, "pal", pal.Config()),
-    ]
+        System("zero-shot CoT", model, "cot", cot.Config(max_new_tokens=room)),
+        System(f"few-shot CoT (k={k})", model, "few_shot_cot",
+               few_shot_cot.Config(k=k, seed=seed, max_new_tokens=room)),
+        System(f"self-consistency (n={n})", model, "self_consistency",
+               self_consistency.Config(n=n, k=k, temperature=temperature, seed=seed, max_new_tokens=room)),
+        System("PAL", model, "pal", pal.Config(max_new_tokens=room)),
+    ]  # fmt: skip
 
 
 def pick_question(task, example_id, question, answer) -> Example:
@@ -42,10 +41,14 @@ def pick_question(task, example_id, question, answer) -> Example:
     return task_run.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
 
 
-def settings(k, n, temperature, seed) -> tuple[int, int, float, int]:
-    """The tab's controls, checked: (k, n, temperature, seed)."""
+def settings(k, n, temperature, seed, room) -> tuple[int, int, float, int, int]:
+    """The tab's controls, checked: (k, n, temperature, seed, max new tokens for steps and code)."""
     k, n = inputs.whole(k, "k", 1, 3), inputs.whole(n, "n paths", 1, 10)
-    return k, n, inputs.real(temperature, "Temperature", 0.05, 2.0), inputs.whole(seed or 0, "Seed", 0, 2**31 - 1)
+    temperature, seed = (
+        inputs.real(temperature, "Temperature", 0.05, 2.0),
+        inputs.whole(seed or 0, "Seed", 0, 2**31 - 1),
+    )
+    return k, n, temperature, seed, inputs.whole(room, "Max new tokens", 16, MAX_NEW_TOKENS)
 
 
 def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
@@ -74,26 +77,28 @@ def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
 
 
 def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k, n, temperature, seed,
-                progress=gr.Progress()):  # fmt: skip
+                max_new_tokens=160, progress=gr.Progress()):  # fmt: skip
     """Generator: each column appears as its technique finishes (five model calls, one after another)."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, answer)
         model = load_model(spec, progress)
-        systems = systems_for(model, *settings(k, n, temperature, seed))
-        task_run.check_fits(model, example.input, 192)  # CoT's room for the steps
+        systems = systems_for(model, *settings(k, n, temperature, seed, max_new_tokens))
+        task_run.check_fits(model, example.input, systems[1].config.max_new_tokens)  # CoT's room for the steps
 
-    def render(system, output, scores):
-        return column(output, scores, example.answer)
+    def render(system, output, scores, stopped):
+        summary, body, report = column(output, scores, example.answer)
+        return (STOPPED if stopped else summary), body, report
 
     yield from stream_columns(task, example, systems, flag, render, progress)
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, progress=gr.Progress()):
+def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, max_new_tokens=160,
+             progress=gr.Progress()):  # fmt: skip
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, *settings(k, n, temperature, seed))
+        systems = systems_for(model, *settings(k, n, temperature, seed, max_new_tokens))
         for system in systems:
             TECHNIQUES[system.technique].validate(task, system.config)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
@@ -128,6 +133,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 n = gr.Slider(1, 10, value=5, step=1, label="n paths (self-consistency)")
                 temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature (self-consistency)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
+                room = "Max new tokens (steps and programs; direct answers use 16)"
+                max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS, value=160, step=16, label=room)
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
@@ -147,7 +154,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10)
 
     task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
-    controls = [k, n, temperature, seed]
+    controls = [k, n, temperature, seed, max_new_tokens]
     example_inputs = [model_state, flag, task, example, question, answer, *controls]
     example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag)
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],

@@ -21,6 +21,9 @@ def aggregate_table(run: Run) -> pd.DataFrame:
         return pd.DataFrame()
     table = run.aggregate[["system", "score", "mean", "ci_low", "ci_high", "n", "label"]].copy()
     table[["mean", "ci_low", "ci_high"]] = table[["mean", "ci_low", "ci_high"]].round(4)
+    table["note"] = [
+        "" if n >= SMALL_SAMPLE else f"n={n}: too few examples for the interval to mean much" for n in table.n
+    ]
     return table
 
 
@@ -54,6 +57,9 @@ def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tup
     return (str(csv_path) if csv_path else None), str(json_path)
 
 
+SMALL_SAMPLE = 5  # below this a bootstrap interval mostly reflects the few values drawn ([0.31, 0.31] at n=1)
+
+
 def examples_in(run: Run) -> int:
     return run.per_example.example_id.nunique() if not run.per_example.empty else 0
 
@@ -64,6 +70,7 @@ def render_run(run: Run, model: Model) -> tuple:
     status = (
         f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
         f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
+        + (f"\n\n⚠️ Only {n} examples: the intervals say little; run more." if n < SMALL_SAMPLE else "")
     )
     title = f"{run.task} ({run.split}, n={n}) on {model.label}"
     csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))

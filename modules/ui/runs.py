@@ -46,7 +46,7 @@ def run_aggregate(run_id: float | None) -> pd.DataFrame:
 
 
 def build() -> None:
-    with gr.Tab("Runs"):
+    with gr.Tab("Stored runs"):  # not "Runs": Gradio's footer has its own "Runs" (per-browser history)
         gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
         gr.Markdown(store_status)
         refresh = gr.Button("Refresh")

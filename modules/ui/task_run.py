@@ -120,9 +120,22 @@ def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_na
 
 
 def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None):
-    """A click that uses the shared model: it queues with every other model job (one at a time). With the
-    session's Stop flag, the click is also noted at once (unqueued), so a Stop while the job waits cancels it."""
+    """A click that uses the shared model: it queues with every other model job (one at a time), the button is
+    disabled until its job ends (a second click cannot queue a duplicate), and the page scrolls to the results.
+    With the session's Stop flag, the click is also noted at once (unqueued), so a Stop while the job waits
+    cancels it."""
     if flag is not None:
         button.click(request, inputs=flag, queue=False, api_visibility="private")
-    return button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id="model",
-                        concurrency_limit=1)  # fmt: skip
+    button.click(disabled, outputs=button, queue=False, api_visibility="private")
+    event = button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id="model",
+                         concurrency_limit=1, scroll_to_output=True)  # fmt: skip
+    event.then(enabled, outputs=button, api_visibility="private")
+    return event
+
+
+def disabled() -> gr.Button:
+    return gr.Button(interactive=False)
+
+
+def enabled() -> gr.Button:
+    return gr.Button(interactive=True)

@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: run test test-fast lint format bench install
+.PHONY: run test test-fast lint format bench install examples
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq chromium
 
+# The accessibility test injects axe-core (pinned with its hash in package-lock.json) into the page: npm ci
+# installs exactly that into node_modules/ (ignored); only the browser tests use Node, the app does not.
+/usr/bin/npm:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq npm
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json | /usr/bin/npm
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The sandbox's outer layer (no network, read-only filesystem); detected at run time, so the app works
 # without it, but the tests exercise both ways where it can run.
 /usr/bin/bwrap:
@@ -32,7 +42,7 @@ run: install
 	$(PY) app.py
 
 # The whole suite, slow tests on the real embedded model included; offline so a hub call fails fast.
-test: install /usr/bin/chromium /usr/bin/bwrap
+test: install /usr/bin/chromium /usr/bin/bwrap node_modules/axe-core/axe.min.js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
@@ -45,6 +55,10 @@ lint: install
 
 format: install
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+# The stored example runs every tab opens with (evals/examples/*.json), on the embedded model: minutes on a CPU.
+examples: install
+	HF_HUB_OFFLINE=1 $(PY) -m evals examples
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/startup.py

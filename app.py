@@ -1,10 +1,11 @@
 """LLM Technique Lab: `demo` is importable without loading a model; `python app.py` serves it."""
 
 import os
+import threading
 
 import gradio as gr
 
-from modules.models import DEFAULT_SPEC
+from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
 from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs, style
@@ -30,6 +31,8 @@ def build_demo() -> gr.Blocks:
             finetune.build(model_state, model_info)
             quantize.build(model_state, model_info)
             runs.build()
+        # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
+        demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
@@ -41,8 +44,15 @@ def max_upload_bytes() -> int:
     return max(UploadLimits.from_env().max_file_bytes, MAX_JSONL_BYTES)
 
 
+def warm_up() -> None:
+    """LAB_WARM_MODEL=1: load the default model in the background at start-up, so the first click does not wait."""
+    if os.environ.get("LAB_WARM_MODEL", "0").lower() in ("1", "true", "yes"):
+        threading.Thread(target=get_model, args=(DEFAULT_SPEC,), daemon=True, name="warm-up").start()
+
+
 def serve(**options) -> None:
     """Launch `demo` with the lab's limits; options go to launch() (tests pass a port and prevent_thread_lock)."""
+    warm_up()
     defaults = {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

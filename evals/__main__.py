@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals import showcase
 from evals.runner import System, compare
+from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task
 from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
@@ -34,6 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and for sampling systems")
     run.add_argument("--out", type=Path, default=None, help="write per-example results to .csv or .json")
     commands.add_parser("systems", help="list every system with its settings, defaults and help")
+    examples = commands.add_parser("examples", help="remake the stored example runs the tabs open with")
+    examples.add_argument("--only", choices=sorted(SHOWCASE), default=None, help="one tab's example only")
+    examples.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     runs = commands.add_parser("runs", help="list stored runs")
     runs.add_argument("--limit", type=int, default=20)
     show = commands.add_parser("show", help="print one stored run")
@@ -94,6 +99,16 @@ def cmd_systems(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_examples(args: argparse.Namespace) -> int:
+    model = get_model(args.model)
+    for tab in [args.only] if args.only else list(SHOWCASE):
+        path = showcase.make(
+            tab, model, lambda done, total, message: print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
+        )
+        print(f"Wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     runs = default_store().list_runs(args.limit)
     if not runs:
@@ -122,7 +137,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    commands = {"compare": cmd_compare, "systems": cmd_systems, "runs": cmd_runs, "show": cmd_show}
+    commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
+                "show": cmd_show}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

@@ -14,6 +14,7 @@ LAYERS = [
     ("modules.studies", 5),
     ("evals.__main__", 4),
     ("evals.runner", 4),
+    ("evals.showcase", 4),
     ("modules.techniques", 3),
     ("modules.training", 3),
     ("modules.models", 2),

@@ -46,6 +46,7 @@ class Model:
         self.activate = activate
         self.soft_prompt = soft_prompt
         self.conversion_s = conversion_s
+        self.generated = (0, 0.0)  # (new tokens, seconds) over every batch so far: this machine's measured speed
         self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: models/adapters.py
 
     # ---- facts shown in the model bar and stored with every run
@@ -156,12 +157,23 @@ class Model:
                     (lambda texts, rows=batch: on_text({rows[r]: t for r, t in enumerate(texts)})) if on_text else None
                 )
                 generations = self._generate_batch([encoded[i][0] for i in batch], params, report, stop)
+                self._count(generations)
                 for i, generation in zip(batch, generations):
                     generation.prompt = texts[i]
                     generation.warnings = encoded[i][1]
                     results[i] = generation
                 start += size
         return results
+
+    def _count(self, generations: list[Generation]) -> None:
+        tokens, seconds = self.generated
+        self.generated = (tokens + sum(g.new_tokens for g in generations), seconds + generations[0].latency_s)
+
+    @property
+    def measured_tokens_per_s(self) -> float:
+        """Aggregate decode speed of this model so far (all rows of a batch count), 0 before any generation."""
+        tokens, seconds = self.generated
+        return tokens / seconds if seconds > 0 else 0.0
 
     @torch.inference_mode()
     def _generate_batch(

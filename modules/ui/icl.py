@@ -183,8 +183,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         empty = pd.DataFrame(columns=["column", "shots", "rouge1", "rouge2", "rougeL", "bleu", "new_tokens"])
         scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
 
-        with gr.Accordion("Run on task (all three over the test split, stored)", open=False):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(len(choices), 10)
+        with gr.Accordion("Run on task (all three over the test split, stored)", open=True):
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(len(choices), 10, "icl")
 
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
@@ -196,5 +196,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                    task_outputs, "icl_run_task", flag=flag)  # fmt: skip
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
+    task_run.reveal_tables(task_event, task_outputs)
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "icl_stop")  # fmt: skip

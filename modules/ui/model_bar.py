@@ -1,5 +1,7 @@
 """The model bar: which model every tab uses (label, size, device, precision) and a switch to another spec."""
 
+import os
+
 import gradio as gr
 
 from modules.models import DEFAULT_SPEC, Model, get_model, loaded_specs
@@ -26,6 +28,8 @@ def describe(model: Model) -> str:
 def initial_text(spec: str = DEFAULT_SPEC) -> str:
     if spec in loaded_specs():
         return describe(get_model(spec))
+    if os.environ.get("LAB_WARM_MODEL", "0").lower() in ("1", "true", "yes"):
+        return f"**Model:** `{spec}` (loading at start-up; reload the page to see it ready)"
     return f"**Model:** `{spec}` (loads on first use)"
 
 

@@ -149,8 +149,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     cells.append(gr.Markdown(elem_classes="rag-scores"))
                     with gr.Accordion("Retrieved chunks", open=True):
                         cells.append(gr.Markdown(max_height=420))  # a long chunk scrolls, the page does not
-        with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=False):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10)
+        with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=True):
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10, "rag")
 
     task.change(task_run.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
     for control in (task, example, reference):
@@ -160,5 +160,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run", flag=flag)
     task_inputs = [model_state, flag, task, limit, k, delimit, embedder, max_new_tokens]
     task_event = task_run.on_model(run_task_button, run_task, task_inputs, task_outputs, "rag_run_task", flag=flag)
+    task_run.reveal_tables(task_event, task_outputs)
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "rag_stop")  # fmt: skip

@@ -150,8 +150,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                         body = gr.Textbox(label="Reasoning", lines=8, max_lines=20)
                     report = gr.Markdown()
                     cells += [summary, body, report]
-        with gr.Accordion("Run on task (all five over the test split, stored)", open=False):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10)
+        with gr.Accordion("Run on task (all five over the test split, stored)", open=True):
+            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10, "reasoning")
 
     task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed, max_new_tokens]
@@ -159,5 +159,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag)
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
                                    task_outputs, "reasoning_run_task", flag=flag)  # fmt: skip
+    task_run.reveal_tables(task_event, task_outputs)
     task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
                          "reasoning_stop")  # fmt: skip

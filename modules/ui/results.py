@@ -72,6 +72,10 @@ def render_run(run: Run, model: Model) -> tuple:
         f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
         + (f"\n\n⚠️ Only {n} examples: the intervals say little; run more." if n < SMALL_SAMPLE else "")
     )
-    title = f"{run.task} ({run.split}, n={n}) on {model.label}"
     csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))
-    return status, aggregate_table(run), charts.scores(run, title), run.per_example, csv_path, json_path
+    figure = charts.scores(run, title(run, model.label))
+    return status, aggregate_table(run), figure, run.per_example, csv_path, json_path
+
+
+def title(run: Run, model_label: str) -> str:
+    return f"{run.task} ({run.split}, n={examples_in(run)}) on {model_label}"

@@ -45,8 +45,19 @@ CSS = """
 }
 .lab-skip-link:focus { left: 8px; }
 
+/* Room for what dropdowns and sliders show. A dropdown or slider (or the form group Gradio wraps it in) in a row
+   wraps to a new line rather than shrink below what a task name or a slider's number box, track and min/max labels
+   need. Below 1280 px (under which Gradio caps the page at 1024 px) a column holding a dropdown takes the full
+   width: side by side it left an example's or question's label ~520 px, less than the longest one needs. Gradio
+   scopes rules inside @media to its container itself, so those carry no .gradio-container. */
+.gradio-container :is(.form, .block):has(input[role="combobox"]) { min-width: min(280px, 100%) !important; }
+.gradio-container :is(.form, .block):has(input[type="range"]) { min-width: min(240px, 100%) !important; }
+@media (max-width: 1279px) {
+    .row > .column:has(input[role="combobox"]) { min-width: 100% !important; }
+}
+
 /* Dropdown text ends before the arrow instead of running underneath it. */
-.gradio-container input[role="combobox"] { padding-right: calc(var(--size-5) * 2); }
+.gradio-container input[role="combobox"] { padding-right: 28px; }
 
 /* A slider's min and max labels keep their width; the track shrinks instead (at 800 px "256" showed as "25"). */
 .gradio-container [data-testid="min-value"],

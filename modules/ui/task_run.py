@@ -1,14 +1,17 @@
 """ "Run on task" for any tab: systems over a test split through the runner, with progress, Stop and downloads;
 and the task and example pickers every tab shares."""
 
+import time
+
 import gradio as gr
 
+from evals import showcase
 from evals.runner import System, compare
 from evals.tasks import Example, Task, TaskError, load_task
 from modules import inputs
 from modules.models import Model
 from modules.store import default_store
-from modules.ui import model_bar
+from modules.ui import charts, model_bar, results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.results import render_run
@@ -78,30 +81,63 @@ def stream_run(task: Task, systems: list[System], limit: int, seed: int, model: 
 
         return compare(task, systems, limit=limit, seed=seed, store=store, progress=progress_report, stop=stop)
 
-    progress(0, desc=f"Running {systems[0].name}…")
+    examples = min(limit, len(task.split("test")))
+    first = f"Running {systems[0].name}… {estimate(model, systems, examples)}"
+    progress(0, desc=first)
+    yield first, gr.skip(), gr.skip(), gr.skip(), None, None
+    started = time.perf_counter()
     try:
         with user_errors():
             for kind, value in run_in_background(job):
                 if kind == "update":
                     done, total, message = value
-                    progress(done / total, desc=message)
-                    yield f"Running… {done}/{total} outputs ({message})", gr.skip(), gr.skip(), gr.skip(), None, None
+                    left = (time.perf_counter() - started) / done * (total - done)  # from this run's own pace
+                    line = f"Generating and scoring: {done}/{total} outputs ({message}) · about {left:.0f} s left"
+                    progress(done / total, desc=line)
+                    yield line, gr.skip(), gr.skip(), gr.skip(), None, None
                 else:
                     yield render_run(value, model)
     finally:
         stop.set()  # a closed page: the runner stores the batch in hand and marks the run stopped
 
 
-def build_outputs(limit_max: int, limit_default: int):
-    """The widgets of a "Run on task" section; returns (limit, run button, stop button, outputs list)."""
+def reveal_tables(event, outputs: list) -> None:
+    """After a run, show its tables and chart (hidden while empty; a separate step, so the API returns values)."""
+    event.then(lambda: [gr.update(visible=True)] * 3, outputs=outputs[1:4], api_visibility="private")
+
+
+def estimate(model: Model, systems: list[System], examples: int) -> str:
+    """Roughly how long the run takes here: the tokens it may generate at the speed this model has shown so far
+    (an upper bound: answers often stop before their limit)."""
+    rate = model.measured_tokens_per_s
+    if not rate:
+        return "(time estimate after the first batch)"
+    tokens = sum(
+        examples * getattr(s.config, "max_new_tokens", 96) * getattr(s.config, "n", 1) for s in systems
+    )  # self-consistency writes n paths
+    return f"(at most ~{tokens / rate:.0f} s at the {rate:.0f} tokens/s measured here)"
+
+
+def build_outputs(limit_max: int, limit_default: int, tab: str | None = None):
+    """The widgets of a "Run on task" section; returns (limit, run button, stop button, outputs list). They open
+    with the tab's stored example run when there is one (evals/examples/<tab>.json), else the tables are hidden
+    until a run fills them (an empty table only shows "1 2 3" headers)."""
+    stored = showcase.load(tab) if tab else None
     with gr.Row():
         limit = gr.Slider(1, limit_max, value=min(limit_default, limit_max), step=1, label="Examples (limit)")
         run_button = gr.Button("Run on task", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
-    status = gr.Markdown()
-    aggregate = gr.Dataframe(label="Mean [95% interval] per system and score", interactive=False)
-    chart = gr.Plot(label="Scores with 95% intervals")
-    per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True)
+    if stored:
+        run, label = stored
+        shown = {"visible": True}
+        status = gr.Markdown(showcase.describe(label), elem_classes="stored-example")
+        values = [results.aggregate_table(run), charts.scores(run, results.title(run, label["model"])), run.per_example]
+    else:
+        shown, values = {"visible": False}, [None, None, None]
+        status = gr.Markdown()
+    aggregate = gr.Dataframe(values[0], label="Mean [95% interval] per system and score", interactive=False, **shown)
+    chart = gr.Plot(values[1], label="Scores with 95% intervals", **shown)
+    per_example = gr.Dataframe(values[2], label="Per example", interactive=False, wrap=True, **shown)
     with gr.Row():
         csv_file = gr.DownloadButton("Download CSV", value=None)
         json_file = gr.DownloadButton("Download JSON", value=None)

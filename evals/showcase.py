@@ -1,0 +1,69 @@
+"""Stored example runs that the tabs open with: made by `make examples` (python -m evals examples) on the embedded
+model, shipped in evals/examples/, labelled with model, machine, date and n, and replaced by the visitor's own run."""
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from evals.runner import Run, System, compare, git_commit
+from evals.tasks import load_task
+from modules.models import Model
+
+FOLDER = Path(__file__).parent / "examples"
+# tab -> (task, systems as on the command line, examples): small, so `make examples` takes minutes on a CPU.
+SHOWCASE = {
+    "icl": ("dialogue-summary", "zero-shot,one-shot,few-shot:k=3", 8),
+    "reasoning": ("arithmetic-word-problems", "direct,cot,few-shot-cot,self-consistency:n=3,pal", 5),
+    "rag": ("company-handbook-qa", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", 8),
+}
+
+
+def machine() -> str:
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores" + (", CUDA" if _cuda() else ", no GPU")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def make(tab: str, model: Model, progress=None) -> Path:
+    """Run the tab's showcase systems and write evals/examples/<tab>.json (not stored in lab.db)."""
+    task_name, systems_text, limit = SHOWCASE[tab]
+    systems = [System.parse(text, model) for text in systems_text.split(",")]
+    run = compare(load_task(task_name), systems, limit=limit, progress=progress)
+    label = {
+        "model": model.label, "machine": machine(), "date": datetime.now(UTC).date().isoformat(),
+        "n": int(run.per_example.example_id.nunique()), "seed": run.seed, "git_commit": git_commit(),
+        "made_by": "make examples (python -m evals examples)",
+    }  # fmt: skip
+    FOLDER.mkdir(exist_ok=True)
+    path = FOLDER / f"{tab}.json"
+    path.write_text(json.dumps({"label": label, "run": run.to_dict(model.info())}, indent=1, default=str))
+    return path
+
+
+def load(tab: str) -> tuple[Run, dict] | None:
+    """The stored example of a tab and its label, or None when there is none (or it cannot be read)."""
+    path = FOLDER / f"{tab}.json"
+    try:
+        stored = json.loads(path.read_text())
+        data = stored["run"]
+        run = Run(None, data["task"], data["split"], data["seed"], data["systems"],
+                  pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"])  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return None
+    return run, stored["label"]
+
+
+def describe(label: dict) -> str:
+    return (
+        f"📦 **Stored example run**, not run now: {label['model']} on {label['machine']}, {label['date']}, "
+        f"n={label['n']}, seed {label['seed']} (made by `{label['made_by']}`). Press **Run on task** to replace it "
+        "with your own."
+    )

@@ -1,0 +1,55 @@
+"""A first-time visitor in a real Chromium: stored example runs at once, Run disabled while it runs, results in
+view when they arrive, and Stop that labels what it cut."""
+
+import re
+
+import pytest
+
+from tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.mark.parametrize(("tab", "system"), [("In-context learning", "few-shot"), ("Reasoning", "pal"),
+                                              ("RAG", "rag-hybrid")])  # fmt: skip
+def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab, system):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    page.get_by_role("tablist").get_by_role("tab", name=tab, exact=True).click()
+    note = page.locator(".stored-example").filter(visible=True)
+    expect(note).to_contain_text("Stored example run", timeout=60_000)
+    expect(note).to_contain_text(re.compile(r"n=\d+, seed 0"))
+    expect(note).to_contain_text("SmolLM2-135M-Instruct")
+    table = page.get_by_label("Mean [95% interval] per system and score").filter(visible=True)
+    expect(table.first).to_be_visible()
+
+
+def test_run_is_disabled_while_it_runs_and_results_come_into_view(served_app, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1400, "height": 800})
+    page.goto(served_app)
+    run = page.get_by_role("button", name="Run", exact=True).filter(visible=True)
+    expect(run).to_be_enabled(timeout=60_000)
+    run.click()
+    expect(run).to_be_disabled(timeout=10_000)  # a second click cannot queue a duplicate job
+    scores = page.locator(".icl-scores").first
+    expect(scores).to_contain_text("new tokens", timeout=240_000)
+    expect(run).to_be_enabled(timeout=30_000)
+    expect(page.get_by_label("Zero-shot output")).to_be_in_viewport()
+
+
+def test_stop_ends_the_columns_and_says_what_it_cut(served_app, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    page.get_by_role("tablist").get_by_role("tab", name="Reasoning", exact=True).click()
+    run = page.get_by_role("button", name="Run", exact=True).filter(visible=True)
+    run.click()
+    answers = page.locator(".reasoning-answer")
+    expect(answers.nth(0)).to_contain_text("Answer:", timeout=240_000)  # the first column finished
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click()
+    expect(run).to_be_enabled(timeout=60_000)  # the job ended: five columns would take minutes
+    texts = [answers.nth(i).inner_text() for i in range(5)]
+    assert texts[4] == "" or "Stopped" in texts[4], texts  # PAL, the last column, never ran to a scored end

@@ -1,7 +1,9 @@
 """A first-time visitor in a real Chromium: stored example runs at once, Run disabled while it runs, results in
 view when they arrive, and Stop that labels what it cut."""
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,12 +19,16 @@ def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab, syste
 
     page.goto(served_app)
     page.get_by_role("tablist").get_by_role("tab", name=tab, exact=True).click()
-    note = page.locator(".stored-example").filter(visible=True)
+    note = page.locator(".prose.stored-example").filter(visible=True)
     expect(note).to_contain_text("Stored example run", timeout=60_000)
     expect(note).to_contain_text(re.compile(r"n=\d+, seed 0"))
     expect(note).to_contain_text("SmolLM2-135M-Instruct")
     table = page.get_by_label("Mean [95% interval] per system and score").filter(visible=True)
     expect(table.first).to_be_visible()
+    if os.environ.get("LAB_SCREENSHOT_DIR"):  # how docs/<tab>-example.png are made
+        note.scroll_into_view_if_needed()
+        name = {"In-context learning": "icl", "Reasoning": "reasoning", "RAG": "rag"}[tab]
+        page.screenshot(path=str(Path(os.environ["LAB_SCREENSHOT_DIR"]) / f"{name}-example.png"), full_page=True)
 
 
 def test_run_is_disabled_while_it_runs_and_results_come_into_view(served_app, page):  # noqa: F811

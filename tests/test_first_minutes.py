@@ -59,3 +59,21 @@ def test_stop_ends_the_columns_and_says_what_it_cut(served_app, page):  # noqa: 
     expect(run).to_be_enabled(timeout=60_000)  # the job ended: five columns would take minutes
     texts = [answers.nth(i).inner_text() for i in range(5)]
     assert texts[4] == "" or "Stopped" in texts[4], texts  # PAL, the last column, never ran to a scored end
+
+
+def test_rag_columns_stream_token_by_token(served_app, page):  # noqa: F811
+    """While a column generates, its answer box already holds text and its score line says it is generating."""
+    import time
+
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    page.get_by_role("tablist").get_by_role("tab", name="RAG", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).filter(visible=True).click()
+    answer, scores = page.get_by_label("No retrieval answer"), page.locator(".rag-scores").first
+    seen_partial, deadline = False, time.time() + 240
+    while time.time() < deadline and not seen_partial:
+        seen_partial = bool(answer.input_value().strip()) and "generating" in scores.inner_text()
+        time.sleep(0.2)
+    assert seen_partial, "the answer never showed text before its column finished"
+    expect(scores).to_contain_text("new tokens", timeout=240_000)

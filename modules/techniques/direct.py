@@ -21,8 +21,12 @@ def validate(task: Task, config: Config) -> None:
     reasoning_prompt(task, "direct")
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+def run(
+    model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
     instruction = reasoning_prompt(task, "direct")
     prompts = [f"{instruction}\n\n{task.prompt.format_query(e)}" for e in examples]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
+    generations = model.generate(
+        prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop, on_text=on_text
+    )
     return [Output.from_generation(g, answer=final_number(g.text)) for g in generations]

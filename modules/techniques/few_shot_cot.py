@@ -33,8 +33,10 @@ def validate(task: Task, config: Config) -> None:
     prompting.validate(task, config.prompting())
 
 
-def run(model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
-    outputs = prompting.run(model, task, examples, config.prompting(), stop)
+def run(
+    model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
+    outputs = prompting.run(model, task, examples, config.prompting(), stop, on_text)
     for each in outputs:
         each.answer = final_number(each.text)
         each.trace["reasoning"] = each.text

@@ -54,10 +54,14 @@ def extract_code(text: str) -> str:
     return text[start.start() :].strip() if start else text.strip()
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+def run(
+    model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
     validate(task, config)
     prompts = [build_prompt(task, e.input, config.k) for e in examples]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
+    generations = model.generate(
+        prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop, on_text=on_text
+    )
     limits = sandbox.Limits(wall_s=config.timeout_s, cpu_s=max(1, int(config.timeout_s)))
     outputs = []
     for generation in generations:

@@ -102,13 +102,15 @@ def extract_answer(text: str, task: Task) -> str | None:
     return text if task.answer_type == "text" else None
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+def run(
+    model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
     """One batched generate call for all `examples`; shots come from the task's train split."""
     validate(task, config)
     pool = task.split("train")
     shots = [select_shots(pool, example, config) for example in examples]
     prompts = [build_prompt(model, task, s, e) for s, e in zip(shots, examples)]
-    generations = model.generate(prompts, _params(task, config), stop=stop)
+    generations = model.generate(prompts, _params(task, config), stop=stop, on_text=on_text)
     return [_output(g, s, task) for g, s in zip(generations, shots)]
 
 

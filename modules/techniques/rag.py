@@ -88,7 +88,9 @@ def build_prompt(question: str, hits, delimit: bool) -> str:
     )
 
 
-def run(model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+def run(
+    model: Model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
     validate(task, config)
     hits = [[] for _ in examples]
     if config.method != "none":
@@ -98,7 +100,9 @@ def run(model: Model, task: Task, examples: list[Example], config: Config, stop:
         build_prompt(e.input, h, config.delimit) if config.method != "none" else task.prompt.messages([], e)
         for e, h in zip(examples, hits)
     ]
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop)
+    generations = model.generate(
+        prompts, GenerationParams(max_new_tokens=config.max_new_tokens), stop=stop, on_text=on_text
+    )
     outputs = []
     for generation, example_hits in zip(generations, hits):
         sources = [

@@ -31,14 +31,16 @@ def validate(task: Task, config: Config) -> None:
     few_shot_cot.validate(task, config.few_shot())
 
 
-def run(model, task: Task, examples: list[Example], config: Config, stop: Event | None = None) -> list[Output]:
+def run(
+    model, task: Task, examples: list[Example], config: Config, stop: Event | None = None, on_text=None
+) -> list[Output]:
     # Each question n times: identical prompts share their whole prefix, so the model computes it once.
     repeated = [example for example in examples for _ in range(config.n)]
     sampling = replace(
         config.few_shot().prompting(), do_sample=True, temperature=config.temperature, top_p=config.top_p,
         seed=config.seed,
     )  # fmt: skip
-    paths = prompting.run(model, task, repeated, sampling, stop)
+    paths = prompting.run(model, task, repeated, sampling, stop, on_text)
     outputs = []
     for start in range(0, len(paths), config.n):
         group = paths[start : start + config.n]

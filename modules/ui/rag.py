@@ -18,6 +18,7 @@ TASKS = ["company-handbook-qa", "prompt-injection"]
 MAX_QUESTION_CHARS = 2000  # a question, not a document: documents go in a collection
 QUESTION_WIDTH = 200
 MAX_NEW_TOKENS = 512  # answers are one sentence; more only costs time  # questions are short: show them whole
+LIVE_CELL = 0  # per column: the answer box streams while it generates
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
 
 
@@ -95,7 +96,7 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, reference
         summary = STOPPED if stopped else column_summary(output, scores)
         return output.text, summary, sources_table(output, example)
 
-    yield from stream_columns(task, example, systems, flag, render, progress)
+    yield from stream_columns(task, example, systems, flag, render, progress, width=3, live=LIVE_CELL)
 
 
 def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, max_new_tokens=96, progress=gr.Progress()):

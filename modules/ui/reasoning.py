@@ -17,6 +17,7 @@ COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniq
 TASKS = ["arithmetic-word-problems", "gsm8k"]
 MAX_NEW_TOKENS = 512  # ~40 s per column on a 2-core CPU; self-consistency writes n of them
 MAX_QUESTION_CHARS = 2000  # a word problem; a 1 MB question once held the shared model for minutes
+LIVE_CELL = 1  # per column: the reasoning or program box streams while it generates
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
 
 
@@ -90,7 +91,7 @@ def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k
         summary, body, report = column(output, scores, example.answer)
         return (STOPPED if stopped else summary), body, report
 
-    yield from stream_columns(task, example, systems, flag, render, progress)
+    yield from stream_columns(task, example, systems, flag, render, progress, width=3, live=LIVE_CELL)
 
 
 def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, max_new_tokens=160,

@@ -22,13 +22,14 @@ CSS = """
 /* The accent has no dark-mode variant: on the dark page the selected tab's text takes the lighter orange-400. */
 .dark [role="tablist"] [role="tab"][aria-selected="true"] { color: var(--primary-400); }
 
-/* A visible focus ring on every button, tab and link (Gradio's buttons have none of their own). */
+/* A clearly visible focus ring on every button, tab and link for keyboard users. */
 .gradio-container button:focus-visible,
-.gradio-container a:focus-visible,
-.gradio-container [role="tab"]:focus-visible {
+.gradio-container a:focus-visible {
     outline: 3px solid var(--secondary-600);
     outline-offset: 2px;
 }
+/* Inside: the tab bar hides what overflows it. */
+.gradio-container [role="tablist"] [role="tab"]:focus-visible { outline-offset: -3px; }
 
 /* Skip link (added by JS below): off screen until focused. */
 .lab-skip-link {
@@ -47,8 +48,8 @@ CSS = """
 
 /* Room for what dropdowns and sliders show. A dropdown or slider (or the form group Gradio wraps it in) in a row
    wraps to a new line rather than shrink below what a task name or a slider's number box, track and min/max labels
-   need. Below 1280 px (under which Gradio caps the page at 1024 px) a column holding a dropdown takes the full
-   width: side by side it left an example's or question's label ~520 px, less than the longest one needs. Gradio
+   need. Below 1280 px a column holding a dropdown takes the full width: side by side (measured at 800-1279 px) it
+   left an example's or question's dropdown under 530 px, less than the longest label needs. Gradio
    scopes rules inside @media to its container itself, so those carry no .gradio-container. */
 .gradio-container :is(.form, .block):has(input[role="combobox"]) { min-width: min(280px, 100%) !important; }
 .gradio-container :is(.form, .block):has(input[type="range"]) { min-width: min(240px, 100%) !important; }

@@ -265,7 +265,7 @@ def test_keyboard_reaches_run_and_moves_between_tabs(served_app, page):
     page.goto(served_app)
     labels = _tab_labels(page)
     run = page.locator('[role="tabpanel"]:visible').get_by_role("button", name="Run", exact=True)
-    expect(page.get_by_role("tablist").locator('[role="tab"][tabindex="0"]')).to_have_count(1)
+    expect(page.get_by_role("tablist").locator('[role="tab"][tabindex="0"]')).to_have_count(1)  # js has run
     presses, reached = 0, False
     while presses < 29 and not reached:
         page.keyboard.press("Tab")
@@ -275,8 +275,9 @@ def test_keyboard_reaches_run_and_moves_between_tabs(served_app, page):
 
     page.reload()
     _tab_labels(page)
-    page.keyboard.press("Tab")
     skip = page.locator(".lab-skip-link")
+    expect(skip).to_be_attached()  # added by the page's js, which runs once the app has rendered
+    page.keyboard.press("Tab")
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport(ratio=1)  # visible while focused
     page.keyboard.press("Enter")

@@ -224,6 +224,7 @@ def cost_table(costs: list[dict]) -> pd.DataFrame:
     if not costs:
         return pd.DataFrame()
     table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
+    table = table[["asset", *[c for c in table if c != "asset"]]]  # the saved name first: it was clipped last
     return table.round({"trainable %": 3, "time / step (s)": 2, "peak extra memory (MB)": 0, "optimizer state (MB)": 2,
                         "saved size (MB)": 2, "final loss": 4})  # fmt: skip
 

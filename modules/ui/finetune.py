@@ -19,6 +19,12 @@ METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning"
                   ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
+# Presets: (methods, steps, batch size, max tokens per row, test examples, probe examples) and the time measured
+# for them on the embedded model on a 2-core CPU (benchmarks/finetune_presets.py).
+PRESETS = {
+    "quick look": ((["lora"], 10, 4, 128, 5, 0), "about 2 minutes on a 2-core CPU"),
+    "course-like": ((["full", "lora"], 100, 8, 224, 20, 5), "about 25 minutes on a 2-core CPU"),
+}
 BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
 
 
@@ -30,6 +36,14 @@ def reference_markdown() -> str:
         f"Source: {fine_tuning.REFERENCE['source']}.\n\n"
         f"| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
     )
+
+
+def apply_preset(name: str):
+    """Fill the controls from a preset; 'custom' leaves them as they are."""
+    if name not in PRESETS:
+        return [gr.skip()] * 7
+    values, took = PRESETS[name]
+    return *values, f"Preset **{name}**: {took} (training, then scoring the base and each method)."
 
 
 def make_handler(busy: threading.Lock, resume: bool):
@@ -136,6 +150,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Row():
             with gr.Column():
                 name = gr.Textbox("demo", label="Run name (assets: <name>-<method>)", max_lines=1)
+                preset = gr.Radio(["custom", *PRESETS], value="custom", label="Preset")
+                preset_note = gr.Markdown()
                 methods = gr.CheckboxGroup(METHOD_CHOICES, value=["lora"], label="Methods")
                 task = gr.Dropdown(
                     TASKS,
@@ -179,7 +195,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             stop_button = gr.Button("Stop", variant="stop")
         status = gr.Markdown()
         loss_plot = gr.Plot(label="Loss curves")
-        costs = gr.Dataframe(label="Cost per method (measured here)", interactive=False)
+        costs = gr.Dataframe(label="Cost per method (measured here)", interactive=False, wrap=True)
         quality = gr.Dataframe(label="Quality: mean [95% interval] per system and score", interactive=False)
         quality_chart = gr.Plot(label="Quality with 95% intervals")
         paired = gr.Dataframe(label="Paired difference vs the untouched base (95% paired bootstrap)", interactive=False)
@@ -189,6 +205,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         gr.Markdown(reference_markdown())
         table, choice = saved_adapters.build(model_state, model_info)
 
+    sized = [methods, steps, batch_size, max_length, eval_limit, probe_limit, preset_note]
+    preset.change(apply_preset, inputs=preset, outputs=sized, api_visibility="private")
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]

@@ -172,7 +172,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             stop_button = gr.Button("Stop", variant="stop")
             free_button = gr.Button("Free variants")
         status = gr.Markdown()
-        table = gr.Dataframe(label="Per variant: size, speed, perplexity, quality, fp32 agreement", interactive=False)
+        table = gr.Dataframe(label="Per variant: size, speed, perplexity, quality, fp32 agreement", interactive=False,
+                             wrap=True)  # fmt: skip
         chart = gr.Plot(label="Memory, speed, and quality vs speed (Pareto front starred)")
         per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True)
         with gr.Row():

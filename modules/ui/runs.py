@@ -5,7 +5,8 @@ import pandas as pd
 
 from modules.store import StoreError, default_store
 
-RUN_COLUMNS = ["id", "created", "status", "task", "split", "limit", "results", "model_label", "systems"]
+# What tells runs apart first (their systems), the bookkeeping after.
+RUN_COLUMNS = ["id", "systems", "task", "status", "model_label", "results", "limit", "split", "created"]
 MAX_RUN_ID = 2**62  # SQLite integers are 64-bit; a larger id cannot exist
 
 
@@ -13,7 +14,7 @@ def runs_table(limit: int = 100) -> pd.DataFrame:
     runs = default_store().list_runs(limit)  # opened per call: a damaged store never stops the page from loading
     table = pd.DataFrame(runs, columns=[c for c in RUN_COLUMNS if c != "systems"])
     table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
-    return table
+    return table[RUN_COLUMNS]
 
 
 def store_status() -> str:
@@ -50,7 +51,7 @@ def build() -> None:
         gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
         gr.Markdown(store_status)
         refresh = gr.Button("Refresh")
-        table = gr.Dataframe(value=initial_runs, interactive=False, label="Runs in lab.db")
+        table = gr.Dataframe(value=initial_runs, interactive=False, label="Runs in lab.db", wrap=True)
         with gr.Row():
             run_id = gr.Number(label="Run id", precision=0)
             show = gr.Button("Show aggregate")

@@ -59,6 +59,7 @@ format: install
 # The stored example runs every tab opens with (evals/examples/*.json), on the embedded model: minutes on a CPU.
 examples: install
 	HF_HUB_OFFLINE=1 $(PY) -m evals examples
+	HF_HUB_OFFLINE=1 $(PY) -m modules.studies.examples
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/startup.py

@@ -37,19 +37,33 @@ def make(tab: str, model: Model, progress=None) -> Path:
     task_name, systems_text, limit = SHOWCASE[tab]
     systems = [System.parse(text, model) for text in systems_text.split(",")]
     run = compare(load_task(task_name), systems, limit=limit, progress=progress)
+    return save(tab, model, run)
+
+
+def save(tab: str, model: Model, run: Run, table: pd.DataFrame | None = None) -> Path:
+    """Write a tab's example: the run, an optional study table (quantization), and the label saying what it is."""
     label = {
         "model": model.label, "machine": machine(), "date": datetime.now(UTC).date().isoformat(),
         "n": int(run.per_example.example_id.nunique()), "seed": run.seed, "git_commit": git_commit(),
-        "made_by": "make examples (python -m evals examples)",
+        "made_by": "make examples",
     }  # fmt: skip
+    stored = {"label": label, "run": run.to_dict(model.info())}
+    if table is not None:
+        stored["table"] = table.to_dict(orient="records")
     FOLDER.mkdir(exist_ok=True)
     path = FOLDER / f"{tab}.json"
-    path.write_text(json.dumps({"label": label, "run": run.to_dict(model.info())}, indent=1, default=str))
+    path.write_text(json.dumps(stored, indent=1, default=str))
     return path
 
 
 def load(tab: str) -> tuple[Run, dict] | None:
     """The stored example of a tab and its label, or None when there is none (or it cannot be read)."""
+    stored = load_stored(tab)
+    return (stored["run"], stored["label"]) if stored else None
+
+
+def load_stored(tab: str) -> dict | None:
+    """{"run": Run, "label": dict, "table": DataFrame or None} of a tab's example, or None."""
     path = FOLDER / f"{tab}.json"
     try:
         stored = json.loads(path.read_text())
@@ -58,12 +72,12 @@ def load(tab: str) -> tuple[Run, dict] | None:
                   pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"])  # fmt: skip
     except (OSError, ValueError, KeyError):
         return None
-    return run, stored["label"]
+    table = pd.DataFrame(stored["table"]) if "table" in stored else None
+    return {"run": run, "label": stored["label"], "table": table}
 
 
 def describe(label: dict) -> str:
     return (
         f"📦 **Stored example run**, not run now: {label['model']} on {label['machine']}, {label['date']}, "
-        f"n={label['n']}, seed {label['seed']} (made by `{label['made_by']}`). Press **Run on task** to replace it "
-        "with your own."
+        f"n={label['n']}, seed {label['seed']} (made by `{label['made_by']}`). Run your own to replace it."
     )

@@ -12,9 +12,18 @@ from tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.mark.parametrize(("tab", "system"), [("In-context learning", "few-shot"), ("Reasoning", "pal"),
-                                              ("RAG", "rag-hybrid")])  # fmt: skip
-def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab, system):  # noqa: F811
+RUN_TABLE = "Mean [95% interval] per system and score"
+VARIANT_TABLE = "Per variant: size, speed, perplexity, quality, fp32 agreement"
+EXAMPLE_TABS = {
+    "In-context learning": ("icl", RUN_TABLE),
+    "Reasoning": ("reasoning", RUN_TABLE),
+    "RAG": ("rag", RUN_TABLE),
+    "Quantization": ("quantization", VARIANT_TABLE),
+}
+
+
+@pytest.mark.parametrize("tab", list(EXAMPLE_TABS))
+def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab):  # noqa: F811
     from playwright.sync_api import expect
 
     page.goto(served_app)
@@ -23,11 +32,11 @@ def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab, syste
     expect(note).to_contain_text("Stored example run", timeout=60_000)
     expect(note).to_contain_text(re.compile(r"n=\d+, seed 0"))
     expect(note).to_contain_text("SmolLM2-135M-Instruct")
-    table = page.get_by_label("Mean [95% interval] per system and score").filter(visible=True)
+    name, table_label = EXAMPLE_TABS[tab]
+    table = page.get_by_label(table_label).filter(visible=True)
     expect(table.first).to_be_visible()
     if os.environ.get("LAB_SCREENSHOT_DIR"):  # how docs/<tab>-example.png are made
         note.scroll_into_view_if_needed()
-        name = {"In-context learning": "icl", "Reasoning": "reasoning", "RAG": "rag"}[tab]
         page.screenshot(path=str(Path(os.environ["LAB_SCREENSHOT_DIR"]) / f"{name}-example.png"), full_page=True)
 
 

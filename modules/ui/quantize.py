@@ -3,6 +3,7 @@ size / speed / perplexity / quality table, Pareto chart, and one prompt side by 
 
 import gradio as gr
 
+from evals import showcase
 from modules import inputs
 from modules.models import ModelSpec, llamacpp, quantized
 from modules.models.embedded import EMBEDDED_SPEC
@@ -171,11 +172,15 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             sensitivity_button = gr.Button("Sensitivity per layer type (int8)")
             stop_button = gr.Button("Stop", variant="stop")
             free_button = gr.Button("Free variants")
-        status = gr.Markdown()
-        table = gr.Dataframe(label="Per variant: size, speed, perplexity, quality, fp32 agreement", interactive=False,
-                             wrap=True)  # fmt: skip
-        chart = gr.Plot(label="Memory, speed, and quality vs speed (Pareto front starred)")
-        per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True)
+        stored = showcase.load_stored("quantization")  # what a first visit shows, labelled, until a run replaces it
+        note, first = (showcase.describe(stored["label"]), stored["table"]) if stored else ("", None)
+        status = gr.Markdown(note, elem_classes="stored-example")
+        table = gr.Dataframe(None if first is None else first.round(3), interactive=False, wrap=True,
+                             label="Per variant: size, speed, perplexity, quality, fp32 agreement")  # fmt: skip
+        chart = gr.Plot(None if first is None else charts.variants(first),
+                        label="Memory, speed, and quality vs speed (Pareto front starred)")  # fmt: skip
+        per_example = gr.Dataframe(stored["run"].per_example if stored else None, label="Per example",
+                                   interactive=False, wrap=True, max_chars=300)  # fmt: skip
         with gr.Row():
             csv_file = gr.DownloadButton("Download CSV", value=None)
             json_file = gr.DownloadButton("Download JSON", value=None)

@@ -68,4 +68,5 @@ bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/sandbox_overhead.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/self_consistency.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_cost.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_presets.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/quantization.py

@@ -14,16 +14,13 @@ os.environ.setdefault("LAB_HOME", "/tmp/lab-bench-presets")
 
 from modules.models import get_model
 from modules.studies import fine_tuning
-from modules.training import finetune
-from modules.ui.finetune import PRESETS
 
 
 def settings(name: str, preset: str, steps: int | None = None) -> fine_tuning.JobSettings:
-    (methods, preset_steps, batch, length, evals, probe), _ = PRESETS[preset]
-    configs = {m: finetune.Config(method=m, steps=steps or preset_steps, batch_size=batch, max_length=length)
-               for m in methods}  # fmt: skip
-    return fine_tuning.JobSettings(name=name, methods=tuple(methods), configs=configs, eval_limit=evals,
-                                   probe_limit=probe)  # fmt: skip
+    job = fine_tuning.JobSettings.from_preset(name, preset)
+    for config in job.configs.values():
+        config.steps = steps or config.steps
+    return job
 
 
 def timed(base, job: fine_tuning.JobSettings) -> tuple[float, float, list[dict]]:
@@ -41,7 +38,7 @@ def main() -> None:
     quick = train_s + score_s
     print(f"quick look: {quick:.0f} s ({train_s:.0f} s training 10 LoRA steps, {score_s:.0f} s scoring 2 systems x 5)")
     # course-like: time 3 steps of each method at its batch size, scoring from the quick look's per-output pace
-    (methods, steps, _, _, evals, probe), _ = PRESETS["course-like"]
+    (methods, steps, _, _, evals, probe), _ = fine_tuning.PRESETS["course-like"]
     _, _, costs = timed(base, settings("preset-course", "course-like", steps=3))
     per_output = score_s / (2 * 5)
     estimate = sum(row["time / step (s)"] * steps for row in costs) + per_output * (1 + len(methods)) * (evals + probe)

@@ -14,11 +14,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RUN_TABLE = "Mean [95% interval] per system and score"
 VARIANT_TABLE = "Per variant: size, speed, perplexity, quality, fp32 agreement"
+RUN_KEYS = ("system", "score", "mean", "ci_low", "ci_high", "n")
+# tab -> (screenshot name, the table a visitor reads first, its key columns: all must be on screen at 1400 px)
 EXAMPLE_TABS = {
-    "In-context learning": ("icl", RUN_TABLE),
-    "Reasoning": ("reasoning", RUN_TABLE),
-    "RAG": ("rag", RUN_TABLE),
-    "Quantization": ("quantization", VARIANT_TABLE),
+    "In-context learning": ("icl", RUN_TABLE, RUN_KEYS),
+    "Reasoning": ("reasoning", RUN_TABLE, RUN_KEYS),
+    "RAG": ("rag", RUN_TABLE, RUN_KEYS),
+    "Fine-tuning": ("finetune", "Cost per method (measured here)", ("asset", "method", "steps", "final loss")),
+    "Quantization": ("quantization", VARIANT_TABLE, ("variant", "weight MB", "tok/s batch 1", "perplexity", "rougeL")),
 }
 
 
@@ -32,9 +35,13 @@ def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab):  # n
     expect(note).to_contain_text("Stored example run", timeout=60_000)
     expect(note).to_contain_text(re.compile(r"n=\d+, seed 0"))
     expect(note).to_contain_text("SmolLM2-135M-Instruct")
-    name, table_label = EXAMPLE_TABS[tab]
-    table = page.get_by_label(table_label).filter(visible=True)
-    expect(table.first).to_be_visible()
+    name, table_label, keys = EXAMPLE_TABS[tab]
+    table = page.get_by_label(table_label).filter(visible=True).first
+    expect(table).to_be_visible()
+    for key in keys:  # the key columns are on screen, not scrolled or clipped off the right edge
+        header = table.locator("th").filter(has_text=re.compile(rf"^\s*{re.escape(key)}\s*$")).first
+        box = header.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1400, (tab, key, box)
     if os.environ.get("LAB_SCREENSHOT_DIR"):  # how docs/<tab>-example.png are made
         note.scroll_into_view_if_needed()
         page.screenshot(path=str(Path(os.environ["LAB_SCREENSHOT_DIR"]) / f"{name}-example.png"), full_page=True)

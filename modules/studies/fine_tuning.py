@@ -31,6 +31,17 @@ REFERENCE = {
 }
 
 
+# Presets: (methods, steps, batch size, max tokens per row, test examples, probe examples) and the time measured
+# for them on the embedded model on a 2-core CPU (benchmarks/finetune_presets.py).
+PRESETS = {
+    "quick look": ((["lora"], 10, 4, 128, 5, 0), "about 40 s on a 2-core CPU (measured: 24 s training, 16 s scoring)"),
+    "course-like": (
+        (["full", "lora"], 100, 8, 224, 20, 5),
+        "about 28 minutes on a 2-core CPU (estimated from measured 10.1 s/step full, 5.6 s/step LoRA)",
+    ),
+}
+
+
 @dataclass
 class JobSettings:
     name: str  # assets are saved as <name>-<method>
@@ -55,6 +66,14 @@ class JobSettings:
                 raise ValueError(reason)
         if not 1 <= self.eval_limit <= 500 or not 0 <= self.probe_limit <= 500:
             raise ValueError("Evaluation limits must be 1-500 examples (probe: 0-500).")
+
+    @classmethod
+    def from_preset(cls, name: str, preset: str) -> "JobSettings":
+        """Settings of a preset (PRESETS) on the default task, assets named <name>-<method>."""
+        (methods, steps, batch_size, max_length, eval_limit, probe_limit), _ = PRESETS[preset]
+        configs = {m: finetune.Config(method=m, steps=steps, batch_size=batch_size, max_length=max_length)
+                   for m in methods}  # fmt: skip
+        return cls(name=name, methods=tuple(methods), configs=configs, eval_limit=eval_limit, probe_limit=probe_limit)
 
     @classmethod
     def from_values(cls, values: dict, resume: bool) -> "JobSettings":

@@ -5,6 +5,7 @@ import threading
 
 import gradio as gr
 
+from evals import showcase
 from modules.models import ModelSpec
 from modules.studies import fine_tuning
 from modules.training import finetune
@@ -19,15 +20,6 @@ METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning"
                   ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
-# Presets: (methods, steps, batch size, max tokens per row, test examples, probe examples) and the time measured
-# for them on the embedded model on a 2-core CPU (benchmarks/finetune_presets.py).
-PRESETS = {
-    "quick look": ((["lora"], 10, 4, 128, 5, 0), "about 40 s on a 2-core CPU (measured: 24 s training, 16 s scoring)"),
-    "course-like": (
-        (["full", "lora"], 100, 8, 224, 20, 5),
-        "about 28 minutes on a 2-core CPU (estimated from measured 10.1 s/step full, 5.6 s/step LoRA)",
-    ),
-}
 BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
 
 
@@ -43,10 +35,25 @@ def reference_markdown() -> str:
 
 def apply_preset(name: str):
     """Fill the controls from a preset; 'custom' leaves them as they are."""
-    if name not in PRESETS:
+    if name not in fine_tuning.PRESETS:
         return [gr.skip()] * 7
-    values, took = PRESETS[name]
+    values, took = fine_tuning.PRESETS[name]
     return *values, f"Preset **{name}**: {took} (training, then scoring the base and each method)."
+
+
+def stored_example() -> list:
+    """(status, loss plot, cost, quality, quality chart, paired, outputs) of the stored quick-look fine-tune."""
+    stored = showcase.load_stored("finetune")
+    if stored is None or stored["table"] is None:
+        return ["", None, None, None, None, None, None]
+    run, rows = stored["run"], stored["table"].to_dict(orient="records")
+    losses = {row["method"]: row["losses"] for row in rows}
+    title = f"{run.task} (test, n={stored['label']['n']}): base vs fine-tuned"
+    return [
+        showcase.describe(stored["label"]) + " (the **quick look** preset)", charts.losses(losses),
+        fine_tuning.cost_table(rows), results.aggregate_table(run), charts.scores(run, title),
+        fine_tuning.paired_table(run).round(4), fine_tuning.outputs_side_by_side(run, run.task),
+    ]  # fmt: skip
 
 
 def make_handler(busy: threading.Lock, resume: bool):
@@ -153,7 +160,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Row():
             with gr.Column():
                 name = gr.Textbox("demo", label="Run name (assets: <name>-<method>)", max_lines=1)
-                preset = gr.Radio(["custom", *PRESETS], value="custom", label="Preset")
+                preset = gr.Radio(["custom", *fine_tuning.PRESETS], value="custom", label="Preset")
                 preset_note = gr.Markdown()
                 methods = gr.CheckboxGroup(METHOD_CHOICES, value=["lora"], label="Methods")
                 task = gr.Dropdown(
@@ -196,13 +203,16 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             train_button = gr.Button("Train and compare", variant="primary")
             resume_button = gr.Button("Resume from last checkpoint")
             stop_button = gr.Button("Stop", variant="stop")
-        status = gr.Markdown()
-        loss_plot = gr.Plot(label="Loss curves")
-        costs = gr.Dataframe(label="Cost per method (measured here)", interactive=False, wrap=True)
-        quality = gr.Dataframe(label="Quality: mean [95% interval] per system and score", interactive=False)
-        quality_chart = gr.Plot(label="Quality with 95% intervals")
-        paired = gr.Dataframe(label="Paired difference vs the untouched base (95% paired bootstrap)", interactive=False)
-        outputs_table = gr.Dataframe(label="Outputs side by side", interactive=False, wrap=True, max_chars=300)
+        first = stored_example()  # what a first visit shows, labelled, until a run replaces it
+        status = gr.Markdown(first[0], elem_classes="stored-example")
+        loss_plot = gr.Plot(first[1], label="Loss curves")
+        costs = gr.Dataframe(first[2], label="Cost per method (measured here)", interactive=False, wrap=True)
+        quality = gr.Dataframe(first[3], label="Quality: mean [95% interval] per system and score", interactive=False)
+        quality_chart = gr.Plot(first[4], label="Quality with 95% intervals")
+        paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% paired bootstrap)",
+                              interactive=False)  # fmt: skip
+        outputs_table = gr.Dataframe(first[6], label="Outputs side by side", interactive=False, wrap=True,
+                                     max_chars=300)  # fmt: skip
         forgetting = gr.Dataframe(label="Forgetting probe: ROUGE-L on the second task", interactive=False)
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
         gr.Markdown(reference_markdown())

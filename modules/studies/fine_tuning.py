@@ -249,10 +249,13 @@ def cost_table(costs: list[dict]) -> pd.DataFrame:
 
 
 def outputs_side_by_side(run: Run, task_name: str) -> pd.DataFrame:
-    """One row per example: the reference, then each system's output in its own column."""
+    """One row per example: each system's output in its own column, then the reference (last: a long reference
+    first pushed the outputs off screen)."""
     table = run.per_example.pivot(index="example_id", columns="system", values="output")
+    systems = list(dict.fromkeys(run.per_example.system))  # base first, then the methods in training order
     task = load_task(task_name)
-    table.insert(0, "reference", [task.example(i).reference for i in table.index])
+    table = table[systems]
+    table["reference"] = [task.example(i).reference for i in table.index]
     return table.reset_index()
 
 

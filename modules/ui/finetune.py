@@ -41,6 +41,10 @@ def apply_preset(name: str):
     return *values, f"Preset **{name}**: {took} (training, then scoring the base and each method)."
 
 
+def shown_if_filled(table):
+    return gr.update(visible=table is not None and len(table) > 0)
+
+
 def stored_example() -> list:
     """(status, loss plot, cost, quality, quality chart, paired, outputs) of the stored quick-look fine-tune."""
     stored = showcase.load_stored("finetune")
@@ -212,8 +216,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% paired bootstrap)",
                               interactive=False)  # fmt: skip
         outputs_table = gr.Dataframe(first[6], label="Outputs side by side", interactive=False, wrap=True,
-                                     max_chars=300)  # fmt: skip
-        forgetting = gr.Dataframe(label="Forgetting probe: ROUGE-L on the second task", interactive=False)
+                                     max_chars=300, elem_classes="side-by-side")  # fmt: skip
+        forgetting = gr.Dataframe(
+            label="Forgetting probe: ROUGE-L on the second task", interactive=False, visible=False
+        )  # shown once a run has a probe (an empty table shows "1 2 3")
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
         gr.Markdown(reference_markdown())
         table, choice = saved_adapters.build(model_state, model_info)
@@ -230,5 +236,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             concurrency_id="finetune", concurrency_limit=2,  # 2, so the second request is told BUSY at once
         )  # fmt: skip
         event.then(saved_adapters.refresh, outputs=[table, choice], api_visibility="private")
+        event.then(shown_if_filled, inputs=forgetting, outputs=forgetting, api_visibility="private")
         event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
     stop_button.click(press, inputs=flag, queue=False, api_name="finetune_stop")

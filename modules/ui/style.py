@@ -19,6 +19,10 @@ THEME = gr.themes.Default().set(
 )
 
 CSS = """
+/* Tables of texts side by side: no column wider than a third of the page, so one long output or reference
+   cannot push the other columns off screen (Gradio otherwise sizes a column to its longest cell). */
+.side-by-side .table-wrap { --df-max-col-width: 420px !important; }
+
 /* The accent has no dark-mode variant: on the dark page the selected tab's text takes the lighter orange-400. */
 .dark [role="tablist"] [role="tab"][aria-selected="true"] { color: var(--primary-400); }
 

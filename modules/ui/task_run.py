@@ -137,7 +137,8 @@ def build_outputs(limit_max: int, limit_default: int, tab: str | None = None):
         status = gr.Markdown()
     aggregate = gr.Dataframe(values[0], label="Mean [95% interval] per system and score", interactive=False, **shown)
     chart = gr.Plot(values[1], label="Scores with 95% intervals", **shown)
-    per_example = gr.Dataframe(values[2], label="Per example", interactive=False, wrap=True, max_chars=300, **shown)
+    per_example = gr.Dataframe(values[2], label="Per example", interactive=False, wrap=True, max_chars=300,
+                               elem_classes="side-by-side", **shown)  # fmt: skip
     with gr.Row():
         csv_file = gr.DownloadButton("Download CSV", value=None)
         json_file = gr.DownloadButton("Download JSON", value=None)

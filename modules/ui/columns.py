@@ -29,7 +29,11 @@ def stream_columns(task: Task, example: Example, systems: list[System], flag: St
     for index, system in enumerate(systems):
         if flag.event.is_set():
             break
-        progress(index / len(systems), desc=f"{system.name} ({index + 1}/{len(systems)})…")
+        rate, room = system.model.measured_tokens_per_s, getattr(system.config, "max_new_tokens", 96)
+        took = (
+            f" · at most ~{room * getattr(system.config, 'n', 1) / rate:.0f} s at {rate:.0f} tokens/s" if rate else ""
+        )
+        progress(index / len(systems), desc=f"Generating {system.name} ({index + 1}/{len(systems)}){took}")
         cells = slice(index * width, (index + 1) * width)
 
         def job(report, system=system):

@@ -191,7 +191,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
     example_inputs = [model_state, flag, task, example, custom_input, custom_reference, *controls]
     example_event = task_run.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
-                                      "icl_run", flag=flag)  # fmt: skip
+                                      "icl_run", flag=flag, scroll_to=".icl-output")  # fmt: skip
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
                                    task_outputs, "icl_run_task", flag=flag)  # fmt: skip
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,

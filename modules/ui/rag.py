@@ -158,7 +158,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         control.change(reference_of, [task, example, reference], shown_reference, api_visibility="private")
     example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder,
                       max_new_tokens]  # fmt: skip
-    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "rag_run", flag=flag)
+    example_event = task_run.on_model(
+        run_button, run_example, example_inputs, cells, "rag_run", flag=flag, scroll_to=".rag-answer"
+    )
     task_inputs = [model_state, flag, task, limit, k, delimit, embedder, max_new_tokens]
     task_event = task_run.on_model(run_task_button, run_task, task_inputs, task_outputs, "rag_run_task", flag=flag)
     task_run.reveal_tables(task_event, task_outputs)

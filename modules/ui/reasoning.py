@@ -157,7 +157,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed, max_new_tokens]
     example_inputs = [model_state, flag, task, example, question, answer, *controls]
-    example_event = task_run.on_model(run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag)
+    example_event = task_run.on_model(
+        run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag, scroll_to=".reasoning-answer"
+    )
     task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
                                    task_outputs, "reasoning_run_task", flag=flag)  # fmt: skip
     task_run.reveal_tables(task_event, task_outputs)

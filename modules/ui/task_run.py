@@ -156,7 +156,8 @@ def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_na
         button.click(press, inputs=flag, queue=False, api_visibility="private")
 
 
-def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None):
+def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None,
+             scroll_to: str | None = None):  # fmt: skip
     """A click that uses the shared model: it queues with every other model job (one at a time), the button is
     disabled until its job ends (a second click cannot queue a duplicate), and the page scrolls to the results.
     With the session's Stop flag, the click is also noted at once (unqueued), so a Stop while the job waits
@@ -164,10 +165,19 @@ def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: 
     if flag is not None:
         button.click(request, inputs=flag, queue=False, api_visibility="private")
     button.click(disabled, outputs=button, queue=False, api_visibility="private")
+    if scroll_to:  # in the browser at once: the results' place comes into view when the job starts
+        button.click(None, js=SCROLL_JS.replace("SELECTOR", scroll_to), queue=False, api_visibility="private")
     event = button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id="model",
                          concurrency_limit=1, scroll_to_output=True)  # fmt: skip
     event.then(enabled, outputs=button, api_visibility="private")
     return event
+
+
+# The first visible element matching SELECTOR (hidden tabs hold the same classes) scrolled to the top of the view.
+SCROLL_JS = (
+    "() => { [...document.querySelectorAll('SELECTOR')].find(e => e.offsetParent)"
+    "?.scrollIntoView({block: 'start', behavior: 'smooth'}); }"
+)
 
 
 def disabled() -> gr.Button:

@@ -133,3 +133,44 @@ def test_a_precision_variant_is_a_model_spec_on_the_command_line(tiny_llama_dir,
     assert main(["compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "1",
                  "--model", spec]) == 0  # fmt: skip
     assert "int8 dynamic (PyTorch), mlp" in capsys.readouterr().out
+
+
+def test_a_bf16_base_is_its_own_reference(tiny_llama_dir, tmp_path, monkeypatch):
+    """On CUDA the base loads in bf16: the comparison's reference is then bf16 (the base itself), labelled so, and
+    no fp32 copy is asked for (it raised "no fp32 baseline" on every GPU)."""
+    import shutil
+    import threading
+
+    import modules.models as registry
+    from modules.studies import quantization
+
+    folder = tmp_path / "tiny-bf16-base"
+    shutil.copytree(tiny_llama_dir, folder)
+    monkeypatch.setattr(registry, "default_device", lambda: (torch.device("cpu"), torch.bfloat16))
+    base = get_model(str(folder))
+    assert base.dtype == torch.bfloat16 and quantized.own_precision(base) == "bf16"
+    assert quantized.build(base, quantized.parse("bf16")) is base
+    with pytest.raises(ValueError, match="adds nothing"):
+        quantized.build(base, quantized.parse("fp32"))
+    table, run = quantization.compare_variants(base, ["fp32", "bf16"], "dialogue-summary", 1, lambda m: None,
+                                               threading.Event(), perplexity_texts=1)  # fmt: skip
+    assert list(table.variant) == ["bf16"] and "bf16, the base's own precision: the baseline" in table.what[0]
+    assert table["identical to bf16"][0] == 1 and set(run.per_example.system) == {"bf16"}
+
+
+@pytest.mark.parametrize("components", [*quantized.COMPONENTS, *quantized.LAYER_TYPES])
+def test_bitsandbytes_leaves_alone_exactly_what_the_cpu_path_leaves_alone(tiny_model, components):
+    """On CUDA the component choice goes to bitsandbytes as a skip list; it must cover the same layer types as the
+    CPU path's chosen_linears (before, all-but-down_proj and single layer types quantized everything)."""
+    chosen = {name.rsplit(".", 1)[-1] for name in quantized.chosen_linears(tiny_model.hf, components)}
+    skipped = set(quantized.bitsandbytes_skip(components))
+    assert chosen | skipped == set(quantized.LAYER_TYPES) and not chosen & skipped
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bitsandbytes int8 runs on CUDA only")
+def test_bitsandbytes_int8_quantizes_only_the_chosen_layers_on_cuda(tiny_model):
+    pytest.importorskip("bitsandbytes")
+    variant = quantized.build(tiny_model, quantized.parse("int8-down_proj"))
+    kinds = {name.rsplit(".", 1)[-1] for name, module in variant.hf.named_modules() if "8bit" in type(module).__name__}
+    assert kinds == {"down_proj"} and variant.dtype in (torch.bfloat16, torch.int8)

@@ -123,15 +123,21 @@ def check_memory(base: Model) -> None:
         )
 
 
+def own_precision(model: Model) -> str:
+    """The precision a loaded base runs in (fp32 on a CPU, bf16 on CUDA): the reference every variant is compared to."""
+    return "bf16" if model.dtype == torch.bfloat16 else "fp32"
+
+
 def build(base: Model, config: Config) -> Model:
-    """The variant (its conversion_s says how long it took). fp32 is the base itself; others are converted copies."""
+    """The variant (its conversion_s says how long it took). The base's own precision is the base itself; others are
+    converted copies."""
     reason = unavailable_reason(config.precision)
     if reason:
         raise ValueError(reason)
-    if config.precision == "fp32":
-        if base.dtype != torch.float32:
-            raise ValueError(f"The base is {base.dtype}, so there is no fp32 baseline to show.")
+    if config.precision == own_precision(base):
         return base
+    if config.precision == "fp32":
+        raise ValueError(f"The base runs in {own_precision(base)}: an fp32 copy of its weights adds nothing.")
     check_memory(base)
     started = time.perf_counter()
     if base.device.type == "cuda" and config.precision in ("int8", "4bit"):
@@ -217,10 +223,7 @@ def _bitsandbytes(base: Model, config: Config) -> nn.Module:
     """CUDA: bitsandbytes quantizes while loading, so the base is reloaded from its files (not copied)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    skip = [name for name in ("lm_head",) if config.components != "everything"]
-    if config.components in ("attention", "mlp"):
-        keep = ATTENTION if config.components == "attention" else MLP
-        skip += [leaf for leaf in (*ATTENTION, *MLP) if leaf not in keep]
+    skip = bitsandbytes_skip(config.components)
     if config.precision == "4bit":
         quantization = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
@@ -229,4 +232,16 @@ def _bitsandbytes(base: Model, config: Config) -> nn.Module:
     else:
         quantization = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
     source = str(cache_dir()) if base.spec == EMBEDDED_SPEC else base.spec
-    return AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization, device_map="cuda")
+    # dtype: the parts left unquantized run in bf16 like the base (in fp32 the int8 kernels cast every input).
+    return AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization, device_map="cuda",
+                                                dtype=torch.bfloat16)  # fmt: skip
+
+
+def bitsandbytes_skip(components: str) -> list[str]:
+    """Layer names bitsandbytes must leave alone for a component choice: every Linear type the choice does not
+    cover (the same cover as chosen_linears on CPU), so sensitivity per layer type means the same on CUDA."""
+    covered = {
+        "attention": set(ATTENTION), "mlp": set(MLP), "all-but-embeddings": {*ATTENTION, *MLP},
+        "all-but-down_proj": {*ATTENTION, "gate_proj", "up_proj"}, "everything": {*ATTENTION, *MLP, "lm_head"},
+    }.get(components, {components})  # fmt: skip
+    return [leaf for leaf in LAYER_TYPES if leaf not in covered]

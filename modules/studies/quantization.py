@@ -40,10 +40,13 @@ def variant(base: Model, name: str) -> Model:
 
 
 def loaded_variants(base_spec: str) -> list[str]:
-    """Precision names of the loaded variants of `base_spec` (not fp32: on an fp32 base that is the base itself)."""
+    """Precision names of the loaded variants of `base_spec` (not the base's own precision: that is the base)."""
     base = ModelSpec.parse(base_spec)
     specs = [ModelSpec.parse(spec) for spec in loaded_specs()]
-    return [spec.quant for spec in specs if spec.quant and spec.quant != "fp32" and spec.with_quant(None) == base]
+    own = {"fp32"}  # never a separate copy: the base itself on a CPU, never built on CUDA
+    if str(base) in loaded_specs():
+        own.add(quantized.own_precision(get_model(str(base))))
+    return [spec.quant for spec in specs if spec.quant and spec.quant not in own and spec.with_quant(None) == base]
 
 
 def free(base_spec: str, names: list[str]) -> None:
@@ -62,8 +65,10 @@ def compare_variants(
     stop: threading.Event,
     perplexity_texts: int = PERPLEXITY_TEXTS,
 ) -> tuple[pd.DataFrame, Run]:
-    """One row per variant (fp32 always first, as the reference) plus the stored quality run."""
-    names = ["fp32", *[n for n in names if n != "fp32"]]
+    """One row per variant (the base's own precision first, as the reference: fp32 on a CPU, bf16 on CUDA) plus the
+    stored quality run. An fp32 copy of a bf16 base is never built: it would only upcast the same weights."""
+    reference = quantized.own_precision(base)
+    names = [reference, *[n for n in names if n not in (reference, "fp32")]]
     task, texts = load_task(task_name), held_out_texts()[:perplexity_texts]
     models, rows = {}, []
     for index, name in enumerate(names):
@@ -76,7 +81,7 @@ def compare_variants(
         model = variant(base, name)
         models[name] = model
         rows.append({
-            "variant": name, "what": model.label.split(" -> ")[-1] if name != "fp32" else fp32_label(base),
+            "variant": name, "what": model.label.split(" -> ")[-1] if name != reference else reference_label(base),
             "weight MB": quantized.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
             "tok/s batch 1": measure.decode_speed(model, 1, speed_tokens(model)),
             "tok/s batch 8": measure.decode_speed(model, 8, speed_tokens(model)),
@@ -92,8 +97,10 @@ def compare_variants(
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The numbers people compare first, the long description of each variant last (it pushed them off screen)."""
+    reference = table.variant.iloc[0] if len(table) else "fp32"
     first = ["variant", "weight MB", "tok/s batch 1", "tok/s batch 8", "perplexity", "rougeL", "rougeL 95% CI", "bleu",
-             "bleu 95% CI", "identical to fp32", "ROUGE-L vs fp32 output", "pareto", "conversion s"]  # fmt: skip
+             "bleu 95% CI", f"identical to {reference}", f"ROUGE-L vs {reference} output", "pareto",
+             "conversion s"]  # fmt: skip
     ordered = [c for c in first if c in table] + [c for c in table if c not in first and c != "what"] + ["what"]
     return table[[c for c in ordered if c in table]]
 
@@ -119,16 +126,17 @@ def speed_tokens(model: Model) -> int:
     return 8 if "int4 weight-only" in model.label else 32
 
 
-def fp32_label(base: Model) -> str:
+def reference_label(base: Model) -> str:
     if "dequantized" in base.label:
         return "fp32 arithmetic on weights dequantized from Q4_1 (the embedded file), the baseline"
-    return "fp32, the baseline"
+    return f"{quantized.own_precision(base)}, the base's own precision: the baseline"
 
 
 def add_scores(table: pd.DataFrame, run: Run) -> None:
-    """ROUGE-L / BLEU with intervals, and agreement with the fp32 outputs, per variant (in place)."""
+    """ROUGE-L / BLEU with intervals, and agreement with the reference's outputs, per variant (in place)."""
     per = run.per_example
-    reference = per[per.system == "fp32"].set_index("example_id").output
+    name_of_reference = table.variant.iloc[0]  # compare_variants puts the base's own precision first
+    reference = per[per.system == name_of_reference].set_index("example_id").output
     for position, name in enumerate(table.variant):
         mine = per[per.system == name].set_index("example_id")
         for score in ("rougeL", "bleu"):
@@ -139,8 +147,8 @@ def add_scores(table: pd.DataFrame, run: Run) -> None:
         shared = mine.index.intersection(reference.index)
         if len(shared):
             agreed = measure.agreement(list(mine.output[shared]), list(reference[shared]))
-            table.loc[position, "identical to fp32"] = agreed["identical"]
-            table.loc[position, "ROUGE-L vs fp32 output"] = agreed["rougeL_vs_reference"]
+            table.loc[position, f"identical to {name_of_reference}"] = agreed["identical"]
+            table.loc[position, f"ROUGE-L vs {name_of_reference} output"] = agreed["rougeL_vs_reference"]
     table["pareto"] = pareto_front(table)
 
 
@@ -158,18 +166,19 @@ def pareto_front(table: pd.DataFrame, speed: str = "tok/s batch 1", quality: str
 def sensitivity(
     base: Model, task_name: str, limit: int, report: Report, stop: threading.Event
 ) -> tuple[pd.DataFrame, Run]:
-    """int8 on one layer type at a time vs fp32: quality lost per layer type, worst first."""
+    """int8 on one layer type at a time vs the base's own precision: quality lost per layer type, worst first."""
     names = [f"int8-{layer}" for layer in quantized.LAYER_TYPES]
     table, run = compare_variants(base, names, task_name, limit, report, stop)
-    fp32 = table[table.variant == "fp32"].iloc[0]
-    table = table[table.variant != "fp32"].copy()
-    table["ROUGE-L lost"] = fp32["rougeL"] - table["rougeL"]
-    table["perplexity increase"] = table["perplexity"] - fp32["perplexity"]
+    reference = quantized.own_precision(base)
+    baseline = table[table.variant == reference].iloc[0]
+    table = table[table.variant != reference].copy()
+    table["ROUGE-L lost"] = baseline["rougeL"] - table["rougeL"]
+    table["perplexity increase"] = table["perplexity"] - baseline["perplexity"]
     for position, name in zip(table.index, table.variant):
         if name in set(run.per_example.system):
-            d = run.paired_difference("fp32", name, "rougeL")
+            d = run.paired_difference(reference, name, "rougeL")
             table.loc[position, "lost 95% CI"] = f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-    columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "perplexity increase", "identical to fp32",
+    columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "perplexity increase", f"identical to {reference}",
                "weight MB", "tok/s batch 1"]  # fmt: skip
     ranked = table.sort_values(["perplexity increase", "ROUGE-L lost"], ascending=False)
     return ranked[[c for c in columns if c in ranked]].reset_index(drop=True), run

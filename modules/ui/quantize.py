@@ -133,7 +133,8 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
             continue
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
         with user_errors():
-            name = "fp32" if column == "fp32" else quantized.Config(column, components).name
+            # The first column is the base in its own precision (fp32 on a CPU, bf16 on CUDA): the reference.
+            name = quantized.own_precision(base) if column == "fp32" else quantized.Config(column, components).name
             output = quantization.one_prompt(quantization.variant(base, name), text, max_new_tokens)
         cells.append(f"**{name}** · {output.new_tokens} tokens · **{output.tokens_per_s:.1f} tok/s**\n\n{output.text}")
     return cells

@@ -321,3 +321,32 @@ def test_adapter_listing_survives_minimal_and_damaged_notes():
     assert "hand-made" in names and "broken-note" not in names
     adapters.delete("hand-made")
     adapters.delete("broken-note")
+
+
+def test_full_fine_tuning_keeps_fp32_master_weights_so_small_updates_survive(tiny_llama_dir, tmp_path, monkeypatch):
+    """A bf16 base (as on CUDA): the full fine-tune trains fp32 copies of the weights. One AdamW step at the full
+    method's learning rate (2e-5) changes almost every weight; the same step on bf16 weights rounds most away."""
+    import copy
+    import shutil
+
+    import modules.models as registry
+
+    folder = tmp_path / "tiny-bf16"
+    shutil.copytree(tiny_llama_dir, folder)
+    monkeypatch.setattr(registry, "default_device", lambda: (torch.device("cpu"), torch.bfloat16))
+    base = get_model(str(folder))
+    config = finetune.Config(method="full", steps=1, batch_size=4, micro_batch=4, learning_rate=2e-5)
+    rows = rows_for(base)[:4]
+
+    def changed_share(net) -> float:
+        before = [p.detach().clone() for p in net.parameters()]
+        trainer.train(net, rows, steps=1, batch_size=4, micro_batch=4, lr=2e-5, seed=0, pad_id=0,
+                      folder=tmp_path / str(id(net)), checkpoint_every=10)  # fmt: skip
+        moved = sum((p.detach() != b).sum().item() for p, b in zip(net.parameters(), before))
+        return moved / sum(b.numel() for b in before)
+
+    master = finetune.prepare(base, config)
+    assert {p.dtype for p in master.parameters()} == {torch.float32}
+    bf16_only = copy.deepcopy(base.hf).requires_grad_(True)  # what training did before
+    fp32_share, bf16_share = changed_share(master), changed_share(bf16_only)
+    assert fp32_share > 0.9 and bf16_share < 0.5, (fp32_share, bf16_share)

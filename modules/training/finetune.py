@@ -91,7 +91,10 @@ def prepare(base: Model, config: Config) -> nn.Module:
         raise ValueError(reason)
     torch.manual_seed(config.seed)
     if config.method == "full":
-        net = copy.deepcopy(base.hf)
+        # fp32 master weights whatever the base's precision: in bf16 (8-bit mantissa) an update of 2e-5 to a
+        # weight near 1 rounds away, so a bf16 copy would barely train. Costs 2x a bf16 copy's memory. (LoRA
+        # and prompt-tuning parameters are fp32 already: peft upcasts adapter weights by default.)
+        net = copy.deepcopy(base.hf).float()
         net.requires_grad_(True)
         return net
     from peft import get_peft_model  # heavy: only when training

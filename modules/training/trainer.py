@@ -140,7 +140,9 @@ def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop) -> float 
         chunk = rows[start : start + micro_batch]
         batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
         share = sum(sum(label != IGNORE for label in r.labels) for r in chunk) / answer_tokens
-        loss = net(**batch).loss * share
+        # On CUDA the forward runs in bf16 over fp32 master weights (mixed precision); a CPU computes in fp32.
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = net(**batch).loss * share
         loss.backward()
         total += loss.item()
     if stop is not None and stop.is_set():

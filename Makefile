@@ -70,3 +70,4 @@ bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_cost.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_presets.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/quantization.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/decode_overhead.py

@@ -153,6 +153,22 @@ def tiny_model(tiny_llama_dir):
     return get_model(str(tiny_llama_dir))
 
 
+@pytest.fixture()
+def bf16_base(tiny_llama_dir, tmp_path, monkeypatch):
+    """The tiny model loaded as a base in bf16, as every base loads on CUDA (its own folder: its own spec)."""
+    import shutil
+
+    import torch
+
+    import modules.models as registry
+    from modules.models import get_model
+
+    folder = tmp_path / "tiny-bf16-base"
+    shutil.copytree(tiny_llama_dir, folder)
+    monkeypatch.setattr(registry, "default_device", lambda: (torch.device("cpu"), torch.bfloat16))
+    return get_model(str(folder))
+
+
 @pytest.fixture(scope="session")
 def embedded_model():
     """The real embedded SmolLM2-135M (converted from its GGUF on first use in this session)."""

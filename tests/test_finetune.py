@@ -323,18 +323,12 @@ def test_adapter_listing_survives_minimal_and_damaged_notes():
     adapters.delete("broken-note")
 
 
-def test_full_fine_tuning_keeps_fp32_master_weights_so_small_updates_survive(tiny_llama_dir, tmp_path, monkeypatch):
+def test_full_fine_tuning_keeps_fp32_master_weights_so_small_updates_survive(bf16_base, tmp_path):
     """A bf16 base (as on CUDA): the full fine-tune trains fp32 copies of the weights. One AdamW step at the full
     method's learning rate (2e-5) changes almost every weight; the same step on bf16 weights rounds most away."""
     import copy
-    import shutil
 
-    import modules.models as registry
-
-    folder = tmp_path / "tiny-bf16"
-    shutil.copytree(tiny_llama_dir, folder)
-    monkeypatch.setattr(registry, "default_device", lambda: (torch.device("cpu"), torch.bfloat16))
-    base = get_model(str(folder))
+    base = bf16_base
     config = finetune.Config(method="full", steps=1, batch_size=4, micro_batch=4, learning_rate=2e-5)
     rows = rows_for(base)[:4]
 

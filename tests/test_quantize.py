@@ -135,19 +135,14 @@ def test_a_precision_variant_is_a_model_spec_on_the_command_line(tiny_llama_dir,
     assert "int8 dynamic (PyTorch), mlp" in capsys.readouterr().out
 
 
-def test_a_bf16_base_is_its_own_reference(tiny_llama_dir, tmp_path, monkeypatch):
+def test_a_bf16_base_is_its_own_reference(bf16_base):
     """On CUDA the base loads in bf16: the comparison's reference is then bf16 (the base itself), labelled so, and
     no fp32 copy is asked for (it raised "no fp32 baseline" on every GPU)."""
-    import shutil
     import threading
 
-    import modules.models as registry
     from modules.studies import quantization
 
-    folder = tmp_path / "tiny-bf16-base"
-    shutil.copytree(tiny_llama_dir, folder)
-    monkeypatch.setattr(registry, "default_device", lambda: (torch.device("cpu"), torch.bfloat16))
-    base = get_model(str(folder))
+    base = bf16_base
     assert base.dtype == torch.bfloat16 and quantized.own_precision(base) == "bf16"
     assert quantized.build(base, quantized.parse("bf16")) is base
     with pytest.raises(ValueError, match="adds nothing"):

@@ -161,8 +161,8 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
                 "data_hash": data.data_hash(pairs), "pairs": len(pairs), "seed": config.seed,
                 "steps": result.steps_done, "losses": result.losses, "trainable": trainable, "total": total,
             }  # fmt: skip
-            if method == "full":
-                net.to(base.dtype)  # trained on fp32 master weights; kept in the precision of the base it runs on
+            if method == "full":  # trained on fp32 master weights; kept in the precision of the base it runs on
+                finetune.cast_parameters(net, base.dtype)
             folder = adapters.save(asset, net, meta)
             row |= {"saved size (MB)": adapters.weights_bytes(folder) / 2**20, "asset": asset}
         costs.append(row)

@@ -94,7 +94,7 @@ def prepare(base: Model, config: Config) -> nn.Module:
         # fp32 master weights whatever the base's precision: in bf16 (8-bit mantissa) an update of 2e-5 to a
         # weight near 1 rounds away, so a bf16 copy would barely train. Costs 2x a bf16 copy's memory. (LoRA
         # and prompt-tuning parameters are fp32 already: peft upcasts adapter weights by default.)
-        net = copy.deepcopy(base.hf).float()
+        net = cast_parameters(copy.deepcopy(base.hf), torch.float32)
         net.requires_grad_(True)
         return net
     from peft import get_peft_model  # heavy: only when training
@@ -106,6 +106,15 @@ def prepare(base: Model, config: Config) -> nn.Module:
     net = get_peft_model(shared_weights_copy(base.hf), prompt_tuning_config(config))
     if config.init_text.strip():
         _init_soft_prompt(net, base, config.init_text)
+    return net
+
+
+def cast_parameters(net: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Parameters to `dtype` in place (buffers such as rotary frequencies stay as they are). Not net.to(dtype):
+    transformers refuses .to/.float on a model loaded from GGUF (it carries a quantization config)."""
+    for parameter in net.parameters():
+        if parameter.dtype != dtype:
+            parameter.data = parameter.data.to(dtype)
     return net
 
 

@@ -12,18 +12,21 @@ from modules.network import hub_reachable
 log = logging.getLogger("lab")
 
 
+def failure_message(spec: str) -> str:
+    """One message for every failure, so it never tells a visitor whether some path exists on the server (the
+    reason goes to the server log). The hub is probed only here, on failure: a local load pays no network probe."""
+    offline = " (the Hugging Face hub is unreachable: offline). The embedded 'smollm2-135m' works."
+    return f"Cannot load model '{spec[:100]}': it is not a model folder or Hugging Face id this lab can load" + (
+        "." if hub_reachable() else offline
+    )
+
+
 def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype):
     """(hf model, tokenizer, label) for a local folder or a hub id; clear errors otherwise."""
     is_local = Path(spec).expanduser().is_dir()
     source = str(Path(spec).expanduser()) if is_local else spec
-    online = hub_reachable()
-    # One message for every failure, so it never tells a visitor whether some path exists on the server; the
-    # reason goes to the server log.
-    failure = f"Cannot load model '{spec[:100]}': it is not a model folder or Hugging Face id this lab can load" + (
-        "." if online else " (the Hugging Face hub is unreachable: offline). The embedded 'smollm2-135m' works."
-    )
-    if not is_local and not online:
-        raise ModelLoadError(failure)
+    if not is_local and not hub_reachable():
+        raise ModelLoadError(failure_message(spec))
     try:
         config = AutoConfig.from_pretrained(source)
         model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
@@ -31,6 +34,6 @@ def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype):
         model = model_class.from_pretrained(source, dtype=dtype).to(device)
     except (OSError, ValueError, KeyError) as error:
         log.warning("model %r failed to load: %s", spec[:200], error)
-        raise ModelLoadError(failure) from None
+        raise ModelLoadError(failure_message(spec)) from None
     precision = str(dtype).removeprefix("torch.").replace("float32", "fp32").replace("bfloat16", "bf16")
     return model, tokenizer, f"{Path(spec).name if is_local else spec} ({precision})"

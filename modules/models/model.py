@@ -171,7 +171,8 @@ class Model:
 
     @property
     def measured_tokens_per_s(self) -> float:
-        """Aggregate decode speed of this model so far (all rows of a batch count), 0 before any generation."""
+        """New tokens per second of wall time over every generate batch so far (all rows count, prefill time
+        included), 0 before any generation."""
         tokens, seconds = self.generated
         return tokens / seconds if seconds > 0 else 0.0
 

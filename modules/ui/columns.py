@@ -11,6 +11,7 @@ from modules.techniques import TECHNIQUES, Output
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.stop_flag import StopFlag, begin
+from modules.ui.task_run import estimate
 
 # render(system, output, scores, stopped) -> the column's cells; stopped: cut by Stop, so scores is empty
 Render = Callable[[System, Output, dict, bool], list]
@@ -29,11 +30,8 @@ def stream_columns(task: Task, example: Example, systems: list[System], flag: St
     for index, system in enumerate(systems):
         if flag.event.is_set():
             break
-        rate, room = system.model.measured_tokens_per_s, getattr(system.config, "max_new_tokens", 96)
-        took = (
-            f" · at most ~{room * getattr(system.config, 'n', 1) / rate:.0f} s at {rate:.0f} tokens/s" if rate else ""
-        )
-        progress(index / len(systems), desc=f"Generating {system.name} ({index + 1}/{len(systems)}){took}")
+        took = estimate(system.model, [system], 1)
+        progress(index / len(systems), desc=f"Generating {system.name} ({index + 1}/{len(systems)}) {took}")
         cells = slice(index * width, (index + 1) * width)
 
         def job(report, system=system):

@@ -3,7 +3,7 @@
 import gradio as gr
 
 from evals.runner import System
-from evals.tasks import Example, load_task
+from evals.tasks import Example, TaskError, load_task
 from modules import inputs
 from modules.retrieval import dense
 from modules.techniques import rag
@@ -42,7 +42,7 @@ def reference_of(task_name, example_id, reference) -> str:
         return f"**Reference answer:** {typed[:500]}"
     try:
         return f"**Reference answer:** {load_task(task_name).example(example_id).reference}"
-    except Exception:  # an unknown task or id: the run itself will say what is wrong
+    except TaskError:  # an unknown task or id: the run itself will say what is wrong
         return ""
 
 

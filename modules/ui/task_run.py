@@ -108,7 +108,7 @@ def reveal_tables(event, outputs: list) -> None:
 
 def estimate(model: Model, systems: list[System], examples: int) -> str:
     """Roughly how long the run takes here: the tokens it may generate at the speed this model has shown so far
-    (an upper bound: answers often stop before their limit)."""
+    (an upper bound: answers often stop before their limit). The one estimate: columns use it per system."""
     rate = model.measured_tokens_per_s
     if not rate:
         return "(time estimate after the first batch)"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from evals.tasks import Example, load_task
 from modules.models import GenerationParams, adapters, get_model
@@ -344,3 +345,28 @@ def test_full_fine_tuning_keeps_fp32_master_weights_so_small_updates_survive(bf1
     bf16_only = copy.deepcopy(base.hf).requires_grad_(True)  # what training did before
     fp32_share, bf16_share = changed_share(master), changed_share(bf16_only)
     assert fp32_share > 0.9 and bf16_share < 0.5, (fp32_share, bf16_share)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA the 4-bit base exists")
+def test_a_qlora_adapter_without_cuda_is_refused_with_the_reason(tiny_model):
+    """A QLoRA adapter runs on its 4-bit base only; on a CPU it says so instead of scoring it on the fp32 base."""
+    adapters.save("qlora-here", nn.Linear(1, 1), {"method": "full", "base": tiny_model.spec})  # any asset folder
+    adapters.update_meta("qlora-here", method="qlora")
+    with pytest.raises(ValueError, match="4-bit NF4 base cannot be built here: it needs a CUDA GPU"):
+        get_model(f"{tiny_model.spec}+adapter:qlora-here")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="QLoRA needs CUDA")
+def test_qlora_trains_and_reloads_on_its_four_bit_base(tiny_model, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    net = finetune.prepare(tiny_model, finetune.Config(method="qlora"))
+    run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
+    adapters.save("qlora-gpu", net, {"method": "qlora", "base": tiny_model.spec, "steps": 2, "seed": 0})
+    variant = get_model(f"{tiny_model.spec}+adapter:qlora-gpu")
+    four_bit = [name for name, module in variant.hf.named_modules() if "4bit" in type(module).__name__]
+    assert four_bit and "4-bit NF4 base" in variant.label
+    ids = torch.tensor([tiny_model.tokenizer("Summarize: hello", add_special_tokens=False)["input_ids"]]).cuda()
+    with torch.no_grad():
+        assert torch.allclose(net(input_ids=ids).logits.float(), variant.hf(input_ids=ids).logits.float(), atol=1e-2)
+    assert variant.generate(["hello"], GenerationParams(max_new_tokens=2))[0].new_tokens >= 1

@@ -169,3 +169,15 @@ def test_bitsandbytes_int8_quantizes_only_the_chosen_layers_on_cuda(tiny_model):
     variant = quantized.build(tiny_model, quantized.parse("int8-down_proj"))
     kinds = {name.rsplit(".", 1)[-1] for name, module in variant.hf.named_modules() if "8bit" in type(module).__name__}
     assert kinds == {"down_proj"} and variant.dtype in (torch.bfloat16, torch.int8)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bitsandbytes NF4 runs on CUDA only")
+@pytest.mark.parametrize("components", ["mlp", "all-but-down_proj", "q_proj"])
+def test_bitsandbytes_nf4_quantizes_only_the_chosen_layers_on_cuda(tiny_model, components):
+    pytest.importorskip("bitsandbytes")
+    variant = quantized.build(tiny_model, quantized.parse(f"4bit-{components}"))
+    kinds = {name.rsplit(".", 1)[-1] for name, module in variant.hf.named_modules() if "4bit" in type(module).__name__}
+    expected = {name.rsplit(".", 1)[-1] for name in quantized.chosen_linears(tiny_model.hf, components)}
+    assert kinds == expected
+    assert variant.generate(["hello"], GenerationParams(max_new_tokens=2))[0].new_tokens >= 1

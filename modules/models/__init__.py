@@ -65,7 +65,9 @@ def _load(spec: ModelSpec) -> Model:
         hf, tokenizer, label = load_embedded(device, dtype)
     else:
         hf, tokenizer, label = load_pretrained(spec.base, device, dtype)
-    return Model(spec.base, label, hf, tokenizer)
+    model = Model(spec.base, label, hf, tokenizer)
+    model.warm_up()  # compiles the fast decoding path's common shapes (CUDA); nothing on the eager path
+    return model
 
 
 def loaded_specs() -> list[str]:

@@ -117,6 +117,11 @@ def load_variant(base: Model, name: str) -> Model:
         return base.variant(spec, label, net.eval())
     from peft import PeftModel  # heavy: only when an adapter is used
 
+    if meta["method"] == "qlora":  # scored as it was trained and will run: on the 4-bit NF4 base, its own host
+        from modules.models.quantized import nf4_network
+
+        net = PeftModel.from_pretrained(nf4_network(base), str(folder))
+        return base.variant(spec, f"{label} (on its 4-bit NF4 base)", net.eval())
     if meta["method"] == "prompt-tuning":
         net = PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder))
         return base.variant(spec, label, net.eval(), soft_prompt=True)

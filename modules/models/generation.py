@@ -46,6 +46,7 @@ class Generation:
     prompt: str = ""  # the exact text fed to the tokenizer (chat template applied)
     warnings: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    decode: str = "eager"  # the decoding path that made it: models/decoding.py
 
     @property
     def tokens_per_s(self) -> float:

@@ -8,6 +8,7 @@ import psutil
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
+from modules.models import decoding
 from modules.models.generation import Generation, GenerationParams
 
 Prompt = str | list[dict]  # plain text, or chat messages [{"role": ..., "content": ...}]
@@ -48,6 +49,8 @@ class Model:
         self.conversion_s = conversion_s
         self.generated = (0, 0.0)  # (new tokens, seconds) over every batch so far: this machine's measured speed
         self.adapter_host = None  # (peft model, lock) holding this base's LoRA adapters: models/adapters.py
+        self.decode_path, self.decode_reason = decoding.choose(self.hf, self.device.type, soft_prompt)
+        self.warm_up_s: float | None = None  # compiling the fast path's common shapes at load time
 
     # ---- facts shown in the model bar and stored with every run
     @property
@@ -85,7 +88,23 @@ class Model:
             "dtype": str(self.dtype).removeprefix("torch."),
             "context_length": self.context_length,
             "chat_template": self.has_chat_template,
+            "decode": self.decode_path,
+            "decode_reason": self.decode_reason,
+            "warm_up_s": self.warm_up_s,
         }
+
+    def warm_up(self, new_tokens: int = 8) -> float:
+        """Compile the fast path's common shapes now (batch 1 and the default batch, the longest usual cache) so
+        no visitor waits for a compile; seconds taken (0 on the eager path, which has nothing to compile)."""
+        if self.decode_path != decoding.COMPILED:
+            return 0.0
+        started = time.perf_counter()
+        tokens = max(min(decoding.WARM_CACHE_LENGTH, self.context_length) - new_tokens - 64, 8)  # 64: template room
+        prompt = "warm up " * (tokens // 2)  # ~2 tokens per repeat
+        for rows in (1, GenerationParams().batch_size):
+            self.generate([prompt] * rows, GenerationParams(max_new_tokens=new_tokens, batch_size=rows))
+        self.warm_up_s = time.perf_counter() - started
+        return self.warm_up_s
 
     # ---- prompts
     def render(self, prompt: Prompt) -> str:
@@ -156,7 +175,10 @@ class Model:
                 report = (
                     (lambda texts, rows=batch: on_text({rows[r]: t for r, t in enumerate(texts)})) if on_text else None
                 )
-                generations = self._generate_batch([encoded[i][0] for i in batch], params, report, stop)
+                ids = [encoded[i][0] for i in batch]
+                generations = decoding.on_decode_thread(
+                    self.decode_path, lambda ids=ids, report=report: self._generate_batch(ids, params, report, stop)
+                )
                 self._count(generations)
                 for i, generation in zip(batch, generations):
                     generation.prompt = texts[i]
@@ -187,14 +209,21 @@ class Model:
         else:
             options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
         started = time.perf_counter()
-        inputs = self._inputs_with_shared_prefix(batch_ids)
+        rows = len(batch_ids)
+        if self.decode_path == decoding.EAGER:
+            inputs = self._inputs_with_shared_prefix(batch_ids)
+        else:  # static shapes: the batch padded with copies of its last row to a bucket size (copies dropped below)
+            padded = batch_ids + [batch_ids[-1]] * (decoding.batch_bucket(rows) - rows)
+            inputs = self.tokenizer.pad({"input_ids": padded}, return_tensors="pt").to(self.device)
+            longest = max(len(ids) for ids in batch_ids)
+            options |= decoding.generate_options(self.decode_path, longest, params.max_new_tokens)
         # Where new tokens begin in generate's output (soft prompts: generated from embeddings, output is new only).
         start = 1 if self.is_seq2seq else 0 if self.soft_prompt else inputs["input_ids"].shape[1]
         criteria = StoppingCriteriaList()
         if params.stop_strings:
             criteria.append(StopOnText(self.tokenizer, params.stop_strings, start))
         if report is not None:
-            criteria.append(ReportText(self.tokenizer, start, report))
+            criteria.append(ReportText(self.tokenizer, start, lambda texts: report(texts[:rows])))
         if stop is not None:
             criteria.append(StopOnEvent(stop))
         options["stopping_criteria"] = criteria
@@ -205,7 +234,7 @@ class Model:
             output = self.hf.generate(**inputs, **options)
         latency = time.perf_counter() - started
         # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
-        new = output[:, start:]
+        new = output[:rows, start:]
         results = []
         for row, ids in zip(new.tolist(), batch_ids):
             generated = _until_eos(row, self._eos_ids())
@@ -215,8 +244,9 @@ class Model:
                     prompt_tokens=len(ids),
                     new_tokens=len(generated) + (len(generated) < len(row)),  # the eos counts as work
                     latency_s=latency,
-                    batch_size=len(batch_ids),
+                    batch_size=rows,
                     params=params.to_dict(),
+                    decode=self.decode_path,
                 )
             )
         return results

@@ -237,6 +237,22 @@ def _bitsandbytes(base: Model, config: Config) -> nn.Module:
                                                 dtype=torch.bfloat16)  # fmt: skip
 
 
+def nf4_network(base: Model) -> nn.Module:
+    """The base reloaded with every Linear but the output head in 4-bit NF4 (bf16 compute): QLoRA trains its
+    adapters on this network, and a saved QLoRA adapter is scored on it again, as it will run."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    reason = unavailable_reason("4bit") if torch.cuda.is_available() else "it needs a CUDA GPU (bitsandbytes NF4)"
+    if reason:
+        raise ValueError(f"The 4-bit NF4 base cannot be built here: {reason}")
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+    )
+    source = str(cache_dir()) if base.spec == EMBEDDED_SPEC else base.spec
+    return AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization, device_map="cuda",
+                                                dtype=torch.bfloat16)  # fmt: skip
+
+
 def bitsandbytes_skip(components: str) -> list[str]:
     """Layer names bitsandbytes must leave alone for a component choice: every Linear type the choice does not
     cover (the same cover as chosen_linears on CPU), so sensitivity per layer type means the same on CUDA."""

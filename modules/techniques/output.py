@@ -26,7 +26,7 @@ class Output:
         its answer, and a trace that always holds the exact prompt, the warnings and the decoding settings."""
         text = generation.text if text is None else text
         base = {"prompt": generation.prompt, "warnings": generation.warnings, "params": generation.params,
-                "batch_size": generation.batch_size}  # fmt: skip
+                "batch_size": generation.batch_size, "decode": generation.decode}  # fmt: skip
         if text != generation.text:
             base["raw_text"] = generation.text  # what the model said before the technique cut or replaced it
         return cls(

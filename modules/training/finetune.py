@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from modules.models import Model
+from modules.models import Model, quantized
 from modules.models.adapters import shared_weights_copy
-from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 
 METHODS = ("full", "lora", "prompt-tuning", "qlora")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -146,16 +145,10 @@ def _init_soft_prompt(net, base: Model, text: str) -> None:
 
 
 def _four_bit_base(base: Model) -> nn.Module:
-    """The base reloaded with 4-bit NF4 weights (bitsandbytes needs to quantize while loading)."""
+    """The base reloaded with 4-bit NF4 weights, prepared for training through them."""
     from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    source = str(cache_dir()) if base.spec == EMBEDDED_SPEC else base.spec
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-    )
-    model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization, device_map="cuda")
-    return prepare_model_for_kbit_training(model)
+    return prepare_model_for_kbit_training(quantized.nf4_network(base))
 
 
 def trainable_counts(net: nn.Module) -> tuple[int, int]:

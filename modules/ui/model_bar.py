@@ -22,6 +22,8 @@ def describe(model: Model) -> str:
         f"**Model:** {info['label']} · {info['parameters'] / 1e6:.1f}M parameters · device {info['device']}"
         f" · {info['dtype']} · context {info['context_length']} tokens"
         + (" · chat template" if info["chat_template"] else "")
+        + f" · decoding: {info['decode']}"
+        + (f" (warmed up in {info['warm_up_s']:.0f} s)" if info["warm_up_s"] else "")
     )
 
 

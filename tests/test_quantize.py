@@ -181,3 +181,18 @@ def test_bitsandbytes_nf4_quantizes_only_the_chosen_layers_on_cuda(tiny_model, c
     expected = {name.rsplit(".", 1)[-1] for name in quantized.chosen_linears(tiny_model.hf, components)}
     assert kinds == expected
     assert variant.generate(["hello"], GenerationParams(max_new_tokens=2))[0].new_tokens >= 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the base is bf16 on CUDA only")
+def test_on_cuda_the_bf16_base_is_the_quantization_reference(tiny_model):
+    import threading
+
+    from modules.studies import quantization
+
+    pytest.importorskip("bitsandbytes")
+    assert tiny_model.dtype == torch.bfloat16 and quantized.own_precision(tiny_model) == "bf16"
+    table, run = quantization.compare_variants(tiny_model, ["bf16", "int8"], "dialogue-summary", 1, lambda m: None,
+                                               threading.Event(), perplexity_texts=1)  # fmt: skip
+    assert list(table.variant) == ["bf16", "int8"] and "the base's own precision" in table.what[0]
+    assert set(run.per_example.system) == {"bf16", "int8"}

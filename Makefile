@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: run test test-fast lint format bench install examples
+.PHONY: run test test-fast lint format bench install examples space
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -71,3 +71,7 @@ bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/finetune_presets.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/quantization.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/decode_overhead.py
+
+# The Hugging Face Space as one self-contained folder (code + spaces/ files); README "Hugging Face Space" pushes it.
+space: install
+	$(PY) spaces/assemble.py build/space

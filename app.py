@@ -5,6 +5,7 @@ import threading
 
 import gradio as gr
 
+from modules import limits, space
 from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
@@ -12,7 +13,6 @@ from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs,
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
-QUEUE_SIZE = 16  # beyond this many waiting jobs a new one gets Gradio's "queue is full, try again" message
 # Gradio's cache (uploads, downloads) is swept hourly of files older than an hour: a public Space never fills up.
 CACHE_SWEEP = (3600, 3600)
 
@@ -20,6 +20,8 @@ CACHE_SWEEP = (3600, 3600)
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=CACHE_SWEEP) as demo:
         gr.Markdown(f"# {TITLE}\nCompare LLM techniques side by side on one shared model, scored the same way.")
+        if note := space.deployment_note():  # a Space (or LAB_PER_SESSION=1): whose files are whose, kept where
+            gr.Markdown(note, elem_id="deployment-note")
         model_state = gr.State(DEFAULT_SPEC)  # this session's model spec; the model itself is shared
         model_info = model_bar.build(model_state)
         # Only gr.Tab directly inside gr.Tabs: Gradio 6 numbers tabs by their position among all children, so a
@@ -35,7 +37,8 @@ def build_demo() -> gr.Blocks:
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
-    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    # Beyond LAB_QUEUE_SIZE waiting jobs a new one gets Gradio's "queue is full, try again" message.
+    return demo.queue(max_size=limits.queue_size(), default_concurrency_limit=1)
 
 
 def max_upload_bytes() -> int:

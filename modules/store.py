@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modules.paths import lab_home
+from modules.paths import user_home
 
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
 MIGRATIONS = [
@@ -74,7 +74,7 @@ class StoreError(RuntimeError):
 
 def default_store() -> "Store":
     """The lab's own store, LAB_HOME/lab.db: what the CLI, every tab and every study write to and read from."""
-    return Store(lab_home() / "lab.db")
+    return Store(user_home() / "lab.db")
 
 
 class Store:

@@ -6,15 +6,17 @@ from collections import OrderedDict
 
 import torch
 
-from modules.models import adapters, quantized
+from modules.models import adapters, quantized, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
 from modules.models.hub import load_pretrained
 from modules.models.model import Model, Prompt
 from modules.models.spec import ADAPTER_MARK, QUANT_MARK, ModelSpec, variant_spec
+from modules.paths import current_session
 
-DEFAULT_SPEC = EMBEDDED_SPEC
+DEFAULT_SPEC = os.environ.get("LAB_MODEL", "").strip() or EMBEDDED_SPEC  # a Space sets a Hub model here
+SESSION_MARK = "@session:"
 __all__ = [
     "ADAPTER_MARK", "DEFAULT_SPEC", "QUANT_MARK", "Generation", "GenerationParams", "Model", "ModelLoadError",
     "ModelSpec", "Prompt", "get_model", "variant_spec",
@@ -38,7 +40,7 @@ def default_device() -> tuple[torch.device, torch.dtype]:
 def get_model(spec: str = DEFAULT_SPEC) -> Model:
     """The one shared Model for `spec`, loaded on first call. Raises ModelLoadError with a user message."""
     parsed = ModelSpec.parse(spec or DEFAULT_SPEC)
-    key = str(parsed)
+    key = _key(parsed)
     with _load_lock:
         if key not in _loaded:
             _loaded[key] = _load(parsed)
@@ -47,9 +49,17 @@ def get_model(spec: str = DEFAULT_SPEC) -> Model:
         return _loaded[key]
 
 
+def _key(spec: ModelSpec) -> str:
+    """Registry key: the canonical spec; a saved adapter belongs to one visitor's files when sessions are separate,
+    so another session's same name is another model (and never this one's)."""
+    session = current_session() if spec.adapter else None
+    return f"{spec}{SESSION_MARK}{session}" if session else str(spec)
+
+
 def _evict_variants() -> None:
-    bases = {id(model) for spec, model in _loaded.items() if not ModelSpec.parse(spec).is_variant}
-    variants = [spec for spec, model in _loaded.items() if ModelSpec.parse(spec).is_variant and id(model) not in bases]
+    parsed = {key: ModelSpec.parse(key.partition(SESSION_MARK)[0]) for key in _loaded}
+    bases = {id(_loaded[key]) for key, spec in parsed.items() if not spec.is_variant}
+    variants = [key for key, spec in parsed.items() if spec.is_variant and id(_loaded[key]) not in bases]
     for spec in variants[: max(0, len(variants) - MAX_VARIANTS)]:  # oldest first
         del _loaded[spec]
 
@@ -70,12 +80,19 @@ def _load(spec: ModelSpec) -> Model:
     return model
 
 
+zero_gpu.resolve = get_model  # a ZeroGPU slot finds the model by its spec
+
+
 def loaded_specs() -> list[str]:
+    """Specs loaded and visible to the current session (another session's adapters are not listed)."""
+    mine = current_session()
     with _load_lock:
-        return list(_loaded)
+        keys = list(_loaded)
+    return [key.partition(SESSION_MARK)[0] for key in keys
+            if SESSION_MARK not in key or key.partition(SESSION_MARK)[2] == mine]  # fmt: skip
 
 
 def forget(spec: str) -> None:
     """Drop a loaded model (a deleted adapter's variant, a freed precision variant) so its memory can be freed."""
     with _load_lock:
-        _loaded.pop(str(ModelSpec.parse(spec)), None)
+        _loaded.pop(_key(ModelSpec.parse(spec)), None)

@@ -19,7 +19,7 @@ from torch import nn
 
 from modules.models.model import Model
 from modules.models.spec import variant_spec
-from modules.paths import lab_home
+from modules.paths import user_home
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 META = "lab.json"
@@ -33,7 +33,7 @@ def shared_weights_copy(hf: nn.Module) -> nn.Module:
 
 
 def adapters_dir() -> Path:
-    return lab_home() / "adapters"
+    return user_home() / "adapters"
 
 
 def asset_dir(name: str) -> Path:

@@ -45,6 +45,8 @@ def choose(hf, device_type: str, soft_prompt: bool) -> tuple[str, str]:
         return EAGER, blocker
     if wanted is not None:
         return wanted, f"LAB_DECODE={setting()}"
+    if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true"):
+        return EAGER, "ZeroGPU does not run torch.compile"
     if device_type != "cuda":
         return EAGER, "on a CPU the decode step is compute-bound: compiling saves little and costs minutes"
     return COMPILED, "CUDA: static cache + compiled decode step (CUDA graphs)"

@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 
-MAX_NEW_TOKENS_LIMIT = 4096  # beyond this a CPU run takes hours; the UI and CLI refuse it
+from modules import limits
 
 
 @dataclass
@@ -19,8 +19,10 @@ class GenerationParams:
     stop_strings: tuple[str, ...] = field(default=(), metadata={"help": "A row stops once it emits one of these."})
 
     def __post_init__(self):
-        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
-            raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}, got {self.max_new_tokens}.")
+        if not 1 <= self.max_new_tokens <= limits.max_new_tokens():  # LAB_MAX_NEW_TOKENS; the UI and CLI refuse more
+            raise ValueError(
+                f"max_new_tokens must be between 1 and {limits.max_new_tokens()}, got {self.max_new_tokens}."
+            )
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}.")
         if self.top_k < 0:

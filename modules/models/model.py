@@ -8,8 +8,9 @@ import psutil
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
-from modules.models import decoding
+from modules.models import decoding, zero_gpu
 from modules.models.generation import Generation, GenerationParams
+from modules.paths import current_session
 
 Prompt = str | list[dict]  # plain text, or chat messages [{"role": ..., "content": ...}]
 MIN_SHARED_PREFIX = 32  # tokens; below this a separate prefix pass costs more than it saves
@@ -159,6 +160,8 @@ class Model:
         stop: when set, every row ends after the current step (a Stop button); partial texts are returned.
         """
         params = params or GenerationParams()
+        if zero_gpu.active():  # ZeroGPU: the batches run in GPU slots of a worker process
+            return zero_gpu.generate(self.spec, current_session(), prompts, params, on_text, stop)
         texts = [self.render(p) for p in prompts]
         encoded = [self._encode(t, params.max_new_tokens) for t in texts]
         # Longest first, so rows of a batch have similar lengths and padding stays small.

@@ -17,6 +17,7 @@ import psutil
 import torch
 from torch import nn
 
+from modules.models import zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 from modules.models.model import Model
 from modules.models.spec import variant_spec
@@ -63,6 +64,8 @@ def parse(text: str) -> Config:
 
 
 def unavailable_reason(precision: str) -> str | None:
+    if precision not in ("fp32", "bf16") and zero_gpu.refusal("quantization"):
+        return zero_gpu.refusal("quantization")
     if precision == "4bit" and not torch.cuda.is_available() and not hasattr(torch.ops.aten, INT4_KERNEL):
         return "No 4-bit path runs here: bitsandbytes needs CUDA and this PyTorch has no CPU int4 kernel."
     if precision in ("int8", "4bit") and torch.cuda.is_available():

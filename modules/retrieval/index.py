@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modules.paths import lab_home
+from modules.paths import user_home
 from modules.retrieval import dense
 from modules.retrieval.chunking import Chunk, chunk_characters
 from modules.retrieval.hybrid import reciprocal_rank_fusion
@@ -45,7 +45,7 @@ def _digest(text: str) -> str:
 class CollectionIndex:
     def __init__(self, name: str, chunk_size: int = 600, overlap: int = 100, embedder: str = dense.EMBEDDED_EMBEDDER):
         self.name, self.chunk_size, self.overlap, self.embedder = name, chunk_size, overlap, embedder
-        self.folder = lab_home() / "collections" / name / "index"
+        self.folder = user_home() / "collections" / name / "index"
         self.chunks: list[Chunk] = []
         self.sources: dict[str, str] = {}
         self.vectors = np.zeros((0, 0), dtype=np.float32)

@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modules.paths import lab_home
+from modules.limits import session_upload_bytes
+from modules.paths import user_home
 from modules.retrieval.index import Document
 
 KINDS = {".txt": "text", ".md": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -41,7 +42,7 @@ class UploadReport:
 def collection_dir(name: str) -> Path:
     if not COLLECTION_NAME.match(name or ""):
         raise ValueError(f"Collection name '{name}' must be 1-40 letters, digits, '-' or '_', starting with one.")
-    return lab_home() / "collections" / name / "files"
+    return user_home() / "collections" / name / "files"
 
 
 def safe_filename(name: str) -> str:
@@ -131,6 +132,10 @@ def save_uploads(
         if size > limits.max_file_bytes:
             report.rejected.append((name, f"{size:,} bytes; the limit is {limits.max_file_bytes:,}"))
             continue
+        if stored_bytes() + size > session_upload_bytes():
+            report.rejected.append((name, f"this session keeps at most {session_upload_bytes() / 2**20:,.0f} MB of "
+                                          "documents; delete a collection first"))  # fmt: skip
+            continue
         try:
             text = extract_text(safe, data.read_bytes() if isinstance(data, Path) else data)
         except ValueError as error:
@@ -152,6 +157,12 @@ def _write_atomically(folder: Path, name: str, text: str) -> None:
     os.replace(temporary, target)
 
 
+def stored_bytes() -> int:
+    """Bytes of extracted text this visitor keeps in all collections (the session quota counts these)."""
+    root = user_home() / "collections"
+    return sum(p.stat().st_size for p in root.glob("*/files/*.txt")) if root.is_dir() else 0
+
+
 def collection_documents(collection: str) -> list[Document]:
     """The stored uploads of a collection as Documents (id and source: the original safe file name)."""
     folder = collection_dir(collection)
@@ -161,7 +172,7 @@ def collection_documents(collection: str) -> list[Document]:
 
 def list_collections() -> list[str]:
     """Names of the collections that hold at least one stored upload."""
-    root = lab_home() / "collections"
+    root = user_home() / "collections"
     folders = sorted(root.iterdir()) if root.is_dir() else []
     return [f.name for f in folders if COLLECTION_NAME.match(f.name) and any((f / "files").glob("*.txt"))]
 

@@ -12,9 +12,9 @@ import pandas as pd
 
 from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
-from modules import inputs
+from modules import inputs, limits
 from modules.models import Model, adapters, forget, get_model, variant_spec
-from modules.paths import lab_home
+from modules.paths import user_home
 from modules.store import default_store
 from modules.techniques import prompting
 from modules.training import data, finetune, trainer
@@ -79,9 +79,9 @@ class JobSettings:
     def from_values(cls, values: dict, resume: bool) -> "JobSettings":
         """Settings from the tab's widget values by name (INPUT_NAMES there), checked; one Config per method."""
         whole = {key: inputs.whole(values[key], key.replace("_", " "), low, high) for key, (low, high) in {
-            "steps": (1, 10_000), "batch_size": (1, 64), "max_length": (32, 4096), "seed": (0, 2**31 - 1),
-            "r": (1, 256), "alpha": (1, 1024), "virtual_tokens": (1, 200), "eval_limit": (1, 500),
-            "probe_limit": (0, 500)}.items()}  # fmt: skip
+            "steps": (1, limits.max_train_steps()), "batch_size": (1, 64), "max_length": (32, 4096),
+            "seed": (0, 2**31 - 1), "r": (1, 256), "alpha": (1, 1024), "virtual_tokens": (1, 200),
+            "eval_limit": (1, 500), "probe_limit": (0, 500)}.items()}  # fmt: skip
         rates = {key: inputs.real(values[key] or 0, key.replace("_", " "), 0, 0.999) for key in
                  ("lr_full", "lr_lora", "lr_prompt")}  # fmt: skip
         lrs = {"full": rates["lr_full"], "lora": rates["lr_lora"], "qlora": rates["lr_lora"],
@@ -119,7 +119,7 @@ def training_pairs(settings: JobSettings) -> list[Example]:
 
 
 def checkpoint_dir(name: str, method: str):
-    return lab_home() / "training" / name / method
+    return user_home() / "training" / name / method
 
 
 def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], None], stop: threading.Event) -> list:

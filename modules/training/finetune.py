@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from modules.models import Model, quantized
+from modules import limits
+from modules.models import Model, quantized, zero_gpu
 from modules.models.adapters import shared_weights_copy
 
 METHODS = ("full", "lora", "prompt-tuning", "qlora")
@@ -40,7 +41,10 @@ class Config:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got '{self.method}'.")
         checks = [
-            (1 <= self.steps <= 10_000, f"steps must be 1-10000, got {self.steps}"),
+            (
+                1 <= self.steps <= limits.max_train_steps(),
+                f"steps must be 1-{limits.max_train_steps()}, got {self.steps}",
+            ),
             (1 <= self.batch_size <= 64, f"batch size must be 1-64, got {self.batch_size}"),
             (self.micro_batch >= 1, f"micro batch must be >= 1, got {self.micro_batch}"),
             (32 <= self.max_length <= 4096, f"max length must be 32-4096 tokens, got {self.max_length}"),
@@ -70,6 +74,9 @@ DEFAULT_LR = {"full": 2e-5, "lora": 1e-3, "qlora": 1e-3, "prompt-tuning": 3e-2}
 
 def unavailable_reason(method: str) -> str | None:
     """Why a method cannot run here, or None."""
+    off = zero_gpu.refusal("fine-tuning")
+    if off:
+        return off
     if method != "qlora":
         return None
     if not torch.cuda.is_available():

@@ -1,5 +1,6 @@
 """Run a long job in a worker thread and hand its progress reports to a Gradio generator as they arrive."""
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -24,7 +25,8 @@ def run_in_background(job: Callable[[Callable[[Any], None]], Any], latest_only: 
         finally:
             reports.put(DONE)
 
-    worker = threading.Thread(target=work, daemon=True)
+    # The job runs in a copy of this context: it sees the caller's browser session (modules/paths.py).
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True)
     worker.start()
     while (report := reports.get()) is not DONE:
         while latest_only and not reports.empty():

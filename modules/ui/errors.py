@@ -11,6 +11,7 @@ import gradio as gr
 
 from evals.tasks import TaskError
 from modules.models import ModelLoadError
+from modules.paths import in_session
 from modules.store import StoreError
 
 USER_ERRORS = (ValueError, TaskError, ModelLoadError, StoreError)
@@ -40,28 +41,48 @@ def _unexpected(error: Exception, name: str) -> gr.Error:
     return gr.Error(f"Something went wrong ({type(error).__name__}); it is logged on the server. Nothing was lost.")
 
 
+def browser_session() -> str | None:
+    """The id Gradio gives this page's session (each browser tab, each API client), None outside an event."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
 def guarded(fn):
     """fn (a function or a generator function, as Gradio calls it) whose unexpected exceptions become a short
-    gr.Error instead of Gradio's bare `{"error": null}`; the lab's own errors keep their message."""
+    gr.Error instead of Gradio's bare `{"error": null}`; the lab's own errors keep their message. It runs in its
+    browser session's files (modules/paths.py), so per-session deployments need nothing in each handler."""
     name = getattr(fn, "__name__", "handler")
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def generator(*args, **kwargs):
+            session = browser_session()
+            steps = fn(*args, **kwargs)
             try:
                 with user_errors():
-                    yield from fn(*args, **kwargs)
+                    while True:  # Gradio may run each step in another thread: the session is set per step
+                        with in_session(session):
+                            try:
+                                value = next(steps)
+                            except StopIteration:
+                                return
+                        yield value
             except gr.Error:
                 raise
             except Exception as error:
                 raise _unexpected(error, name) from None
+            finally:  # a cancelled event (Stop) closes this generator: the handler's own cleanup runs now
+                with in_session(session):
+                    steps.close()
 
         return generator
 
     @functools.wraps(fn)
     def function(*args, **kwargs):
         try:
-            with user_errors():
+            with user_errors(), in_session(browser_session()):
                 return fn(*args, **kwargs)
         except gr.Error:
             raise

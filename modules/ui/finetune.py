@@ -6,7 +6,7 @@ import threading
 import gradio as gr
 
 from evals import showcase
-from modules.models import ModelSpec
+from modules.models import ModelSpec, zero_gpu
 from modules.studies import fine_tuning
 from modules.training import finetune
 from modules.ui import charts, model_bar, results, saved_adapters
@@ -159,7 +159,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             "(the base is never modified) on a task's train split or your own JSONL, watch the losses, then compare "
             "cost, quality (test split, 95% intervals, paired difference vs the base) and forgetting (a second "
             "task). Trained variants are saved under `LAB_HOME/adapters/` and usable in every tab."
-            + (f"\n\n**QLoRA is absent here:** {qlora_note}" if qlora_note else "")
+            + (f"\n\n**Off on this Space:** {off}" if (off := zero_gpu.refusal("fine-tuning")) else "")
+            + (f"\n\n**QLoRA is absent here:** {qlora_note}" if qlora_note and not off else "")
         )
         with gr.Row():
             with gr.Column():

@@ -5,7 +5,7 @@ import gradio as gr
 
 from evals import showcase
 from modules import inputs
-from modules.models import ModelSpec, llamacpp, quantized
+from modules.models import ModelSpec, llamacpp, quantized, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
 from modules.ui import charts, results, task_run
@@ -160,7 +160,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             "~10x slower than fp32 here). Components choose which Linear layers int8/4-bit touch. A variant that "
             "would not fit in free memory is refused. **Q4_1 GGUF** runs the embedded model's original 4-bit file in "
             f"llama.cpp when it is installed (optional: `{llamacpp.INSTALL}`); it gets speed, size and perplexity, "
-            "not task scores (another engine)." + (f"\n\n**4-bit is absent here:** {reason}" if reason else "")
+            "not task scores (another engine)."
+            + (f"\n\n**Off on this Space:** {off}" if (off := zero_gpu.refusal("quantization")) else "")
+            + (f"\n\n**4-bit is absent here:** {reason}" if reason and not off else "")
         )
         with gr.Row():
             precisions = gr.CheckboxGroup(PRECISION_CHOICES, value=["int8"], label="Compare with fp32")

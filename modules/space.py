@@ -57,7 +57,14 @@ def deployment_note() -> str | None:
         if home.is_relative_to(PERSISTENT)
         else "in temporary storage, lost when the Space restarts"
     )
+    zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
     return (
         f"Your uploads, saved adapters and stored runs belong to this browser tab only (a reload starts a new "
         f"session) and are deleted {session_ttl_s() / 3600:.0f} h after their last use; they are kept {kept}."
+        + (
+            " On ZeroGPU each batch of generations runs in a short GPU slot: columns fill when a batch ends, Stop "
+            "acts between batches, and fine-tuning and quantization are off."
+            if zero_gpu
+            else ""
+        )
     )

@@ -9,7 +9,7 @@ from modules import limits, space
 from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
-from modules.ui import finetune, icl, model_bar, quantize, rag, reasoning, runs, style
+from modules.ui import compare, finetune, icl, model_bar, quantize, rag, reasoning, runs, style
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
@@ -26,15 +26,17 @@ def build_demo() -> gr.Blocks:
         model_info = model_bar.build(model_state)
         # Only gr.Tab directly inside gr.Tabs: Gradio 6 numbers tabs by their position among all children, so a
         # gr.State between tabs makes a clicked tab overwrite another one in the bar (tests/test_app.py checks).
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             icl.build(model_state, model_info)
             reasoning.build(model_state, model_info)
             rag.build(model_state, model_info)
             finetune.build(model_state, model_info)
             quantize.build(model_state, model_info)
-            runs.build()
+            compare.build(model_state, model_info)
+            run_view = runs.build()
         # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+        demo.load(runs.from_link, outputs=[tabs, *run_view], api_visibility="private")  # ?run=ID opens that run
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     # Beyond LAB_QUEUE_SIZE waiting jobs a new one gets Gradio's "queue is full, try again" message.

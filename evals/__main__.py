@@ -1,4 +1,4 @@
-"""CLI: python -m evals compare | runs | show — the runner without the UI."""
+"""CLI: python -m evals compare | systems | runs | show | report | examples: the runner without the UI."""
 
 import argparse
 import json
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import showcase
-from evals.runner import System, compare
+from evals import comparison, report, showcase
+from evals.runner import compare, parse_systems, split_model
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task
 from modules.exports import write_csv
-from modules.models import DEFAULT_SPEC, ModelLoadError, get_model
+from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.store import StoreError, default_store
 from modules.techniques import SYSTEMS, TECHNIQUES, parse_system, settings_help
 
@@ -29,7 +29,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("compare", help="run systems over a task and print the aggregate table")
     run.add_argument("--task", required=True, help="dialogue-summary, arithmetic-word-problems, ...")
-    run.add_argument("--systems", required=True, help="comma-separated, e.g. zero-shot,one-shot,few-shot:k=3")
+    run.add_argument("--systems", required=True, help="comma-separated, e.g. zero-shot,few-shot:k=3 or "
+                     "zero-shot@smollm2-135m+adapter:lora1 (a system on a model of its own)")  # fmt: skip
+    run.add_argument("--baseline", default=None, help="system name the others are compared with (default: first)")
     run.add_argument("--limit", type=positive_int, default=None, help="first N examples of the split")
     run.add_argument("--split", default="test", choices=["train", "test"])
     run.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
@@ -43,6 +45,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     runs.add_argument("--limit", type=int, default=20)
     show = commands.add_parser("show", help="print one stored run")
     show.add_argument("run_id", type=int)
+    report = commands.add_parser("report", help="write one stored run as a self-contained HTML report")
+    report.add_argument("run_id", type=int)
+    report.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    report.add_argument("--baseline", default=None, help="system the others are compared with (default: first)")
+    report.add_argument("--question", default="", help="the question the comparison answers (report title)")
+    report.add_argument("--price", type=float, default=None, help="price per GPU-hour, for cost per 1,000 examples")
     return parser.parse_args(argv)
 
 
@@ -62,12 +70,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
     task = load_task(args.task)
-    # Check every system string against the task before the (slow) model load.
-    parsed = [parse_system(text) for text in args.systems.split(",") if text.strip()]
-    for _, technique, config in parsed:
+    texts = [text for text in args.systems.split(",") if text.strip()]
+    for text in texts:  # every system string checked against the task before the (slow) model loads
+        _, technique, config = parse_system(split_model(text)[0])
         TECHNIQUES[technique].validate(task, config)
-    model = get_model(args.model)
-    systems = [System(name, model, technique, config) for name, technique, config in parsed]
+    systems = parse_systems(texts, args.model)
     store = default_store()
 
     def progress(done: int, total: int, message: str) -> None:
@@ -76,15 +83,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     run = compare(task, systems, limit=args.limit, split=args.split, seed=args.seed, store=store, progress=progress)
     n = run.per_example.example_id.nunique()
     print(f"Run {run.id} ({run.status}): task {task.name}, split {run.split}, {n} examples, seed {run.seed}")
-    print(f"Model: {model.label}")
-    print("Mean [95% bootstrap interval] per system:")
+    print("Models: " + "; ".join(dict.fromkeys(f"{s.model.spec} = {s.model.label}" for s in systems)))
+    print("Mean [95% interval: Wilson for 0/1 scores, else bootstrap] per system:")
     print(format_aggregate(run.aggregate))
+    if len(systems) > 1 and not run.per_example.empty:
+        baseline = args.baseline or systems[0].name
+        print(f"Paired difference from the baseline '{baseline}' (Holm-adjusted p):")
+        print(comparison.readable(comparison.quality_table(run.per_example, baseline, run.seed)).to_string(index=False))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.out.suffix == ".csv":
             write_csv(run.per_example, args.out)
         else:
-            args.out.write_text(json.dumps(run.to_dict(model.info()), indent=2, default=str))
+            args.out.write_text(json.dumps(run.to_dict(systems[0].model.info()), indent=2, default=str))
         print(f"Wrote {args.out}")
     return 0
 
@@ -96,6 +107,14 @@ def cmd_systems(args: argparse.Namespace) -> int:
         for setting, kind, default, help_text in settings_help(name):
             print(f"    {f'{setting}={default!r}':<32} {kind:<16} {help_text}")
     print("\nUse as --systems name or name:setting=value:setting=value, e.g. few-shot:k=5:selection=similar")
+    print("Add @MODEL to run a system on a model of its own, e.g. zero-shot@smollm2-135m+quant:int8. Models:")
+    print(f"    {DEFAULT_SPEC} (the default), a local folder, or a Hugging Face id (online)")
+    print("    +quant:PRECISION on any of them: " + ", ".join(quantized.PRECISIONS))
+    saved = adapters.list_assets()
+    for asset in saved:
+        print(f"    {asset['spec']}  ({asset.get('method')}, {asset['size_mb']:.1f} MB)")
+    if not saved:
+        print("    (no saved adapters yet: the fine-tuning tab saves them as BASE+adapter:NAME)")
     return 0
 
 
@@ -135,10 +154,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"--out must end in .html, got '{args.out}'.")
+    path = report.write(default_store(), args.run_id, args.out, baseline=args.baseline, question=args.question,
+                        price_per_gpu_hour=args.price)  # fmt: skip
+    print(f"Wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
-                "show": cmd_show}  # fmt: skip
+                "show": cmd_show, "report": cmd_report}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

@@ -2,8 +2,9 @@
 
 import subprocess
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pandas as pd
 
 from evals import metrics, stats
 from evals.tasks import Example, Task
-from modules.models import Model
+from modules.measure import MemoryWatch
+from modules.models import Model, get_model
+from modules.models.quantized import weight_bytes
 from modules.store import Store
 from modules.techniques import TECHNIQUES, Output, parse_system
 
@@ -56,6 +59,7 @@ class Run:
     per_example: pd.DataFrame
     aggregate: pd.DataFrame
     status: str = "complete"
+    measurements: dict = field(default_factory=dict)  # system -> {wall_s, examples, peak_memory_mb, weight_mb}
 
     def to_dict(self, model_info: dict) -> dict:
         """Everything about the run for a JSON download: model, systems, aggregate, per-example rows."""
@@ -67,6 +71,7 @@ class Run:
             "seed": self.seed,
             "model": model_info,
             "systems": self.systems,
+            "measurements": self.measurements,
             "aggregate": self.aggregate.to_dict(orient="records"),
             "per_example": self.per_example.to_dict(orient="records"),
         }
@@ -75,6 +80,29 @@ class Run:
         """Mean of (a - b) on the examples both finished, with its 95% paired-bootstrap interval."""
         table = self.per_example.pivot(index="example_id", columns="system", values=score).dropna()
         return stats.paired_bootstrap(table[system_a], table[system_b], seed=self.seed)
+
+
+MODEL_MARK = "@"  # 'few-shot:k=3@smollm2-135m+adapter:lora1': a system on a model of its own
+
+
+def split_model(text: str) -> tuple[str, str | None]:
+    """'zero-shot@spec' -> ('zero-shot', 'spec'); without '@' the model is the default one (None)."""
+    system, mark, spec = text.strip().partition(MODEL_MARK)
+    if mark and not spec.strip():
+        raise ValueError(f"'{text.strip()}' names no model after '{MODEL_MARK}'.")
+    return system.strip(), (spec.strip() or None)
+
+
+def parse_systems(texts: list[str], default_spec: str) -> list[System]:
+    """Systems from text, each optionally on its own model (`@spec`); every system string is checked before any
+    model loads, and each model loads once however many systems use it."""
+    parsed = []
+    for text in texts:
+        system, spec = split_model(text)
+        name, technique, config = parse_system(system)
+        parsed.append((f"{name} @ {spec}" if spec else name, technique, config, spec or default_spec))
+    models = {spec: get_model(spec) for spec in dict.fromkeys(spec for *_, spec in parsed)}
+    return [System(name, models[spec], technique, config) for name, technique, config, spec in parsed]
 
 
 def package_versions() -> dict:
@@ -98,7 +126,8 @@ def git_commit() -> str | None:
 
 
 def aggregate(per_example: pd.DataFrame, score_names: list[str], seed: int) -> pd.DataFrame:
-    """One row per (system, score): mean, 95% bootstrap interval, n, direction, label."""
+    """One row per (system, score): mean, 95% interval (Wilson for 0/1 scores, else bootstrap; `method`), n,
+    direction, label."""
     rows = []
     if per_example.empty:
         return pd.DataFrame(rows)
@@ -106,7 +135,7 @@ def aggregate(per_example: pd.DataFrame, score_names: list[str], seed: int) -> p
         for score in score_names:
             values = group[score].dropna() if score in group else []
             if len(values):  # a score this system does not have (recall for no retrieval) gets no row
-                summary = stats.bootstrap_ci(values, seed=seed)
+                summary = stats.interval(values, seed=seed)
                 rows.append(
                     {"system": system, "score": score, **summary}
                     | {"higher_is_better": metrics.higher_is_better(score), "label": metrics.label(score)}
@@ -123,8 +152,12 @@ def compare(
     store: Store | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     stop: threading.Event | None = None,
+    on_system: Callable[["Run"], None] | None = None,
 ) -> Run:
-    """Run every system over the first `limit` examples of `split`; results are stored as they arrive."""
+    """Run every system over the first `limit` examples of `split`; results are stored as they arrive.
+
+    Each system's cost is measured while it runs (wall seconds, peak extra memory, weight size); on_system gets the
+    run so far after each system finishes, so a page can show systems as they finish."""
     if not systems:
         raise ValueError("Pick at least one system to compare.")
     if limit is not None and limit < 1:
@@ -151,9 +184,11 @@ def compare(
             git_commit=git_commit(),
         )
     rows, total, done, status = [], len(examples) * len(systems), 0, "complete"
+    measurements: dict[str, dict] = {}
     try:
         for system in systems:
             technique = TECHNIQUES[system.technique]
+            watch, started, finished = MemoryWatch(system.model.device), time.perf_counter(), 0
             for start in range(0, len(examples), CHUNK):
                 if stop is not None and stop.is_set():
                     status = "stopped"
@@ -167,19 +202,25 @@ def compare(
                 if store is not None:
                     store.add_results(run_id, chunk_rows)
                 rows.extend(chunk_rows)
-                done += len(chunk)
+                done, finished = done + len(chunk), finished + len(chunk)
                 if progress is not None:
                     progress(done, total, f"{system.name}: {min(start + CHUNK, len(examples))}/{len(examples)}")
+            measurements[system.name] = {
+                "wall_s": time.perf_counter() - started, "examples": finished,
+                "peak_memory_mb": watch.stop(), "weight_mb": weight_bytes(system.model.hf) / 2**20,
+                "device": str(system.model.device),
+            }  # fmt: skip
+            if on_system is not None and finished:
+                on_system(_run(run_id, task, split, seed, systems, rows, status, measurements))
+            if status == "stopped":
+                break
     except BaseException:
         if store is not None:
             store.finish_run(run_id, "failed")
         raise
-    per_example = _table(rows)
-    score_names = [c for c in per_example.columns if metrics.higher_is_better(c) is not None or c == "new_tokens"]
-    summary = aggregate(per_example, score_names, seed)
-    run = Run(run_id, task.name, split, seed, [s.describe() for s in systems], per_example, summary, status)
+    run = _run(run_id, task, split, seed, systems, rows, status, measurements)
     if store is not None:
-        store.finish_run(run_id, status, summary.to_dict(orient="records"))
+        store.finish_run(run_id, status, run.aggregate.to_dict(orient="records"), measurements)
     return run
 
 
@@ -214,6 +255,16 @@ def score(task: Task, examples: list[Example], outputs: list[Output]) -> list[di
             row["copy_rate"] = copied
         row |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
     return rows
+
+
+def _run(run_id, task: Task, split: str, seed: int, systems: list[System], rows: list[dict], status: str,
+         measurements: dict) -> Run:  # fmt: skip
+    """The Run of the rows so far: per-example table, aggregate with intervals, measurements."""
+    per_example = _table(rows)
+    score_names = [c for c in per_example.columns if metrics.higher_is_better(c) is not None or c == "new_tokens"]
+    summary = aggregate(per_example, score_names, seed)
+    described = [s.describe() for s in systems]
+    return Run(run_id, task.name, split, seed, described, per_example, summary, status, dict(measurements))
 
 
 def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output]) -> list[dict]:

@@ -49,6 +49,10 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN finished TEXT;
     ALTER TABLE runs ADD COLUMN aggregate TEXT;
     """,
+    # v3: what each system cost (wall seconds, peak memory, weight size), measured by the runner.
+    """
+    ALTER TABLE runs ADD COLUMN measurements TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 FINAL_STATUSES = ("complete", "stopped", "failed", "incomplete")
@@ -169,23 +173,36 @@ class Store:
                 ],
             )
 
-    def finish_run(self, run_id: int, status: str, aggregate: list[dict] | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str, aggregate: list[dict] | None = None, measurements: dict | None = None
+    ) -> None:
         if status not in FINAL_STATUSES:
             raise ValueError(f"Unknown final status '{status}'.")
         with self.db:
             self.db.execute(
-                "UPDATE runs SET status = ?, finished = ?, aggregate = ? WHERE id = ?",
-                (status, _now(), json.dumps(aggregate) if aggregate is not None else None, run_id),
+                "UPDATE runs SET status = ?, finished = ?, aggregate = ?, measurements = ? WHERE id = ?",
+                (status, _now(), _json_or_none(aggregate), _json_or_none(measurements), run_id),
             )
 
     # ---- reads
-    def list_runs(self, limit: int = 50) -> list[dict]:
+    def list_runs(self, limit: int = 50, offset: int = 0, search: str = "") -> list[dict]:
+        """Newest first; `search` keeps runs whose task, systems, model or status contain it (any case)."""
+        pattern = f"%{search.strip()}%"
         rows = self.db.execute(
-            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE run_id = runs.id) AS results"
-            " FROM runs ORDER BY id DESC LIMIT ?",
-            (limit,),
+            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE run_id = runs.id) AS results FROM runs"
+            " WHERE task LIKE ? OR systems LIKE ? OR model_label LIKE ? OR model_spec LIKE ? OR status LIKE ?"
+            " ORDER BY id DESC LIMIT ? OFFSET ?",
+            (pattern, pattern, pattern, pattern, pattern, limit, offset),
         ).fetchall()
         return [_run_dict(row) for row in rows]
+
+    def count_runs(self, search: str = "") -> int:
+        pattern = f"%{search.strip()}%"
+        return self.db.execute(
+            "SELECT COUNT(*) FROM runs WHERE task LIKE ? OR systems LIKE ? OR model_label LIKE ? OR model_spec LIKE ?"
+            " OR status LIKE ?",
+            (pattern,) * 5,
+        ).fetchone()[0]
 
     def get_run(self, run_id: int) -> dict | None:
         row = self.db.execute(
@@ -199,9 +216,13 @@ class Store:
         return [dict(row) | {"trace": json.loads(row["trace"]), "scores": json.loads(row["scores"])} for row in rows]
 
 
+def _json_or_none(value) -> str | None:
+    return json.dumps(value) if value is not None else None
+
+
 def _run_dict(row: sqlite3.Row) -> dict:
     run = dict(row)
-    for key in ("systems", "versions", "aggregate"):
+    for key in ("systems", "versions", "aggregate", "measurements"):
         if run.get(key):
             run[key] = json.loads(run[key])
     return run

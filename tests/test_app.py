@@ -41,7 +41,8 @@ def test_tabs_hold_only_tabs():
 
     (tabs,) = [block for block in app.demo.blocks.values() if isinstance(block, gr.Tabs)]
     labels = [child.label for child in tabs.children if isinstance(child, gr.Tab)]
-    assert labels == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Stored runs"]
+    assert labels == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Compare",
+                      "Stored runs"]  # fmt: skip
     assert all(isinstance(child, gr.Tab) for child in tabs.children), [type(c).__name__ for c in tabs.children]
 
 

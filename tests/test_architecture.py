@@ -31,6 +31,9 @@ LAYERS = [
     ("evals.tasks", 1),
     ("evals.metrics", 1),
     ("evals.stats", 1),
+    ("evals.references", 1),
+    ("evals.comparison", 4),
+    ("evals.report", 4),
 ]
 
 

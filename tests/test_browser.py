@@ -78,13 +78,14 @@ TAB_CONTENT = {
     "RAG": ("heading", "Hybrid (RRF)"),
     "Fine-tuning": ("button", "Train and compare"),
     "Quantization": ("button", "Measure variants"),
-    "Stored runs": ("button", "Show aggregate"),
+    "Compare": ("button", "Compare"),
+    "Stored runs": ("button", "Export report"),
 }
 
 
 @pytest.mark.parametrize("width", [1400, 1920])
 def test_every_tab_is_reachable_and_shown_once(served_app, page, width):
-    """Click every tab in turn: the bar keeps all six labels, once each and fully on screen, and shows the tab."""
+    """Click every tab in turn: the bar keeps all seven labels, once each and fully on screen, and shows the tab."""
     from playwright.sync_api import expect
 
     page.set_viewport_size({"width": width, "height": 1000})
@@ -94,7 +95,7 @@ def test_every_tab_is_reachable_and_shown_once(served_app, page, width):
     for clicked, (role, name) in TAB_CONTENT.items():
         bar.get_by_role("tab", name=clicked, exact=True).click()
         expect(page.get_by_role(role, name=name, exact=True)).to_be_visible(timeout=30_000)
-        expect(bar.get_by_role("tab")).to_have_text(list(TAB_CONTENT))  # all six, in order, nothing twice
+        expect(bar.get_by_role("tab")).to_have_text(list(TAB_CONTENT))  # all seven, in order, nothing twice
         expect(bar.get_by_role("tab", name=clicked, exact=True)).to_have_attribute("aria-selected", "true")
         for label in TAB_CONTENT:
             tab = bar.get_by_role("tab", name=label, exact=True)
@@ -199,10 +200,10 @@ def _tab_labels(page) -> list[str]:
     from playwright.sync_api import expect
 
     tabs = page.get_by_role("tablist").get_by_role("tab")
-    expect(tabs).to_have_count(6, timeout=60_000)
+    expect(tabs).to_have_count(7, timeout=60_000)
     labels = [text.strip() for text in tabs.all_inner_texts()]
-    assert labels[:5] == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization"], labels
-    assert labels[5] in ("Runs", "Stored runs"), labels
+    assert labels[:6] == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Compare"], labels
+    assert labels[6] in ("Runs", "Stored runs"), labels
     return labels
 
 
@@ -336,3 +337,42 @@ def test_error_toast_does_not_cover_the_field_at_fault(served_app, page):
     overlap = a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
     overlap = overlap and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
     assert not overlap, (a, b)
+
+
+def test_an_exported_report_opens_from_disk_without_network(page, tiny_model, tmp_path):
+    """The report is one file: opened from disk with every network request refused, its chart draws and its tables
+    are there."""
+    from playwright.sync_api import expect
+
+    from evals import report
+    from evals.runner import compare, parse_systems
+    from evals.tasks import load_task
+    from modules.store import default_store
+
+    systems = parse_systems(["zero-shot:max_new_tokens=4", "few-shot:k=1:max_new_tokens=4"], tiny_model.spec)
+    run = compare(load_task("dialogue-summary"), systems, limit=3, store=default_store())
+    path = report.write(default_store(), run.id, tmp_path / "report.html")
+    requests = []
+    page.context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else
+                       (requests.append(route.request.url), route.abort()))  # fmt: skip
+    page.context.set_offline(True)
+    page.goto(path.as_uri())
+    expect(page.get_by_role("heading", name="Quality: mean [95% interval]", exact=False)).to_be_visible()
+    expect(page.locator(".plotly-graph-div .main-svg").first).to_be_visible(timeout=30_000)  # drawn, not a blank box
+    expect(page.get_by_role("cell", name="few-shot (k=1, max_new_tokens=4)").first).to_be_visible()
+    assert requests == [], requests
+
+
+def test_a_run_link_opens_that_run(served_app, page, tiny_model):
+    from playwright.sync_api import expect
+
+    from evals.runner import compare, parse_systems
+    from evals.tasks import load_task
+    from modules.store import default_store
+
+    systems = parse_systems(["zero-shot:max_new_tokens=4"], tiny_model.spec)
+    run = compare(load_task("dialogue-summary"), systems, limit=2, store=default_store())
+    page.goto(f"{served_app}?run={run.id}")
+    expect(page.get_by_role("tab", name="Stored runs", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                     timeout=60_000)  # fmt: skip
+    expect(page.get_by_text(f"Run {run.id} (complete)")).to_be_in_viewport()

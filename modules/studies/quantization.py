@@ -2,6 +2,7 @@
 the runner next to fp32, and rank components by the quality they lose."""
 
 import gc
+import statistics
 import threading
 from collections.abc import Callable
 
@@ -26,6 +27,7 @@ from modules.techniques import Output, prompting
 
 Report = Callable[[str], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
+SPEED_REPEATS = 3  # decode speed is the median of 3 timed runs, shown with their range (a shared machine is noisy)
 PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
 
 
@@ -80,11 +82,12 @@ def compare_variants(
             continue
         model = variant(base, name)
         models[name] = model
+        batch_1, batch_8 = (measure.decode_speeds(model, size, speed_tokens(model), SPEED_REPEATS) for size in (1, 8))
         rows.append({
             "variant": name, "what": model.label.split(" -> ")[-1] if name != reference else reference_label(base),
             "weight MB": quantized.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
-            "tok/s batch 1": measure.decode_speed(model, 1, speed_tokens(model)),
-            "tok/s batch 8": measure.decode_speed(model, 8, speed_tokens(model)),
+            "tok/s batch 1": statistics.median(batch_1), "tok/s batch 1 range": measure.spread(batch_1),
+            "tok/s batch 8": statistics.median(batch_8), "tok/s batch 8 range": measure.spread(batch_8),
             "perplexity": measure.perplexity(model, texts),
         })  # fmt: skip
     systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()]
@@ -98,7 +101,8 @@ def compare_variants(
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The numbers people compare first, the long description of each variant last (it pushed them off screen)."""
     reference = table.variant.iloc[0] if len(table) else "fp32"
-    first = ["variant", "weight MB", "tok/s batch 1", "tok/s batch 8", "perplexity", "rougeL", "rougeL 95% CI", "bleu",
+    first = ["variant", "weight MB", "tok/s batch 1", "tok/s batch 1 range", "tok/s batch 8", "tok/s batch 8 range",
+             "perplexity", "rougeL", "rougeL 95% CI", "bleu",
              "bleu 95% CI", f"identical to {reference}", f"ROUGE-L vs {reference} output", "pareto",
              "conversion s"]  # fmt: skip
     ordered = [c for c in first if c in table] + [c for c in table if c not in first and c != "what"] + ["what"]

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import torch
 from torch import nn
 
+from modules.measure import MemoryWatch
 from modules.training import checkpoint
 from modules.training.data import IGNORE, Row, batch_order, collate
 
@@ -25,33 +25,6 @@ class TrainResult:
     checkpoint: Path | None
     resumed_from: int = 0
     step_seconds: list[float] = field(default_factory=list)
-
-
-class MemoryWatch:
-    """Peak memory while training: CUDA's own counter, or the process RSS sampled every 50 ms on CPU."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.peak, self.done = device, 0, threading.Event()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            self.start = torch.cuda.memory_allocated(device)
-        else:
-            self.start = self.peak = psutil.Process().memory_info().rss
-            self.thread = threading.Thread(target=self._sample, daemon=True)
-            self.thread.start()
-
-    def _sample(self):
-        process = psutil.Process()
-        while not self.done.wait(0.05):
-            self.peak = max(self.peak, process.memory_info().rss)
-
-    def stop(self) -> float:
-        """Peak extra memory in MB."""
-        if self.device.type == "cuda":
-            return (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20
-        self.done.set()
-        self.thread.join()
-        return max(self.peak - self.start, 0) / 2**20
 
 
 def optimizer_state_mb(optimizer: torch.optim.Optimizer) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals import comparison
 from evals.runner import Run
 from modules.exports import write_csv
 from modules.models import Model
@@ -24,7 +25,23 @@ def aggregate_table(run: Run) -> pd.DataFrame:
     table["note"] = [
         "" if n >= SMALL_SAMPLE else f"n={n}: too few examples for the interval to mean much" for n in table.n
     ]
-    return table
+    return with_paired_differences(table, run)
+
+
+def with_paired_differences(table: pd.DataFrame, run: Run) -> pd.DataFrame:
+    """The table plus, for each quality score, every system's paired difference from the first system (95%
+    interval, Holm-adjusted verdict): whether a column really beats another, not only whose mean is higher."""
+    systems = list(dict.fromkeys(run.per_example.system)) if not run.per_example.empty else []
+    if len(systems) < 2:
+        return table
+    first = systems[0]
+    quality = comparison.readable(comparison.quality_table(run.per_example, first, run.seed))
+    column = f"vs {first} [95% interval]"
+    paired = quality[["system", "score", "vs baseline [95% interval]", "verdict"]].rename(
+        columns={"vs baseline [95% interval]": column}
+    )
+    merged = table.merge(paired, on=["system", "score"], how="left")
+    return merged.fillna({column: "", "verdict": ""})
 
 
 DOWNLOADS_TTL_S = 600  # Gradio copies a returned file into its own cache at once; ours are swept after this
@@ -42,12 +59,18 @@ def sweep_downloads(max_age_s: float = DOWNLOADS_TTL_S) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tuple[str | None, str]:
-    """`<stem>.csv` (the table, when there is one; spreadsheet-safe) and `<stem>.json` (everything) in a fresh
-    folder, so two sessions never share a download; older download folders are swept."""
+def download_folder() -> Path:
+    """A fresh folder for one run's downloads, so two sessions never share one; older folders are swept."""
     sweep_downloads()
     folder = downloads_root() / uuid.uuid4().hex
     folder.mkdir(parents=True)
+    return folder
+
+
+def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tuple[str | None, str]:
+    """`<stem>.csv` (the table, when there is one; spreadsheet-safe) and `<stem>.json` (everything) in a fresh
+    download folder."""
+    folder = download_folder()
     csv_path = None
     if table is not None:
         csv_path = folder / f"{stem}.csv"

@@ -1,20 +1,39 @@
-"""The Runs tab: every stored comparison (CLI or UI) from LAB_HOME/lab.db, with its aggregate table."""
+"""The Stored runs tab: every stored comparison (CLI or UI) in this visitor's lab.db, searchable page by page; open one
+run (also by link: ?run=ID), or several on one task merged into one comparison, and export any of them as a report."""
+
+import re
 
 import gradio as gr
 import pandas as pd
 
+from evals import comparison, report
 from modules.store import StoreError, default_store
+from modules.ui import results
 
 # What tells runs apart first (their systems), the bookkeeping after.
 RUN_COLUMNS = ["id", "systems", "task", "status", "model_label", "results", "limit", "split", "created"]
 MAX_RUN_ID = 2**62  # SQLite integers are 64-bit; a larger id cannot exist
+PAGE_SIZE = 25
+MAX_MERGED = 6  # runs merged into one comparison
 
 
-def runs_table(limit: int = 100) -> pd.DataFrame:
-    runs = default_store().list_runs(limit)  # opened per call: a damaged store never stops the page from loading
+def runs_table(limit: int = PAGE_SIZE, offset: int = 0, search: str = "") -> pd.DataFrame:
+    runs = default_store().list_runs(limit, offset, search)  # opened per call: a damaged store never stops the page
     table = pd.DataFrame(runs, columns=[c for c in RUN_COLUMNS if c != "systems"])
     table["systems"] = [", ".join(s["name"] for s in run["systems"]) for run in runs]
     return table[RUN_COLUMNS]
+
+
+def search_runs(search: str, page) -> tuple[pd.DataFrame, str]:
+    """One page of the runs whose task, systems, model or status contain `search`, and where it is in the list."""
+    search = (search or "").strip()[:200]
+    page = int(page) if isinstance(page, int | float) and page == page and 1 <= page <= 10**6 else 1
+    total = default_store().count_runs(search)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    table = runs_table(PAGE_SIZE, (page - 1) * PAGE_SIZE, search)
+    matching = f" matching '{search}'" if search else ""
+    return table, f"Page {page} of {pages}: {len(table)} of {total} runs{matching}, newest first."
 
 
 def store_status() -> str:
@@ -34,7 +53,7 @@ def initial_runs() -> pd.DataFrame:
 
 
 def run_aggregate(run_id: float | None) -> pd.DataFrame:
-    """The stored aggregate of one run: mean and 95% bootstrap interval per system and score."""
+    """The stored aggregate of one run: mean and 95% interval per system and score."""
     if run_id is None or run_id != run_id or not 1 <= run_id <= MAX_RUN_ID or run_id != int(run_id):
         raise gr.Error("Enter a run id from the table (a whole number from 1).")
     run = default_store().get_run(int(run_id))
@@ -43,18 +62,94 @@ def run_aggregate(run_id: float | None) -> pd.DataFrame:
     if not run.get("aggregate"):
         raise gr.Error(f"Run {run['id']} is {run['status']} and has no aggregate table.")
     columns = ["system", "score", "mean", "ci_low", "ci_high", "n", "label"]
-    return pd.DataFrame(run["aggregate"])[columns].round(4)
+    return pd.DataFrame(run["aggregate"])[[c for c in columns if c in run["aggregate"][0]]].round(4)
 
 
-def build() -> None:
-    with gr.Tab("Stored runs"):  # not "Runs": Gradio's footer has its own "Runs" (per-browser history)
+def run_ids(text) -> list[int]:
+    """'12' or '12, 15' -> [12, 15]: whole numbers from 1, at most MAX_MERGED."""
+    parts = [p for p in re.split(r"[,\s]+", str(text or "").strip()) if p]
+    if not parts:
+        raise gr.Error("Enter a run id from the table, or several on one task separated by commas to merge them.")
+    if len(parts) > MAX_MERGED:
+        raise gr.Error(f"{len(parts)} runs; at most {MAX_MERGED} merge into one comparison.")
+    ids = []
+    for part in parts:
+        if not part.isdigit() or not 1 <= int(part) <= MAX_RUN_ID:
+            raise gr.Error(f"'{part[:20]}' is not a run id (a whole number from 1).")
+        ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+def open_runs(text):
+    """(status, quality table with paired differences from the first system, costs, chart, per-example) of one run
+    or of several merged by example id."""
+    run, per_example = report.stored_runs(default_store(), run_ids(text))
+    if per_example.empty:
+        raise gr.Error(f"Run {run['id']} ({run['status']}) has no stored results.")
+    baseline = per_example.system.iloc[0]
+    quality = comparison.quality_table(per_example, baseline, run["seed"])
+    n = per_example.example_id.nunique()
+    figure = report.chart(quality, f"{run['task']} ({run['split']}, n={n}): mean and 95% interval")
+    costs = comparison.cost_table(per_example, run.get("measurements") or {}).round(3)
+    status = (
+        f"**Run {run['id']}** ({run['status']}) · task `{run['task']}`, split {run['split']}, {n} examples, seed "
+        f"{run['seed']} · {run['model_label']} · baseline **{baseline}** · {comparison.MULTIPLE_COMPARISONS}"
+    )
+    return status, comparison.readable(quality), costs, figure, per_example
+
+
+def export_report(text) -> str:
+    ids = run_ids(text)
+    folder = results.download_folder()
+    run, per_example = report.stored_runs(default_store(), ids)
+    path = folder / f"report-run-{run['id']}.html"
+    path.write_text(report.build(run, per_example), encoding="utf-8")
+    return str(path)
+
+
+def from_link(request: gr.Request):
+    """?run=ID in the page's address opens that run in this tab."""
+    wanted = (request.query_params.get("run") or "").strip() if request else ""
+    if not wanted:
+        return (gr.skip(),) * 7
+    try:
+        shown = open_runs(wanted)
+    except gr.Error as error:
+        return gr.update(selected="stored-runs"), wanted, f"⚠️ {error.message}", *(gr.skip(),) * 4
+    return gr.update(selected="stored-runs"), wanted, *shown
+
+
+def build() -> list:
+    """The tab; returns [ids box, status, quality, costs, chart, per-example] for the ?run=ID link (app.py)."""
+    with gr.Tab("Stored runs", id="stored-runs"):  # not "Runs": Gradio's footer has its own "Runs"
         gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
         gr.Markdown(store_status)
-        refresh = gr.Button("Refresh")
+        with gr.Row():
+            search = gr.Textbox(label="Search (task, system, model or status)", max_lines=1, scale=3)
+            page = gr.Number(1, label="Page", precision=0, minimum=1, scale=1)
+            refresh = gr.Button("Refresh", scale=1)
+        page_note = gr.Markdown()
         table = gr.Dataframe(value=initial_runs, interactive=False, label="Runs in lab.db", wrap=True)
         with gr.Row():
-            run_id = gr.Number(label="Run id", precision=0)
-            show = gr.Button("Show aggregate")
-        aggregate = gr.Dataframe(interactive=False, label="Mean [95% bootstrap interval] per system and score")
-        refresh.click(runs_table, outputs=table, api_name="list_runs")
-        show.click(run_aggregate, inputs=run_id, outputs=aggregate, api_name="run_aggregate")
+            ids = gr.Textbox(label="Run id, or several on one task (12, 15) to merge", max_lines=1, scale=3)
+            show = gr.Button("Open", variant="primary", scale=1)
+            export = gr.Button("Export report", scale=1)
+        report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
+        status = gr.Markdown()
+        quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the first system",
+                               interactive=False, wrap=True)  # fmt: skip
+        costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)
+        chart = gr.Plot(label="Scores with 95% intervals")
+        per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_chars=300)
+        # Kept for scripts: the newest page and one run's stored aggregate.
+        newest = gr.Button(visible=False)
+        run_id = gr.Number(label="Run id (stored aggregate only)", precision=0, visible=False)
+        aggregate = gr.Dataframe(interactive=False, visible=False)
+    newest.click(runs_table, outputs=table, api_name="list_runs")
+    gr.on([search.submit, page.submit, refresh.click], search_runs, inputs=[search, page], outputs=[table, page_note],
+          api_name="search_runs")  # fmt: skip
+    run_id.submit(run_aggregate, inputs=run_id, outputs=aggregate, api_name="run_aggregate")
+    opened = [status, quality, costs, chart, per_example]
+    gr.on([show.click, ids.submit], open_runs, inputs=ids, outputs=opened, api_name="open_runs")
+    export.click(export_report, inputs=ids, outputs=report_file, api_name="export_report")
+    return [ids, *opened]

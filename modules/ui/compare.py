@@ -1,0 +1,166 @@
+"""Compare tab: any systems (model variant x technique x settings) on one task in one stored run, against a baseline:
+scores with intervals, paired differences, costs, a chart, published figures, and an HTML report to hand over."""
+
+import gradio as gr
+
+from evals import comparison, references, report
+from evals.runner import compare, parse_systems, split_model
+from evals.tasks import load_task, task_names
+from modules import inputs
+from modules.store import default_store
+from modules.techniques import SYSTEMS, TECHNIQUES, parse_system
+from modules.ui import results
+from modules.ui.background import run_in_background
+from modules.ui.errors import user_errors
+from modules.ui.stop_flag import StopFlag, begin
+from modules.ui.task_run import on_model, wire_common
+
+DEFAULT_TASK = "dialogue-summary"
+# Prompting, a precision variant and few-shot on it: three families in one table (adapters and RAG work the same).
+DEFAULT_SYSTEMS = "zero-shot\nfew-shot:k=3\nfew-shot:k=3@smollm2-135m+quant:int8"
+MAX_SYSTEMS = 8  # each system runs over every example: 8 already take minutes per 10 examples on a CPU
+MAX_SYSTEMS_CHARS = 2000
+
+
+def system_lines(text: str) -> list[str]:
+    """The non-empty lines of the systems box, checked for count and length."""
+    text = inputs.text(text, "The systems list", MAX_SYSTEMS_CHARS)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("List at least one system, one per line, e.g. zero-shot or few-shot:k=3@smollm2-135m.")
+    if len(lines) > MAX_SYSTEMS:
+        raise ValueError(f"{len(lines)} systems; at most {MAX_SYSTEMS} run in one comparison.")
+    return lines
+
+
+def display_names(text: str) -> list[str]:
+    """The names the systems will have in the tables, without loading any model (for the baseline picker)."""
+    names = []
+    for line in system_lines(text):
+        system, spec = split_model(line)
+        name = parse_system(system)[0]
+        names.append(f"{name} @ {spec}" if spec else name)
+    return names
+
+
+def baseline_choices(text: str):
+    try:
+        names = display_names(text)
+    except ValueError:
+        return gr.skip()
+    return gr.update(choices=names, value=names[0])
+
+
+def tables(run, baseline: str, price):
+    """(quality table as people read it, cost table, chart) of the run so far."""
+    quality = comparison.quality_table(run.per_example, baseline if baseline in set(run.per_example.system) else
+                                       run.per_example.system.iloc[0], run.seed)  # fmt: skip
+    n = run.per_example.example_id.nunique()
+    figure = report.chart(quality, f"{run.task} ({run.split}, n={n}): mean and 95% interval")
+    costs = comparison.cost_table(run.per_example, run.measurements, price).round(3)
+    return comparison.readable(quality), costs, figure
+
+
+def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price, question, progress=gr.Progress()):
+    """Generator: each system's row appears as it finishes; at the end the downloads and the report."""
+    with user_errors():
+        task = load_task(task_name)
+        lines = system_lines(text)
+        names = display_names(text)
+        baseline = baseline if baseline in names else names[0]
+        for line in lines:  # every system checked against the task before any model loads
+            _, technique, config = parse_system(split_model(line)[0])
+            TECHNIQUES[technique].validate(task, config)
+        limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
+        price = inputs.real(price, "Price per GPU-hour", 0, 1000) if price not in (None, "") else None
+        question = inputs.text(question, "The question", inputs.MAX_SHORT_CHARS)
+        progress(0, desc="Loading the models the systems name")
+        systems = parse_systems(lines, spec)
+    if not begin(flag):
+        return
+    store = default_store()
+
+    def job(report_back):
+        return compare(task, systems, limit=limit, store=store, stop=flag.event, on_system=report_back,
+                       progress=lambda done, total, message: progress(done / total, desc=message))  # fmt: skip
+
+    nothing = (gr.skip(),) * 4
+    yield (f"Running {len(systems)} systems on `{task.name}` (test split, {limit} examples)…", *nothing, None, None)
+    try:
+        with user_errors():
+            for kind, run in run_in_background(job):
+                finished = run.per_example.system.nunique() if not run.per_example.empty else 0
+                quality, costs, figure = tables(run, baseline, price)
+                if kind == "update":
+                    line = f"{finished}/{len(systems)} systems done (run {run.id}); the rest are running…"
+                    yield line, quality, costs, figure, run.per_example, None, None
+                    continue
+                csv_path, json_path = results.write_downloads(f"compare-{run.id}", run.per_example,
+                                                              run.to_dict(systems[0].model.info()))  # fmt: skip
+                html = results.download_folder() / f"report-run-{run.id}.html"
+                report.write(store, run.id, html, baseline=baseline, question=question, price_per_gpu_hour=price)
+                status = (
+                    f"**Run {run.id}** ({run.status}) · task `{task.name}`, test split, "
+                    f"{run.per_example.example_id.nunique()} examples, seed {run.seed} · baseline **{baseline}** · "
+                    f"{comparison.MULTIPLE_COMPARISONS}"
+                )
+                yield status, quality, costs, figure, run.per_example, [csv_path, json_path], str(html)
+    finally:
+        flag.event.set()  # a closed page: the runner keeps what finished and marks the run stopped
+
+
+def published(task_name: str):
+    figures = references.for_task(task_name) if task_name in task_names() else None
+    if not figures:
+        return gr.update(value=None, visible=False), ""
+    import pandas as pd
+
+    return gr.update(value=pd.DataFrame(figures["rows"]), visible=True), (
+        f"**Published figures for a similar task** (another model and other data: shown beside ours, not "
+        f"comparable): {figures['source']}"
+    )
+
+
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
+    with gr.Tab("Compare"):
+        flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
+        gr.Markdown(
+            "**Which approach for your task?** List systems, one per line: `technique[:setting=value...][@model]`. "
+            "A system without `@model` uses the model in the bar; `@smollm2-135m+quant:int8` (a precision), "
+            "`@smollm2-135m+adapter:NAME` (a saved fine-tune) or any other spec gives it its own. All run over the "
+            "same test examples in one stored run and are compared with the baseline, example by example. "
+            f"Techniques: {', '.join(SYSTEMS)} (`python -m evals systems` lists their settings)."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                systems = gr.Textbox(DEFAULT_SYSTEMS, lines=6, max_lines=12, label="Systems, one per line")
+                question = gr.Textbox(label="The question this answers (report title, optional)", max_lines=1)
+            with gr.Column(scale=2):
+                task = gr.Dropdown(task_names(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
+                names = display_names(DEFAULT_SYSTEMS)
+                baseline = gr.Dropdown(names, value=names[0], label="Baseline system", allow_custom_value=True)
+                limit = gr.Slider(1, 100, value=10, step=1, label="Examples (test split)")
+                price = gr.Number(None, label="Price per GPU-hour (optional; cost per 1,000 examples)", minimum=0)
+        with gr.Row():
+            run_button = gr.Button("Compare", variant="primary")
+            stop_button = gr.Button("Stop", variant="stop")
+        status = gr.Markdown(elem_classes="compare-status")
+        quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the baseline",
+                               interactive=False, wrap=True)  # fmt: skip
+        costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)
+        chart = gr.Plot(label="Scores with 95% intervals")
+        initial_table, initial_note = published(DEFAULT_TASK)
+        reference_note = gr.Markdown(initial_note)
+        reference = gr.Dataframe(initial_table["value"], label="Published figures", interactive=False,
+                                 visible=initial_table["visible"])  # fmt: skip
+        per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_chars=300)
+        with gr.Row():
+            downloads = gr.File(label="CSV and JSON", file_count="multiple", interactive=False)
+            report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
+
+    systems.change(baseline_choices, inputs=systems, outputs=baseline, api_visibility="private")
+    task.change(published, inputs=task, outputs=[reference, reference_note], api_visibility="private")
+    outputs = [status, quality, costs, chart, per_example, downloads, report_file]
+    event = on_model(run_button, run_comparison, [model_state, flag, systems, task, baseline, limit, price, question],
+                     outputs, "compare_run", flag=flag, scroll_to=".compare-status")  # fmt: skip
+    wire_common((event,), flag, (stop_button,), model_state, model_info, "compare_stop")

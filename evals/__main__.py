@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 from evals import comparison, report, showcase
 from evals.runner import compare, parse_systems, split_model
 from evals.showcase import SHOWCASE
-from evals.tasks import TaskError, load_task
+from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.store import StoreError, default_store
@@ -36,6 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--split", default="test", choices=["train", "test"])
     run.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     run.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and for sampling systems")
+    run.add_argument("--base-url", default=None, help="OpenAI-compatible server for openai:<model> specs "
+                     "(default: LAB_OPENAI_BASE_URL); the key is read from LAB_OPENAI_API_KEY only")  # fmt: skip
     run.add_argument("--out", type=Path, default=None, help="write per-example results to .csv or .json")
     commands.add_parser("systems", help="list every system with its settings, defaults and help")
     examples = commands.add_parser("examples", help="remake the stored example runs the tabs open with")
@@ -45,6 +48,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     runs.add_argument("--limit", type=int, default=20)
     show = commands.add_parser("show", help="print one stored run")
     show.add_argument("run_id", type=int)
+    tasks = commands.add_parser("tasks", help="list tasks, add your own from a CSV / JSONL file, or delete one")
+    tasks.add_argument("action", choices=["list", "add", "delete"])
+    tasks.add_argument("name", nargs="?", help="task name (add, delete)")
+    tasks.add_argument("--file", type=Path, help="add: a .csv or .jsonl with input, reference (answer, id, split)")
+    tasks.add_argument("--split-column", default=None, help="add: the column that says train or test")
+    tasks.add_argument("--test-share", type=float, default=0.3, help="add: share of rows in test (seeded split)")
+    tasks.add_argument("--seed", type=int, default=0, help="add: seed of the split")
     report = commands.add_parser("report", help="write one stored run as a self-contained HTML report")
     report.add_argument("run_id", type=int)
     report.add_argument("--out", type=Path, required=True, help="the .html file to write")
@@ -69,6 +79,8 @@ def format_aggregate(aggregate: pd.DataFrame) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
+    if args.base_url:
+        os.environ["LAB_OPENAI_BASE_URL"] = args.base_url
     task = load_task(args.task)
     texts = [text for text in args.systems.split(",") if text.strip()]
     for text in texts:  # every system string checked against the task before the (slow) model loads
@@ -154,6 +166,27 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tasks(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        for name in task_names():
+            task = load_task(name) if name in uploaded.list_tasks() else None
+            print(f"{name}  (uploaded: {len(task.examples)} rows)" if task else name)
+        return 0
+    if not args.name:
+        raise ValueError(f"tasks {args.action} needs a task name.")
+    if args.action == "delete":
+        uploaded.delete_task(args.name)
+        print(f"Deleted task {args.name}")
+        return 0
+    if args.file is None:
+        raise ValueError("tasks add needs --file (a .csv or .jsonl).")
+    task = uploaded.add_task(args.name, args.file, split_column=args.split_column, test_share=args.test_share,
+                             seed=args.seed)  # fmt: skip
+    print(f"Added task {task.name}: {len(task.split('train'))} train, {len(task.split('test'))} test rows, "
+          f"answer type {task.answer_type}. Use it as --task {task.name}.")  # fmt: skip
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out must end in .html, got '{args.out}'.")
@@ -166,7 +199,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
-                "show": cmd_show, "report": cmd_report}  # fmt: skip
+                "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

@@ -188,7 +188,9 @@ def compare(
     try:
         for system in systems:
             technique = TECHNIQUES[system.technique]
-            watch, started, finished = MemoryWatch(system.model.device), time.perf_counter(), 0
+            remote = getattr(system.model, "is_remote", False)  # a server's memory and weights are not measured here
+            watch = None if remote else MemoryWatch(system.model.device)
+            started, finished = time.perf_counter(), 0
             for start in range(0, len(examples), CHUNK):
                 if stop is not None and stop.is_set():
                     status = "stopped"
@@ -207,8 +209,9 @@ def compare(
                     progress(done, total, f"{system.name}: {min(start + CHUNK, len(examples))}/{len(examples)}")
             measurements[system.name] = {
                 "wall_s": time.perf_counter() - started, "examples": finished,
-                "peak_memory_mb": watch.stop(), "weight_mb": weight_bytes(system.model.hf) / 2**20,
-                "device": str(system.model.device),
+                "peak_memory_mb": float("nan") if remote else watch.stop(),
+                "weight_mb": float("nan") if remote else weight_bytes(system.model.hf) / 2**20,
+                "device": system.model.info()["device"],
             }  # fmt: skip
             if on_system is not None and finished:
                 on_system(_run(run_id, task, split, seed, systems, rows, status, measurements))

@@ -17,6 +17,8 @@ SPEED_PROMPT = "Write a short story about a lighthouse keeper who finds a messag
 @torch.inference_mode()
 def perplexity(model: Model, texts: list[str]) -> float:
     """exp(mean negative log-likelihood per predicted token) over all texts, each scored on its own."""
+    if model.is_remote:  # from the server's prompt log-probabilities, where it returns them
+        return model.perplexity(texts)
     total_nll, total_tokens = 0.0, 0
     for text in texts:
         ids = model.tokenizer(text, return_tensors="pt")["input_ids"][:, : model.context_length].to(model.device)

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import torch
 
-from modules.models import adapters, quantized, zero_gpu
+from modules.models import adapters, quantized, remote, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
@@ -66,6 +66,12 @@ def _evict_variants() -> None:
 
 def _load(spec: ModelSpec) -> Model:
     """A variant is made from its parent (the precision last, so it applies to the adapted model)."""
+    if remote.is_remote_spec(spec.base):
+        if spec.is_variant:
+            raise ModelLoadError(
+                "Adapters and precisions need a local model; a server's model is used as it is served."
+            )
+        return remote.load(spec.base)
     if spec.quant:
         return quantized.build(get_model(str(spec.with_quant(None))), quantized.parse(spec.quant))
     if spec.adapter:

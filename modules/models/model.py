@@ -107,7 +107,12 @@ class Model:
         self.warm_up_s = time.perf_counter() - started
         return self.warm_up_s
 
+    is_remote = False  # models/remote.py: served elsewhere, no weights here
+
     # ---- prompts
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def render(self, prompt: Prompt) -> str:
         """The exact text the tokenizer sees: chat template applied when the tokenizer has one."""
         if self.has_chat_template and not self.is_seq2seq:

@@ -90,6 +90,10 @@ def unavailable_reason(method: str) -> str | None:
 
 def prepare(base: Model, config: Config) -> nn.Module:
     """The network to train, seeded; only its trainable parameters have requires_grad."""
+    if base.is_remote:
+        raise ValueError(
+            f"Fine-tuning needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here."
+        )
     if base.is_seq2seq:
         raise ValueError("Fine-tuning supports decoder-only models; this one is encoder-decoder.")
     reason = unavailable_reason(config.method)

@@ -13,7 +13,7 @@ from modules.ui import results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.stop_flag import StopFlag, begin
-from modules.ui.task_run import on_model, wire_common
+from modules.ui.task_run import on_model, refresh_on_focus, wire_common
 
 DEFAULT_TASK = "dialogue-summary"
 # Prompting, a precision variant and few-shot on it: three families in one table (adapters and RAG work the same).
@@ -158,6 +158,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             downloads = gr.File(label="CSV and JSON", file_count="multiple", interactive=False)
             report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
 
+    refresh_on_focus(task)  # lists tasks uploaded since the page was built
     systems.change(baseline_choices, inputs=systems, outputs=baseline, api_visibility="private")
     task.change(published, inputs=task, outputs=[reference, reference_note], api_visibility="private")
     outputs = [status, quality, costs, chart, per_example, downloads, report_file]

@@ -9,7 +9,7 @@ from evals import showcase
 from modules.models import ModelSpec, zero_gpu
 from modules.studies import fine_tuning
 from modules.training import finetune
-from modules.ui import charts, model_bar, results, saved_adapters
+from modules.ui import charts, model_bar, results, saved_adapters, task_run
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
@@ -225,6 +225,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         gr.Markdown(reference_markdown())
         table, choice = saved_adapters.build(model_state, model_info)
 
+    task_run.refresh_on_focus(task, TASKS)  # and the visitor's uploaded tasks, as they are now
+    task_run.refresh_on_focus(probe_task, PROBE_TASKS)
     sized = [methods, steps, batch_size, max_length, eval_limit, probe_limit, preset_note]
     preset.change(apply_preset, inputs=preset, outputs=sized, api_visibility="private")
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,

@@ -7,10 +7,10 @@ import pandas as pd
 
 from evals import metrics
 from evals.runner import System, score
-from evals.tasks import Example, TaskError, load_task, task_names
+from evals.tasks import Example, TaskError, load_task
 from modules import inputs
 from modules.techniques import prompting
-from modules.ui import task_run
+from modules.ui import task_run, your_data
 from modules.ui.background import run_in_background
 from modules.ui.columns import STOPPED
 from modules.ui.errors import user_errors
@@ -151,7 +151,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         )
         with gr.Row():
             with gr.Column(scale=2):
-                task = gr.Dropdown(task_names(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
+                task = gr.Dropdown(task_run.task_choices(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
                 example = gr.Dropdown(
                     choices, value=choices[0][1], label="Example (test split)", allow_custom_value=True
                 )
@@ -185,7 +185,10 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=True):
             limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(len(choices), 10, "icl")
+        with gr.Accordion("Your own data (CSV / JSONL)", open=False):
+            your_data.build()
 
+    task_run.refresh_on_focus(task)  # lists the tasks this visitor uploaded after the page was built
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]

@@ -18,8 +18,9 @@ def load_model(spec: str, progress: gr.Progress | None = None) -> Model:
 
 def describe(model: Model) -> str:
     info = model.info()
+    size = f"{info['parameters'] / 1e6:.1f}M parameters" if info["parameters"] else "size set by the server"
     return (
-        f"**Model:** {info['label']} · {info['parameters'] / 1e6:.1f}M parameters · device {info['device']}"
+        f"**Model:** {info['label']} · {size} · device {info['device']}"
         f" · {info['dtype']} · context {info['context_length']} tokens"
         + (" · chat template" if info["chat_template"] else "")
         + f" · decoding: {info['decode']}"
@@ -55,7 +56,7 @@ def build(model_state: gr.State) -> gr.Markdown:
         info = gr.Markdown(initial_text(), elem_id="model-info")
         spec = gr.Textbox(
             value=DEFAULT_SPEC, label="Model spec", scale=0, min_width=260,
-            info="smollm2-135m (embedded), a local folder, or a hub id when online",
+            info="smollm2-135m (embedded), a local folder, a hub id when online, or openai:<model>[@<server URL>]",
         )  # fmt: skip
         load = gr.Button("Load model", scale=0)
     load.click(

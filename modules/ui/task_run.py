@@ -7,7 +7,7 @@ import gradio as gr
 
 from evals import showcase
 from evals.runner import System, compare
-from evals.tasks import Example, Task, TaskError, load_task
+from evals.tasks import Example, Task, TaskError, load_task, task_names, uploaded
 from modules import inputs
 from modules.models import Model
 from modules.store import default_store
@@ -28,6 +28,21 @@ def example_choices(task_name: str, width: int = 80) -> list[tuple[str, str]]:
     return [(f"{e.id}: {label(e.input)}", e.id) for e in load_task(task_name).split("test")]
 
 
+def task_choices(shipped: list[str] | None = None) -> list[str]:
+    """What a task dropdown offers: `shipped` (default: every shipped task), then this visitor's uploaded tasks."""
+    return task_names() if shipped is None else [*shipped, *uploaded.list_tasks()]
+
+
+def refresh_on_focus(dropdown: gr.Dropdown, shipped: list[str] | None = None) -> None:
+    """A task dropdown's choices are made when the page is built, before this visitor uploaded anything: focusing
+    it lists the tasks as they are now (unqueued: it must not wait behind a model job)."""
+
+    def refresh():
+        return gr.Dropdown(choices=task_choices(shipped))
+
+    dropdown.focus(refresh, outputs=dropdown, queue=False, api_visibility="private")
+
+
 def pick_example(task: Task, example_id, typed, what: str = "input", max_chars: int = inputs.MAX_TEXT_CHARS,
                  reference="", answer: str | None = None) -> Example:  # fmt: skip
     """The typed text when there is one (it overrides the pick, with its optional reference or answer), else the
@@ -44,7 +59,7 @@ def pick_example(task: Task, example_id, typed, what: str = "input", max_chars: 
 def check_fits(model: Model, text: str, reserved: int, what: str = "input") -> None:
     """Refuse text that alone would not fit the model's context with `reserved` tokens left for the answer (it
     would be cut from the left, so the model would not see its start)."""
-    tokens = len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+    tokens = model.count_tokens(text)
     room = model.context_length - reserved
     if tokens > room:
         raise ValueError(

@@ -1,0 +1,283 @@
+"""A model served over the OpenAI-compatible HTTP API (vLLM, SGLang, llama.cpp) as the shared model: 'openai:<model>'.
+
+The server is LAB_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1), or named in the spec: 'openai:<model>@<url>'. The
+API key is read from LAB_OPENAI_API_KEY (or OPENAI_API_KEY) when a request is sent, and nowhere else: it is never
+part of a spec, a label, a stored run, an export or an error message. Requests run concurrently, at most
+LAB_OPENAI_CONCURRENCY (default 4) in flight, so a server with continuous batching batches them; each streams, so
+live columns fill and a Stop closes the requests in flight. Retries with backoff on 429 and 5xx; clear errors for a
+server that is down, a wrong model name, a refused key and a prompt over the context.
+"""
+
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import httpx
+
+from modules.models.errors import ModelLoadError
+from modules.models.generation import Generation, GenerationParams
+from modules.paths import per_session
+
+PREFIX = "openai:"
+URL_MARK = "@"
+KEY_VARIABLES = ("LAB_OPENAI_API_KEY", "OPENAI_API_KEY")
+RETRIES = 3  # attempts for a 429 / 5xx / dropped connection; waits 0.5 s, then 1 s
+BACKOFF_S = 0.5
+RETRY_STATUS = (429, 500, 502, 503, 504)
+CHARS_PER_TOKEN = 4  # a rough count where the server has no tokenizer endpoint (only for "does it fit?" checks)
+
+
+def is_remote_spec(base: str) -> bool:
+    return base.startswith(PREFIX)
+
+
+def concurrency() -> int:
+    value = int(os.environ.get("LAB_OPENAI_CONCURRENCY", "4"))
+    if not 1 <= value <= 64:
+        raise ValueError(f"LAB_OPENAI_CONCURRENCY must be 1-64, got {value}.")
+    return value
+
+
+def endpoint(base: str) -> tuple[str, str]:
+    """'openai:<model>[@<url>]' -> (model name, base URL), checked."""
+    model, _, url = base.removeprefix(PREFIX).partition(URL_MARK)
+    model, url = model.strip(), (url.strip() or os.environ.get("LAB_OPENAI_BASE_URL", "")).rstrip("/")
+    if not model:
+        raise ModelLoadError(f"'{base[:80]}' names no model: use openai:<model name as the server knows it>.")
+    if not url:
+        raise ModelLoadError(
+            f"No server for '{PREFIX}{model[:60]}': set LAB_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1), "
+            "fill the model bar's server field, or pass --base-url on the command line."
+        )
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ModelLoadError(
+            f"The server address must be an http(s) URL such as http://host:8000/v1, got '{url[:80]}'."
+        )
+    allowed = os.environ.get("LAB_OPENAI_BASE_URL", "").rstrip("/")
+    if per_session() and url != allowed and os.environ.get("LAB_ALLOW_REMOTE_URLS") != "1":
+        raise ModelLoadError("This deployment does not let visitors name servers; it uses the one it is set up with.")
+    return model, url
+
+
+def _headers() -> dict:
+    key = next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _timeout() -> httpx.Timeout:
+    return httpx.Timeout(float(os.environ.get("LAB_OPENAI_TIMEOUT", "120")), connect=5.0)
+
+
+def load(base: str) -> "RemoteModel":
+    """Check the server answers and knows the model (GET /models) before anything is sent to it."""
+    model, url = endpoint(base)
+    listed = _request("GET", f"{url}/models", url)
+    names = [entry.get("id") for entry in listed.get("data", [])]
+    if names and model not in names:
+        raise ModelLoadError(
+            f"The server at {url} does not serve '{model[:60]}'; it serves: {', '.join(map(str, names[:10]))}."
+        )
+    card = next((entry for entry in listed.get("data", []) if entry.get("id") == model), {})
+    context = card.get("max_model_len") or (card.get("meta") or {}).get("n_ctx_train")
+    return RemoteModel(base, model, url, int(os.environ.get("LAB_OPENAI_CONTEXT") or context or 4096))
+
+
+def _request(method: str, address: str, server: str, body: dict | None = None) -> dict:
+    """One JSON request with retries; errors say what went wrong in words (never the key)."""
+    for attempt in range(RETRIES):
+        try:
+            response = httpx.request(method, address, json=body, headers=_headers(), timeout=_timeout())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            if attempt == RETRIES - 1:
+                message = f"Cannot reach the server at {server}: {type(error).__name__}. Is it running?"
+                raise ModelLoadError(message) from None
+        except httpx.TimeoutException:
+            if attempt == RETRIES - 1:
+                raise ValueError(f"The server at {server} did not answer within {_timeout().read:.0f} s.") from None
+        else:
+            if response.status_code not in RETRY_STATUS or attempt == RETRIES - 1:
+                if response.status_code >= 400:
+                    raise _error(response, server)
+                return response.json()
+        time.sleep(BACKOFF_S * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _error(response: httpx.Response, server: str) -> Exception:
+    """A user message for an HTTP error: refused key, unknown model, prompt too long, or the server's own words."""
+    try:
+        detail = response.json()
+        detail = detail.get("error", detail) if isinstance(detail, dict) else detail
+        detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+    except ValueError:
+        detail = response.text
+    detail = " ".join(str(detail).split())[:300]
+    if response.status_code in (401, 403):
+        return ModelLoadError(
+            f"The server at {server} refused the request ({response.status_code}): set a valid key in "
+            "LAB_OPENAI_API_KEY."
+        )
+    if response.status_code == 404:
+        return ModelLoadError(f"The server at {server} does not know this model or path (404): {detail}")
+    if "context" in detail.lower() or "too long" in detail.lower() or "exceed" in detail.lower():
+        return ValueError(f"The prompt is over this server's context length: {detail}")
+    return ValueError(f"The server at {server} answered {response.status_code}: {detail}")
+
+
+class RemoteModel:
+    """What the techniques need of a model (generate, render, context, labels), served by an OpenAI-compatible
+    server. Fine-tuning and quantization need weights here, so they refuse it (is_remote)."""
+
+    is_remote = True
+    is_seq2seq = False
+    has_chat_template = True  # the chat endpoint applies the server's template
+    soft_prompt = False
+    decode_path = "server"
+
+    def __init__(self, spec: str, model: str, url: str, context_length: int):
+        self.spec, self.model, self.url, self.context_length = spec, model, url, context_length
+        self.label = f"{model} at {urlparse(url).netloc} (OpenAI-compatible server)"
+        self.generated = (0, 0.0)
+
+    def info(self) -> dict:
+        return {"spec": self.spec, "label": self.label, "parameters": None, "device": f"remote: {self.url}",
+                "dtype": "the server's", "context_length": self.context_length, "chat_template": True,
+                "decode": self.decode_path, "concurrency": concurrency()}  # fmt: skip
+
+    @property
+    def measured_tokens_per_s(self) -> float:
+        tokens, seconds = self.generated
+        return tokens / seconds if seconds > 0 else 0.0
+
+    def render(self, prompt) -> str:
+        """The exact messages sent, as text for the trace."""
+        messages = _messages(prompt)
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+    def count_tokens(self, text: str) -> int:
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+    def generate(
+        self,
+        prompts: Sequence,
+        params: GenerationParams | None = None,
+        on_text: Callable[[dict[int, str]], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[Generation]:
+        """Every prompt as its own streamed request, at most concurrency() in flight; results in prompt order.
+        A failed request stops the others and raises; Stop ends every stream after its current chunk."""
+        params = params or GenerationParams()
+        failed = threading.Event()
+        texts: dict[int, str] = {}
+        lock = threading.Lock()
+
+        def report(index: int, text: str) -> None:
+            if on_text is not None:
+                with lock:
+                    texts[index] = text
+                    on_text(dict(texts))
+
+        def one(index: int) -> Generation:
+            ended = (stop, failed)
+            try:
+                return self._stream(index, prompts[index], params, ended, report)
+            except BaseException:
+                failed.set()
+                raise
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency(), thread_name_prefix="lab-remote") as pool:
+            futures = [pool.submit(one, index) for index in range(len(prompts))]
+            generations = [future.result() for future in futures]
+        tokens, seconds = self.generated
+        self.generated = (tokens + sum(g.new_tokens for g in generations), seconds + time.perf_counter() - started)
+        return generations
+
+    def _stream(self, index: int, prompt, params: GenerationParams, ended, report) -> Generation:
+        body = {"model": self.model, "messages": _messages(prompt), "max_tokens": params.max_new_tokens,
+                "stream": True, "stream_options": {"include_usage": True}, "seed": params.seed + index,
+                "temperature": params.temperature if params.do_sample else 0.0,
+                "top_p": params.top_p if params.do_sample else 1.0}  # fmt: skip
+        if params.do_sample and params.top_k:
+            body["top_k"] = params.top_k  # not in OpenAI's API; vLLM, SGLang and llama.cpp accept it
+        if params.stop_strings:
+            body["stop"] = list(params.stop_strings)
+        for attempt in range(RETRIES):
+            started = time.perf_counter()
+            try:
+                with httpx.stream("POST", f"{self.url}/chat/completions", json=body, headers=_headers(),
+                                  timeout=_timeout()) as response:  # fmt: skip
+                    if response.status_code in RETRY_STATUS and attempt < RETRIES - 1:
+                        time.sleep(BACKOFF_S * 2**attempt)
+                        continue
+                    if response.status_code >= 400:
+                        response.read()
+                        raise _error(response, self.url)
+                    text, chunks, usage = self._read(response, index, ended, report)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as error:
+                if attempt == RETRIES - 1 or any(event is not None and event.is_set() for event in ended):
+                    raise ValueError(f"Lost the server at {self.url} ({type(error).__name__}).") from None
+                time.sleep(BACKOFF_S * 2**attempt)
+                continue
+            except httpx.TimeoutException:
+                raise ValueError(f"The server at {self.url} did not answer within {_timeout().read:.0f} s.") from None
+            return Generation(
+                text=text.strip(),
+                prompt_tokens=(usage or {}).get("prompt_tokens") or self.count_tokens(self.render(prompt)),
+                new_tokens=(usage or {}).get("completion_tokens") or chunks,  # a chunk is one token on these servers
+                latency_s=time.perf_counter() - started,
+                prompt=self.render(prompt),
+                params=params.to_dict(),
+                decode=self.decode_path,
+            )
+        raise ValueError(f"The server at {self.url} kept answering with errors after {RETRIES} attempts.")
+
+    @staticmethod
+    def _read(response: httpx.Response, index: int, ended, report) -> tuple[str, int, dict | None]:
+        """(text, content chunks, usage) of a streamed answer; stops reading once Stop is pressed."""
+        text, chunks, usage = "", 0, None
+        for line in response.iter_lines():
+            if any(event is not None and event.is_set() for event in ended):
+                break  # leaving the `with` closes the connection: the server cancels the request
+            if not line.startswith("data:"):
+                continue
+            data = line.removeprefix("data:").strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece:
+                    text, chunks = text + piece, chunks + 1
+                    report(index, text)
+        return text, chunks, usage
+
+    def perplexity(self, texts: list[str]) -> float:
+        """exp(mean negative log-likelihood per token) from the server's prompt log-probabilities (/completions with
+        echo + logprobs); servers that do not return them get a clear message."""
+        total, count = 0.0, 0
+        for text in texts:
+            body = {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1,
+                    "temperature": 0.0}  # fmt: skip
+            answer = _request("POST", f"{self.url}/completions", self.url, body)
+            logprobs = ((answer.get("choices") or [{}])[0].get("logprobs") or {}).get("token_logprobs")
+            if not logprobs:
+                raise ValueError(
+                    "Perplexity is not available from this server: it returns no prompt log-probabilities."
+                )
+            values = [v for v in logprobs[1:-1] if v is not None]  # the first token has none; the last is generated
+            total, count = total - sum(values), count + len(values)
+        if not count:
+            raise ValueError("Perplexity needs at least one text of two or more tokens.")
+        return math.exp(total / count)
+
+
+def _messages(prompt) -> list[dict]:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)

@@ -1,0 +1,194 @@
+"""The OpenAI-compatible backend against a real server: llama-cpp-python's, serving the embedded GGUF on a free
+local port (built and cached by `make test`). Every text technique, concurrency, Stop, the error cases, a server
+that dies mid-run, and the API key kept out of everything the lab writes."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from evals.runner import System, compare
+from evals.tasks import load_task
+from modules import measure
+from modules.models import GenerationParams, ModelLoadError, get_model, remote
+from modules.models.embedded import gguf_path
+from modules.store import default_store
+from modules.techniques import TECHNIQUES, parse_system
+from tests.conftest import _free_port
+
+pytestmark = pytest.mark.slow
+KEY = "sk-lab-test-9f3a7c1e"  # a made-up key: the test looks for it in everything the lab writes
+ALIAS = "smollm2"
+
+
+def start_server(port: int) -> subprocess.Popen:
+    pytest.importorskip("llama_cpp.server", reason="make test installs llama-cpp-python[server]")
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", ALIAS,
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--api_key", KEY]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the llama.cpp server did not start: {server.stderr.read()[-2000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    pytest.fail("the llama.cpp server did not answer within 120 s")
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    process = start_server(port)
+    yield f"http://127.0.0.1:{port}/v1"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture()
+def served(server, monkeypatch):
+    """The server's model through the registry, with the key in the environment only."""
+    monkeypatch.setenv("LAB_OPENAI_BASE_URL", server)
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", KEY)
+    return get_model(f"openai:{ALIAS}")
+
+
+def test_every_text_technique_runs_through_the_server(served):
+    rag = load_task("company-handbook-qa")
+    systems = {
+        "dialogue-summary": ["zero-shot:max_new_tokens=12", "one-shot:max_new_tokens=12",
+                             "few-shot:k=2:max_new_tokens=12"],
+        "arithmetic-word-problems": ["direct", "cot:max_new_tokens=48", "few-shot-cot:k=1:max_new_tokens=48",
+                                     "self-consistency:n=3:k=1:max_new_tokens=48", "pal:max_new_tokens=96"],
+        rag.name: ["no-retrieval:max_new_tokens=24", "rag-hybrid:k=2:max_new_tokens=24"],
+    }  # fmt: skip
+    for task_name, texts in systems.items():
+        task = load_task(task_name)
+        parsed = [parse_system(text) for text in texts]
+        run = compare(task, [System(name, served, technique, config) for name, technique, config in parsed], limit=1,
+                      store=default_store())  # fmt: skip
+        assert run.status == "complete" and len(run.per_example) == len(texts), task_name
+        assert (run.per_example.output.str.len() > 0).all(), run.per_example[["system", "output"]]
+    stored = default_store().get_run(run.id)
+    assert stored["measurements"][run.systems[0]["name"]]["device"] == f"remote: {served.url}"
+
+
+def test_requests_run_concurrently_and_record_the_servers_usage(served, monkeypatch):
+    monkeypatch.setenv("LAB_OPENAI_CONCURRENCY", "4")
+    in_flight, most = [0], [0]
+    original = served._stream
+
+    def counting(*args):
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        try:
+            return original(*args)
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(served, "_stream", counting)
+    prompts = [f"Count to {n}." for n in range(3, 9)]
+    generations = served.generate(prompts, GenerationParams(max_new_tokens=8))
+    assert most[0] == 4 and len(generations) == 6
+    assert all(0 < g.new_tokens <= 8 and g.prompt_tokens > 5 and g.latency_s > 0 for g in generations)
+
+
+def test_stop_ends_the_requests_in_flight(served):
+    stop, seen = threading.Event(), []
+
+    def on_text(texts):
+        seen.append(texts)
+        stop.set()
+
+    started = time.perf_counter()
+    generations = served.generate(["Write a long story about the sea."] * 2, GenerationParams(max_new_tokens=400),
+                                  on_text=on_text, stop=stop)  # fmt: skip
+    assert seen and all(g.new_tokens < 50 for g in generations) and time.perf_counter() - started < 30
+
+
+def test_errors_are_clear_and_never_show_the_key(server, monkeypatch):
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", KEY)
+    with pytest.raises(ModelLoadError, match="Cannot reach the server at http://127.0.0.1:9/v1"):
+        remote.load("openai:smollm2@http://127.0.0.1:9/v1")
+    with pytest.raises(ModelLoadError, match="does not serve 'no-such-model'; it serves: smollm2"):
+        remote.load(f"openai:no-such-model@{server}")
+    monkeypatch.delenv("LAB_OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ModelLoadError, match="set LAB_OPENAI_BASE_URL"):
+        remote.load("openai:smollm2")
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", "wrong-key")
+    with pytest.raises(ModelLoadError, match="refused the request \\(401\\)") as refused:
+        remote.load(f"openai:{ALIAS}@{server}")
+    assert "wrong-key" not in str(refused.value)
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", KEY)
+    model = remote.load(f"openai:{ALIAS}@{server}")
+    with pytest.raises(ValueError, match="over this server's context length"):
+        model.generate(["word " * 3000], GenerationParams(max_new_tokens=4))
+
+
+def test_local_only_studies_refuse_a_server_model(served):
+    from modules.models import quantized
+    from modules.training import finetune
+
+    with pytest.raises(ValueError, match="Fine-tuning needs a local model"):
+        finetune.prepare(served, finetune.Config())
+    with pytest.raises(ValueError, match="Quantization needs a local model"):
+        quantized.build(served, quantized.parse("int8"))
+    with pytest.raises(ModelLoadError, match="need a local model"):
+        get_model(f"openai:{ALIAS}+quant:int8")
+
+
+def test_perplexity_from_prompt_logprobs_or_a_clear_no(served):
+    texts = ["The canteen serves pancakes every Thursday morning."]
+    try:
+        value = measure.perplexity(served, texts)
+    except ValueError as error:
+        assert "not available from this server" in str(error)
+    else:
+        assert 1 < value < 10_000
+
+
+def test_a_server_that_dies_mid_run_leaves_a_failed_run_with_its_finished_results(monkeypatch):
+    port = _free_port()
+    process = start_server(port)
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", KEY)
+    model = remote.load(f"openai:{ALIAS}@http://127.0.0.1:{port}/v1")
+    name, technique, config = parse_system("zero-shot:max_new_tokens=2")
+
+    def kill_after_first_chunk(done, total, message):
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    task = load_task("dialogue-summary")
+    assert len(task.split("test")) > 16  # two chunks: the first finishes, the second meets a dead server
+    with pytest.raises(ValueError, match="Lost the server|Cannot reach"):
+        compare(task, [System(name, model, technique, config)], limit=20, store=default_store(),
+                progress=kill_after_first_chunk)  # fmt: skip
+    (stored,) = [run for run in default_store().list_runs(5) if run["task"] == task.name][:1]
+    assert stored["status"] == "failed" and stored["results"] == 16
+
+
+def test_the_key_is_nowhere_the_lab_writes(served, tmp_path):
+    from modules.exports import write_csv
+
+    task = load_task("dialogue-summary")
+    name, technique, config = parse_system("zero-shot:max_new_tokens=4")
+    TECHNIQUES[technique].validate(task, config)
+    run = compare(task, [System(name, served, technique, config)], limit=2, store=default_store())
+    write_csv(run.per_example, tmp_path / "run.csv")
+    (tmp_path / "run.json").write_text(str(run.to_dict(served.info())))
+    database = os.environ["LAB_HOME"]
+    written = [tmp_path / "run.csv", tmp_path / "run.json"] + [
+        os.path.join(folder, file) for folder, _, files in os.walk(database) for file in files
+    ]
+    for path in written:
+        with open(path, "rb") as handle:
+            assert KEY.encode() not in handle.read(), path

@@ -35,7 +35,8 @@ def start_llama_cpp() -> tuple[subprocess.Popen, str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", "smollm2",
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+               "--interrupt_requests", "False"]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):
@@ -68,8 +69,7 @@ def main() -> None:
     try:
         model = remote.load(f"{remote.PREFIX}{args.model}@{args.base_url}")
         task = load_task("dialogue-summary")
-        config = prompting.Config(k=0, max_new_tokens=NEW_TOKENS)
-        prompts = [prompting.build_prompt(model, task, example, config) for example in task.split("test")[:EXAMPLES]]
+        prompts = [prompting.build_prompt(model, task, [], example) for example in task.split("test")[:EXAMPLES]]
         throughput(model, prompts[:2], 2)  # warm-up: the server loads and caches what it needs
         one, one_s = throughput(model, prompts, 1)
         four, four_s = throughput(model, prompts, 4)

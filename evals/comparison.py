@@ -134,6 +134,6 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
             for d, lo, hi in zip(table["vs baseline"], table.diff_low, table.diff_high)
         ]
-        shown["p (Holm)"] = table["p (Holm)"].round(3)
+        shown["p (Holm)"] = ["" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}" for p in table["p (Holm)"]]
     shown["verdict"] = table.get("verdict", "")
     return shown.fillna("")

@@ -71,7 +71,10 @@ def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert "Mean [95% interval: Wilson for 0/1 scores, else bootstrap]" in done.stdout and "few-shot (k=2, max_new_tokens=3)" in done.stdout
+    assert (
+        "Mean [95% interval: Wilson for 0/1 scores, else bootstrap]" in done.stdout
+        and "few-shot (k=2, max_new_tokens=3)" in done.stdout
+    )
     payload = json.loads(out.read_text())
     import torch
 

@@ -2,10 +2,12 @@
 local port (built and cached by `make test`). Every text technique, concurrency, Stop, the error cases, a server
 that dies mid-run, and the API key kept out of everything the lab writes."""
 
+import math
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -29,12 +31,15 @@ ALIAS = "smollm2"
 def start_server(port: int) -> subprocess.Popen:
     pytest.importorskip("llama_cpp.server", reason="make test installs llama-cpp-python[server]")
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", ALIAS,
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--api_key", KEY]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+               "--interrupt_requests", "False", "--api_key", KEY]  # fmt: skip
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115  lives as long as the server; not a pipe (llama.cpp logs more than a pipe holds)
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"the llama.cpp server did not start: {server.stderr.read()[-2000:]}")
+            log.seek(0)
+            pytest.fail(f"the llama.cpp server did not start: {log.read()[-2000:]}")
         try:
             httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2)
             return server
@@ -98,7 +103,7 @@ def test_requests_run_concurrently_and_record_the_servers_usage(served, monkeypa
     prompts = [f"Count to {n}." for n in range(3, 9)]
     generations = served.generate(prompts, GenerationParams(max_new_tokens=8))
     assert most[0] == 4 and len(generations) == 6
-    assert all(0 < g.new_tokens <= 8 and g.prompt_tokens > 5 and g.latency_s > 0 for g in generations)
+    assert all(0 < g.new_tokens <= 8 and g.prompt_tokens >= 3 and g.latency_s > 0 for g in generations)
 
 
 def test_stop_ends_the_requests_in_flight(served):
@@ -145,14 +150,20 @@ def test_local_only_studies_refuse_a_server_model(served):
         get_model(f"openai:{ALIAS}+quant:int8")
 
 
-def test_perplexity_from_prompt_logprobs_or_a_clear_no(served):
-    texts = ["The canteen serves pancakes every Thursday morning."]
-    try:
-        value = measure.perplexity(served, texts)
-    except ValueError as error:
-        assert "not available from this server" in str(error)
-    else:
-        assert 1 < value < 10_000
+def test_perplexity_is_computed_from_the_servers_prompt_logprobs(served):
+    """exp(mean negative log-probability) of the prompt tokens the server scored (echo + logprobs). The value is
+    only as right as the server's numbers: llama-cpp-python 0.3.36 shifts them by one token (see remote.py)."""
+    text = "The canteen serves pancakes every Thursday morning."
+    answer = httpx.post(
+        f"{served.url}/completions",
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=60,
+        json={"model": ALIAS, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1},
+    ).json()
+    logprobs = answer["choices"][0]["logprobs"]
+    pairs = zip(logprobs["token_logprobs"], logprobs["text_offset"])
+    scored = [value for value, at in pairs if at < len(text) and value is not None]
+    assert measure.perplexity(served, [text]) == pytest.approx(math.exp(-sum(scored) / len(scored)), rel=1e-6)
 
 
 def test_a_server_that_dies_mid_run_leaves_a_failed_run_with_its_finished_results(monkeypatch):

@@ -87,8 +87,9 @@ def running_space(bundle, tmp_path, embedded_model):
     env = os.environ | {"SPACE_ID": "someone/lab", "LAB_MODEL": "smollm2-135m", "LAB_HOME": str(home),
                         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
                         "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}  # fmt: skip
+    log = tmp_path / "space.log"  # a file, not a pipe: a full pipe would block the server
     server = subprocess.Popen([sys.executable, "space_app.py"], cwd=bundle, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+                              stderr=log.open("w"), text=True)  # fmt: skip
     url, deadline = f"http://127.0.0.1:{port}/", time.time() + 180
     while True:
         try:
@@ -97,7 +98,7 @@ def running_space(bundle, tmp_path, embedded_model):
         except Exception:
             if server.poll() is not None or time.time() > deadline:
                 server.kill()
-                pytest.fail(f"the Space did not start: {server.stderr.read()[-2000:]}")
+                pytest.fail(f"the Space did not start: {log.read_text()[-2000:]}")
             time.sleep(1)
     yield client
     server.terminate()

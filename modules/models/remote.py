@@ -219,7 +219,7 @@ class RemoteModel:
                     if response.status_code >= 400:
                         response.read()
                         raise _error(response, self.url)
-                    text, chunks, usage = self._read(response, index, ended, report)
+                    text, chunks, usage, answered = self._read(response, index, ended, report)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as error:
                 if attempt == RETRIES - 1 or any(event is not None and event.is_set() for event in ended):
                     raise ValueError(f"Lost the server at {self.url} ({type(error).__name__}).") from None
@@ -227,6 +227,12 @@ class RemoteModel:
                 continue
             except httpx.TimeoutException:
                 raise ValueError(f"The server at {self.url} did not answer within {_timeout().read:.0f} s.") from None
+            if not answered and not any(event is not None and event.is_set() for event in ended):
+                # An empty stream: some servers (llama-cpp-python) fail a streamed request silently, e.g. a prompt
+                # over the context; asked again without streaming, they say why (or answer).
+                answer = _request("POST", f"{self.url}/chat/completions", self.url, body | {"stream": False})
+                text = ((answer.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+                usage, chunks = answer.get("usage"), 0
             return Generation(
                 text=text.strip(),
                 prompt_tokens=(usage or {}).get("prompt_tokens") or self.count_tokens(self.render(prompt)),
@@ -239,9 +245,10 @@ class RemoteModel:
         raise ValueError(f"The server at {self.url} kept answering with errors after {RETRIES} attempts.")
 
     @staticmethod
-    def _read(response: httpx.Response, index: int, ended, report) -> tuple[str, int, dict | None]:
-        """(text, content chunks, usage) of a streamed answer; stops reading once Stop is pressed."""
-        text, chunks, usage = "", 0, None
+    def _read(response: httpx.Response, index: int, ended, report) -> tuple[str, int, dict | None, bool]:
+        """(text, content chunks, usage, whether any data came) of a streamed answer; stops reading once Stop is
+        pressed; an error sent inside the stream is raised."""
+        text, chunks, usage, answered = "", 0, None, False
         for line in response.iter_lines():
             if any(event is not None and event.is_set() for event in ended):
                 break  # leaving the `with` closes the connection: the server cancels the request
@@ -250,29 +257,37 @@ class RemoteModel:
             data = line.removeprefix("data:").strip()
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            chunk, answered = json.loads(data), True
+            if chunk.get("error"):
+                error = chunk["error"]
+                raise ValueError(f"The server stopped with an error: {str(error.get('message', error))[:300]}")
             usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
                     text, chunks = text + piece, chunks + 1
                     report(index, text)
-        return text, chunks, usage
+        return text, chunks, usage, answered
 
     def perplexity(self, texts: list[str]) -> float:
         """exp(mean negative log-likelihood per token) from the server's prompt log-probabilities (/completions with
-        echo + logprobs); servers that do not return them get a clear message."""
+        echo + logprobs); servers that do not return them get a clear message. Only as right as the server's numbers:
+        llama-cpp-python 0.3.36 scores each prompt token with the distribution after it (seen here: ' cant' -> 'een'
+        at -16.3 while ',' is its top token), so its perplexity is far too high; vLLM's prompt logprobs are aligned."""
         total, count = 0.0, 0
         for text in texts:
             body = {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1,
                     "temperature": 0.0}  # fmt: skip
             answer = _request("POST", f"{self.url}/completions", self.url, body)
-            logprobs = ((answer.get("choices") or [{}])[0].get("logprobs") or {}).get("token_logprobs")
+            scored = (answer.get("choices") or [{}])[0].get("logprobs") or {}
+            logprobs, offsets = scored.get("token_logprobs"), scored.get("text_offset")
             if not logprobs:
                 raise ValueError(
                     "Perplexity is not available from this server: it returns no prompt log-probabilities."
                 )
-            values = [v for v in logprobs[1:-1] if v is not None]  # the first token has none; the last is generated
+            # Prompt tokens only (the answer's token may follow them), told by where each starts; the first has none.
+            prompt = [v for v, at in zip(logprobs, offsets) if at < len(text)] if offsets else logprobs[:-1]
+            values = [v for v in prompt if v is not None]
             total, count = total - sum(values), count + len(values)
         if not count:
             raise ValueError("Perplexity needs at least one text of two or more tokens.")

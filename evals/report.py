@@ -14,6 +14,7 @@ from evals import comparison, references
 from evals.tasks import TaskError, load_task
 from modules.store import Store
 
+COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
 EXAMPLES_SHOWN = 3  # outputs side by side: enough to see what the scores mean, short enough to read
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }
@@ -31,7 +32,9 @@ def chart(quality: pd.DataFrame, title: str) -> go.Figure:
     for column, score in enumerate(names, start=1):
         part = quality[quality.score == score]
         error = {"type": "data", "array": part.ci_high - part["mean"], "arrayminus": part["mean"] - part.ci_low}
-        fig.add_trace(go.Bar(x=part.system, y=part["mean"], error_y=error, showlegend=False, name=score), 1, column)
+        bars = go.Bar(x=part.system, y=part["mean"], error_y=error, marker_color=COLOURS[: len(part)],
+                      showlegend=False, name=score)  # fmt: skip
+        fig.add_trace(bars, 1, column)
     fig.update_layout(title=title, height=420, margin={"t": 80, "l": 40, "r": 20, "b": 120})
     return fig
 

@@ -4,25 +4,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from evals import report
 from evals.runner import Run
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
-COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
 
 
 def scores(run: Run, title: str) -> go.Figure:
-    """Bars of the quality scores per system with 95% interval error bars; one panel per score (own scale)."""
+    """Bars of the quality scores per system with 95% interval error bars; one panel per score (own scale): the
+    report's chart, so a tab and a report show a run the same way."""
     data = run.aggregate
-    names = [s for s in QUALITY_SCORES if not data.empty and s in set(data.score)]
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names or ["no results"])
-    for column, score in enumerate(names, start=1):
-        part = data[data.score == score]
-        error = {"type": "data", "array": part.ci_high - part["mean"], "arrayminus": part["mean"] - part.ci_low}
-        bars = go.Bar(x=part.system, y=part["mean"], error_y=error, marker_color=COLOURS[: len(part)],
-                      showlegend=False, name=score)  # fmt: skip
-        fig.add_trace(bars, row=1, col=column)
-    fig.update_layout(title=title, height=380, margin={"t": 80, "l": 40, "r": 20, "b": 40})
-    return fig
+    shown = data[data.score.isin(QUALITY_SCORES)] if not data.empty else data
+    return report.chart(shown, title)
 
 
 def variants(table: pd.DataFrame) -> go.Figure:

@@ -2,6 +2,7 @@
 scores with intervals, paired differences, costs, a chart, published figures, and an HTML report to hand over."""
 
 import gradio as gr
+import pandas as pd
 
 from evals import comparison, references, report
 from evals.runner import compare, parse_systems, split_model
@@ -71,7 +72,7 @@ def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price
         for line in lines:  # every system checked against the task before any model loads
             _, technique, config = parse_system(split_model(line)[0])
             TECHNIQUES[technique].validate(task, config)
-        limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
+        limit = min(inputs.whole(limit, "Limit", 1, 100), len(task.split("test")))  # a small task: all of it
         price = inputs.real(price, "Price per GPU-hour", 0, 1000) if price not in (None, "") else None
         question = inputs.text(question, "The question", inputs.MAX_SHORT_CHARS)
         progress(0, desc="Loading the models the systems name")
@@ -113,8 +114,6 @@ def published(task_name: str):
     figures = references.for_task(task_name) if task_name in task_names() else None
     if not figures:
         return gr.update(value=None, visible=False), ""
-    import pandas as pd
-
     return gr.update(value=pd.DataFrame(figures["rows"]), visible=True), (
         f"**Published figures for a similar task** (another model and other data: shown beside ours, not "
         f"comparable): {figures['source']}"

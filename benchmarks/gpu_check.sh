@@ -17,4 +17,4 @@ python -c "import torch; print(torch.__version__, torch.cuda.is_available(), tor
   if torch.cuda.is_available() else 'no GPU')" > "$OUT/device.txt" 2>&1
 timeout 300 python -m pytest -q -m gpu -p no:cacheprovider > "$OUT/pytest-gpu.txt" 2>&1
 timeout 400 python benchmarks/gpu_decode.py --out "$OUT/gpu_decode.json" > "$OUT/gpu_decode.txt" 2>&1
-tail -3 "$OUT/pytest-gpu.txt" "$OUT/gpu_decode.txt"
+tail -n 3 "$OUT/pytest-gpu.txt" "$OUT/gpu_decode.txt"

@@ -377,3 +377,31 @@ def test_a_run_link_opens_that_run(served_app, page, tiny_model):
     expect(page.get_by_role("tab", name="Stored runs", exact=True)).to_have_attribute("aria-selected", "true",
                                                                                      timeout=60_000)  # fmt: skip
     expect(page.get_by_text(f"Run {run.id} (complete)")).to_be_in_viewport()
+
+
+def test_a_comparison_in_the_compare_tab(served_app, page, tiny_llama_dir):
+    """As a person does it: load a model in the bar, open Compare, type two systems, pick fewer examples, press
+    Compare, and see the paired table, the costs and the report link."""
+    from playwright.sync_api import expect
+
+    page.goto(served_app)
+    _tab_labels(page)
+    page.get_by_label("Model spec").fill(str(tiny_llama_dir))
+    page.get_by_role("button", name="Load model").click()
+    expect(page.locator("#model-info")).to_contain_text("tiny-llama", timeout=60_000)
+    _show_tab(page, "Compare")
+    panel = page.locator('[role="tabpanel"]:visible')
+    panel.get_by_label("Systems, one per line").fill("zero-shot:max_new_tokens=4\nfew-shot:k=1:max_new_tokens=4")
+    slider = panel.get_by_label("Examples (test split)").last  # the number box beside the slider
+    slider.fill("2")
+    slider.press("Enter")
+    panel.get_by_role("button", name="Compare", exact=True).click()
+    expect(panel.locator(".prose.compare-status")).to_contain_text("(complete)", timeout=120_000)
+
+    def shown(text: str):
+        return panel.get_by_text(text).filter(visible=True).first
+
+    expect(shown("few-shot (k=1, max_new_tokens=4)")).to_be_in_viewport(timeout=10_000)
+    expect(shown("vs baseline [95% interval]")).to_be_visible()
+    expect(shown("wall s / example")).to_be_visible()
+    expect(shown("report-run-")).to_be_visible()

@@ -203,3 +203,23 @@ def test_the_key_is_nowhere_the_lab_writes(served, tmp_path):
     for path in written:
         with open(path, "rb") as handle:
             assert KEY.encode() not in handle.read(), path
+
+
+def test_the_in_context_learning_tab_runs_on_the_server(server, served_app, monkeypatch):
+    """Through the page's API as a visitor would: the server's model typed in the model bar, then one example."""
+    from gradio_client import Client
+
+    monkeypatch.setenv("LAB_OPENAI_API_KEY", KEY)
+    client = Client(served_app, verbose=False)
+    info = client.predict(f"openai:{ALIAS}@{server}", api_name="/load_model")
+    assert "OpenAI-compatible server" in str(info) and KEY not in str(info)
+    result = client.predict("dialogue-summary", "ds-045", "", "", 2, "fixed", 0, 16, "greedy", 0.7, 0.9,
+                            api_name="/icl_run")  # fmt: skip
+    texts, summaries = result[:3], result[3:6]
+    assert all(text.strip() for text in texts) and all("new tokens" in summary for summary in summaries)
+
+
+def test_a_server_model_describes_itself_as_a_local_one_does(served, tiny_model):
+    """Everything that shows a model (the bar, stored runs, reports) reads info(): a server's has every key."""
+    assert set(tiny_model.info()) <= set(served.info())
+    assert served.info()["device"] == f"remote: {served.url}" and KEY not in str(served.info())

@@ -148,7 +148,8 @@ class RemoteModel:
     def info(self) -> dict:
         return {"spec": self.spec, "label": self.label, "parameters": None, "device": f"remote: {self.url}",
                 "dtype": "the server's", "context_length": self.context_length, "chat_template": True,
-                "decode": self.decode_path, "concurrency": concurrency()}  # fmt: skip
+                "decode": self.decode_path, "decode_reason": "the server decodes", "warm_up_s": None,
+                "concurrency": concurrency()}  # fmt: skip
 
     @property
     def measured_tokens_per_s(self) -> float:

@@ -188,6 +188,8 @@ class Model:
                     self.decode_path, lambda ids=ids, report=report: self._generate_batch(ids, params, report, stop)
                 )
                 self._count(generations)
+                if report is not None:  # the batch's final texts: live reports are throttled, this one never is
+                    report([g.text for g in generations])
                 for i, generation in zip(batch, generations):
                     generation.prompt = texts[i]
                     generation.warnings = encoded[i][1]
@@ -322,25 +324,39 @@ class StopOnText(StoppingCriteria):
 
 
 class ReportText(StoppingCriteria):
-    """Never stops anything: hands each row's text so far to a callback after every step (live output)."""
+    """Never stops anything: hands each row's text so far to a callback (live output), at most every EVERY_S:
+    decoding every row at every step costs a GPU sync and a growing decode per step, while a page shows ~10
+    updates a second at best. The first step always reports; generate() reports each batch's final texts."""
+
+    EVERY_S = 0.1
 
     def __init__(self, tokenizer, start: int, report: Callable[[list[str]], None]):
-        self.tokenizer, self.start, self.report = tokenizer, start, report
+        self.tokenizer, self.start, self.report, self.last = tokenizer, start, report, None
+        self.done = None  # (rows,) bool on the device, made once
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        rows = [_until_eos(row, [self.tokenizer.pad_token_id]) for row in input_ids[:, self.start :].tolist()]
-        self.report(self.tokenizer.batch_decode(rows, skip_special_tokens=True))
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        now = time.perf_counter()
+        if self.last is None or now - self.last >= self.EVERY_S:
+            self.last = now
+            rows = [_until_eos(row, [self.tokenizer.pad_token_id]) for row in input_ids[:, self.start :].tolist()]
+            self.report(self.tokenizer.batch_decode(rows, skip_special_tokens=True))
+        if self.done is None:
+            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return self.done
 
 
 class StopOnEvent(StoppingCriteria):
     """Stops every row once the event is set: a Stop button ends generation within one decoding step."""
 
     def __init__(self, event: threading.Event):
-        self.event = event
+        self.event, self.running = event, None
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        if self.event.is_set():
+            return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if self.running is None:  # made once: no new device tensor at every step
+            self.running = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return self.running
 
 
 def _common_prefix_length(rows: list[list[int]]) -> int:

@@ -162,3 +162,15 @@ def test_the_runs_tab_searches_pages_opens_merges_and_exports(two_runs, client):
     assert "<table" in Path(html).read_text()
     with pytest.raises(Exception, match="is not a run id"):
         client.predict("1; DROP TABLE runs", api_name="/open_runs")
+
+
+def test_run_on_task_tables_show_each_systems_difference_from_the_first(two_runs):
+    from modules.ui import results
+
+    first, _ = two_runs
+    table = results.aggregate_table(first)
+    column = "vs zero-shot (max_new_tokens=4) [95% interval]"
+    rouge = table[table.score == "rougeL"].set_index("system")
+    assert rouge.loc["zero-shot (max_new_tokens=4)", "verdict"] == "baseline"
+    assert rouge.loc["few-shot (k=1, max_new_tokens=4)", column].startswith(("+", "-"))
+    assert table[table.score == "latency_s"][column].eq("").all()  # cost rows are not compared

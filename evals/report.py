@@ -60,8 +60,7 @@ def build(run: dict, per_example: pd.DataFrame, baseline: str | None = None, que
         _html_table(pd.DataFrame(_system_rows(run))),
         "<h2>Quality: mean [95% interval] and the paired difference from the baseline</h2>",
         _html_table(comparison.readable(quality)),
-        f"<p>{_e(comparison.MULTIPLE_COMPARISONS)} Intervals: Wilson for 0/1 scores (accuracy), percentile "
-        "bootstrap (2,000 resamples) otherwise.</p>",
+        f"<p>{_e(comparison.MULTIPLE_COMPARISONS)}</p>",
         chart(quality, f"{run['task']} ({run['split']}, n={n})").to_html(full_html=False, include_plotlyjs=True),
         "<h2>Cost</h2>",
         _html_table(costs.round(3)),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals.runner import Run, System, compare, git_commit
+from evals.runner import Run, compare, git_commit, parse_systems
 from evals.tasks import load_task
 from modules.models import Model
 
@@ -19,6 +19,7 @@ SHOWCASE = {
     "icl": ("dialogue-summary", "zero-shot,one-shot,few-shot:k=3", 8),
     "reasoning": ("arithmetic-word-problems", "direct,cot,few-shot-cot,self-consistency:n=3,pal", 5),
     "rag": ("company-handbook-qa", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", 8),
+    "compare": ("dialogue-summary", "zero-shot,few-shot:k=3,few-shot:k=3@smollm2-135m+quant:int8-all-but-down_proj", 8),
 }
 
 
@@ -35,7 +36,7 @@ def _cuda() -> bool:
 def make(tab: str, model: Model, progress=None) -> Path:
     """Run the tab's showcase systems and write evals/examples/<tab>.json (not stored in lab.db)."""
     task_name, systems_text, limit = SHOWCASE[tab]
-    systems = [System.parse(text, model) for text in systems_text.split(",")]
+    systems = parse_systems(systems_text.split(","), model.spec)  # a system may name its own model (@spec)
     run = compare(load_task(task_name), systems, limit=limit, progress=progress)
     return save(tab, model, run)
 
@@ -69,7 +70,8 @@ def load_stored(tab: str) -> dict | None:
         stored = json.loads(path.read_text())
         data = stored["run"]
         run = Run(None, data["task"], data["split"], data["seed"], data["systems"],
-                  pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"])  # fmt: skip
+                  pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"],
+                  data.get("measurements") or {})  # fmt: skip
     except (OSError, ValueError, KeyError):
         return None
     table = pd.DataFrame(stored["table"]) if "table" in stored else None

@@ -22,6 +22,11 @@ EXAMPLE_TABS = {
     "RAG": ("rag", RUN_TABLE, RUN_KEYS),
     "Fine-tuning": ("finetune", "Cost per method (measured here)", ("asset", "method", "steps", "final loss")),
     "Quantization": ("quantization", VARIANT_TABLE, ("variant", "weight MB", "tok/s batch 1", "perplexity", "rougeL")),
+    "Compare": (
+        "compare",
+        "Quality: mean [95% interval], paired difference from the baseline",
+        ("system", "score", "mean [95% interval]", "vs baseline [95% interval]", "verdict"),
+    ),
 }
 
 

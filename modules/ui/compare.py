@@ -4,7 +4,7 @@ scores with intervals, paired differences, costs, a chart, published figures, an
 import gradio as gr
 import pandas as pd
 
-from evals import comparison, references, report
+from evals import comparison, references, report, showcase
 from evals.runner import compare, parse_systems, split_model
 from evals.tasks import load_task, task_names
 from modules import inputs
@@ -17,10 +17,12 @@ from modules.ui.stop_flag import StopFlag, begin
 from modules.ui.task_run import on_model, refresh_on_focus, wire_common
 
 DEFAULT_TASK = "dialogue-summary"
-# Prompting, a precision variant and few-shot on it: three families in one table (adapters and RAG work the same).
-DEFAULT_SYSTEMS = "zero-shot\nfew-shot:k=3\nfew-shot:k=3@smollm2-135m+quant:int8"
+# Prompting, and few-shot on a precision variant (the int8 that keeps down_proj, which int8 hurts most here): as
+# evals/examples/compare.json, which the tab opens with. Adapters and RAG systems work the same way.
+DEFAULT_SYSTEMS = "zero-shot\nfew-shot:k=3\nfew-shot:k=3@smollm2-135m+quant:int8-all-but-down_proj"
 MAX_SYSTEMS = 8  # each system runs over every example: 8 already take minutes per 10 examples on a CPU
 MAX_SYSTEMS_CHARS = 2000
+QUALITY_WIDTHS = ["27%", "9%", "5%", "17%", "19%", "8%", "15%"]  # system, score, n, mean, vs baseline, p, verdict
 
 
 def system_lines(text: str) -> list[str]:
@@ -110,6 +112,19 @@ def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price
         flag.event.set()  # a closed page: the runner keeps what finished and marks the run stopped
 
 
+def example_values():
+    """(status, quality, costs, chart, per-example) of the stored example comparison the tab opens with, or None."""
+    stored = showcase.load("compare")
+    if stored is None:
+        return None
+    run, label = stored
+    quality, costs, figure = tables(run, run.per_example.system.iloc[0], None)
+    note = (
+        f"{showcase.describe(label)} Baseline: **{run.per_example.system.iloc[0]}**. {comparison.MULTIPLE_COMPARISONS}"
+    )
+    return note, quality, costs, figure, run.per_example
+
+
 def published(task_name: str):
     figures = references.for_task(task_name) if task_name in task_names() else None
     if not figures:
@@ -143,19 +158,25 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Row():
             run_button = gr.Button("Compare", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
-        status = gr.Markdown(elem_classes="compare-status")
-        quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the baseline",
-                               interactive=False, wrap=True)  # fmt: skip
-        costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)
-        chart = gr.Plot(label="Scores with 95% intervals")
+        opening = example_values()
+        shown = {"visible": opening is not None}  # an empty table shows only "1 2 3" headers: hidden until filled
+        opening_status, quality_value, costs_value, chart_value, examples_value = opening or ("",) + (None,) * 4
+        status = gr.Markdown(opening_status, elem_classes=["compare-status", "stored-example"])
+        # Column shares keep all seven columns on a 1,400 px screen, long system names wrapping in theirs.
+        quality = gr.Dataframe(quality_value, label="Quality: mean [95% interval], paired difference from the "
+                               "baseline", interactive=False, wrap=True, column_widths=QUALITY_WIDTHS,
+                               **shown)  # fmt: skip
+        costs = gr.Dataframe(costs_value, label="Cost per system", interactive=False, wrap=True, **shown)
+        chart = gr.Plot(chart_value, label="Scores with 95% intervals", **shown)
         initial_table, initial_note = published(DEFAULT_TASK)
         reference_note = gr.Markdown(initial_note)
         reference = gr.Dataframe(initial_table["value"], label="Published figures", interactive=False,
                                  visible=initial_table["visible"])  # fmt: skip
-        per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_chars=300)
+        per_example = gr.Dataframe(examples_value, label="Per example", interactive=False, wrap=True, max_chars=300,
+                                   **shown)  # fmt: skip
         with gr.Row():
-            downloads = gr.File(label="CSV and JSON", file_count="multiple", interactive=False)
-            report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
+            downloads = gr.File(label="CSV and JSON", file_count="multiple", interactive=False, visible=False)
+            report_file = gr.File(label="Report (self-contained HTML)", interactive=False, visible=False)
 
     refresh_on_focus(task)  # lists tasks uploaded since the page was built
     systems.change(baseline_choices, inputs=systems, outputs=baseline, api_visibility="private")
@@ -164,3 +185,5 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     event = on_model(run_button, run_comparison, [model_state, flag, systems, task, baseline, limit, price, question],
                      outputs, "compare_run", flag=flag, scroll_to=".compare-status")  # fmt: skip
     wire_common((event,), flag, (stop_button,), model_state, model_info, "compare_stop")
+    revealed = [quality, costs, chart, per_example, downloads, report_file]  # filled by the run: shown from now on
+    event.then(lambda: [gr.update(visible=True)] * len(revealed), outputs=revealed, api_visibility="private")

@@ -9,6 +9,7 @@ import pandas as pd
 from evals import comparison, report
 from modules.store import StoreError, default_store
 from modules.ui import results
+from modules.ui.compare import QUALITY_WIDTHS
 
 # What tells runs apart first (their systems), the bookkeeping after.
 RUN_COLUMNS = ["id", "systems", "task", "status", "model_label", "results", "limit", "split", "created"]
@@ -137,7 +138,7 @@ def build() -> list:
         report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
         status = gr.Markdown()
         quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the first system",
-                               interactive=False, wrap=True)  # fmt: skip
+                               interactive=False, wrap=True, column_widths=QUALITY_WIDTHS)  # fmt: skip
         costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)
         chart = gr.Plot(label="Scores with 95% intervals")
         per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_chars=300)

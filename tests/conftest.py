@@ -194,6 +194,20 @@ def served_app(tmp_path_factory):
     serve(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
     yield demo.local_url
     demo.close()
+    _wait_for_jobs()
+
+
+def _wait_for_jobs(timeout_s: float = 120) -> None:
+    """Let model jobs a closed page left running finish: torch code still running in a thread while the interpreter
+    exits aborts the process (seen: "terminate called without an active exception", exit 134)."""
+    import threading
+    import time
+
+    from modules.ui.background import JOB_THREAD
+
+    deadline = time.time() + timeout_s
+    for thread in [t for t in threading.enumerate() if t.name == JOB_THREAD]:
+        thread.join(max(0.0, deadline - time.time()))
 
 
 @pytest.fixture()

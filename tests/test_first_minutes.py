@@ -98,3 +98,5 @@ def test_rag_columns_stream_token_by_token(served_app, page):  # noqa: F811
         time.sleep(0.2)
     assert seen_partial, "the answer never showed text before its column finished"
     expect(scores).to_contain_text("new tokens", timeout=240_000)
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click()  # the other columns
+    expect(page.get_by_role("button", name="Run", exact=True).filter(visible=True)).to_be_enabled(timeout=60_000)

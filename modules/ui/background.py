@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 DONE = object()
+JOB_THREAD = "lab-job"  # named, so a server shutting down (or a test) can wait for the jobs still running
 
 
 def run_in_background(job: Callable[[Callable[[Any], None]], Any], latest_only: bool = False) -> Iterator[tuple]:
@@ -26,7 +27,7 @@ def run_in_background(job: Callable[[Callable[[Any], None]], Any], latest_only: 
             reports.put(DONE)
 
     # The job runs in a copy of this context: it sees the caller's browser session (modules/paths.py).
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name=JOB_THREAD)
     worker.start()
     while (report := reports.get()) is not DONE:
         while latest_only and not reports.empty():

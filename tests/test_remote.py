@@ -223,3 +223,30 @@ def test_a_server_model_describes_itself_as_a_local_one_does(served, tiny_model)
     """Everything that shows a model (the bar, stored runs, reports) reads info(): a server's has every key."""
     assert set(tiny_model.info()) <= set(served.info())
     assert served.info()["device"] == f"remote: {served.url}" and KEY not in str(served.info())
+
+
+SAMPLING = GenerationParams(max_new_tokens=8, do_sample=True, temperature=0.9, seed=3)
+
+
+def test_sampled_paths_ask_for_n_and_a_server_that_ignores_it_gets_the_rest_one_by_one(served, monkeypatch):
+    """Self-consistency's paths are one prompt asked n times: one request with `n`; llama-cpp-python answers one
+    choice, so the other two are asked alone (seeds 4 and 5 after the first request's 3)."""
+    asked, streamed = [], []
+    original_request, original_stream = remote._request, served._stream
+    monkeypatch.setattr(remote, "_request", lambda *a: asked.append(a[3]) or original_request(*a))
+    monkeypatch.setattr(served, "_stream", lambda index, *a: streamed.append(index) or original_stream(index, *a))
+    generations = served.generate(["Pick a number."] * 3 + ["Name a colour."], SAMPLING)
+    assert len(generations) == 4 and all(g.text for g in generations)
+    assert [(body["n"], body["seed"]) for body in asked] == [(3, 3)] and sorted(streamed) == [1, 2, 3]
+
+
+def test_a_server_that_honours_n_answers_every_path_in_one_request(served, monkeypatch):
+    """The mechanics of the other case (vLLM, SGLang honour n): three choices from one answer, in choice order,
+    the server's token count shared out by length."""
+    answer = {"choices": [{"index": i, "message": {"content": text}} for i, text in enumerate(["7", "12", "3 or 4"])],
+              "usage": {"prompt_tokens": 20, "completion_tokens": 8}}  # fmt: skip
+    monkeypatch.setattr(remote, "_request", lambda *a: answer)
+    monkeypatch.setattr(served, "_stream", lambda *a: pytest.fail("no single request should be needed"))
+    generations = served.generate(["Pick a number."] * 3, SAMPLING)
+    assert [g.text for g in generations] == ["7", "12", "3 or 4"] and sum(g.new_tokens for g in generations) == 8
+    assert all(g.prompt_tokens == 20 and g.batch_size == 3 for g in generations)

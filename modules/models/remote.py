@@ -192,23 +192,74 @@ class RemoteModel:
                 failed.set()
                 raise
 
+        def several(start: int, count: int) -> list[Generation]:
+            try:
+                return self._several(start, prompts[start], count, params, (stop, failed), report)
+            except BaseException:
+                failed.set()
+                raise
+
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency(), thread_name_prefix="lab-remote") as pool:
-            futures = [pool.submit(one, index) for index in range(len(prompts))]
-            generations = [future.result() for future in futures]
+            futures = [pool.submit(several, start, count) if count > 1 else pool.submit(one, start)
+                       for start, count in _samples_of_one_prompt(prompts, params)]  # fmt: skip
+            generations = [g for future in futures for g in _as_list(future.result())]
         tokens, seconds = self.generated
         self.generated = (tokens + sum(g.new_tokens for g in generations), seconds + time.perf_counter() - started)
         return generations
 
-    def _stream(self, index: int, prompt, params: GenerationParams, ended, report) -> Generation:
+    def _body(self, prompt, params: GenerationParams, seed: int) -> dict:
         body = {"model": self.model, "messages": _messages(prompt), "max_tokens": params.max_new_tokens,
-                "stream": True, "stream_options": {"include_usage": True}, "seed": params.seed + index,
-                "temperature": params.temperature if params.do_sample else 0.0,
+                "seed": seed, "temperature": params.temperature if params.do_sample else 0.0,
                 "top_p": params.top_p if params.do_sample else 1.0}  # fmt: skip
         if params.do_sample and params.top_k:
             body["top_k"] = params.top_k  # not in OpenAI's API; vLLM, SGLang and llama.cpp accept it
         if params.stop_strings:
             body["stop"] = list(params.stop_strings)
+        return body
+
+    def _several(self, start: int, prompt, count: int, params: GenerationParams, ended, report) -> list[Generation]:
+        """`count` samples of one prompt (self-consistency's paths) as one request with the server's `n`; a server
+        that returns fewer (llama-cpp-python ignores n) gets the rest as single requests, one seed each."""
+        if any(event is not None and event.is_set() for event in ended):  # Stop before the request: nothing asked
+            stopped = Generation(
+                "",
+                0,
+                0,
+                0.0,
+                prompt=self.render(prompt),
+                params=params.to_dict(),
+                warnings=["Stopped before this prompt was generated."],
+                decode=self.decode_path,
+            )
+            return [stopped] * count
+        body = self._body(prompt, params, params.seed + start) | {"n": count}
+        started = time.perf_counter()
+        answer = _request("POST", f"{self.url}/chat/completions", self.url, body)
+        latency = time.perf_counter() - started
+        choices = sorted(answer.get("choices") or [], key=lambda choice: choice.get("index", 0))[:count]
+        texts = [(choice.get("message") or {}).get("content") or "" for choice in choices]
+        usage = answer.get("usage") or {}
+        total, characters = usage.get("completion_tokens"), sum(len(text) for text in texts) or 1
+        results = []
+        for offset, text in enumerate(texts):
+            # The server counts tokens for all n together: each path gets its share by length (exact for one).
+            tokens = round(total * len(text) / characters) if total else self.count_tokens(text)
+            results.append(Generation(
+                text=text.strip(), prompt_tokens=usage.get("prompt_tokens") or self.count_tokens(self.render(prompt)),
+                new_tokens=tokens, latency_s=latency, batch_size=len(texts), prompt=self.render(prompt),
+                params=params.to_dict(), decode=self.decode_path,
+            ))  # fmt: skip
+            report(start + offset, text)
+        for offset in range(len(results), count):
+            results.append(self._stream(start + offset, prompt, params, ended, report))
+        return results
+
+    def _stream(self, index: int, prompt, params: GenerationParams, ended, report) -> Generation:
+        body = self._body(prompt, params, params.seed + index) | {
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         for attempt in range(RETRIES):
             started = time.perf_counter()
             try:
@@ -293,6 +344,22 @@ class RemoteModel:
         if not count:
             raise ValueError("Perplexity needs at least one text of two or more tokens.")
         return math.exp(total / count)
+
+
+def _samples_of_one_prompt(prompts: Sequence, params: GenerationParams) -> list[tuple[int, int]]:
+    """(start, count) runs of the same prompt asked again while sampling (self-consistency's paths), each of which
+    can be one request with `n`; every other prompt is its own run of 1."""
+    runs: list[tuple[int, int]] = []
+    for index, prompt in enumerate(prompts):
+        if params.do_sample and runs and prompts[runs[-1][0]] == prompt:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((index, 1))
+    return runs
+
+
+def _as_list(result) -> list[Generation]:
+    return result if isinstance(result, list) else [result]
 
 
 def _messages(prompt) -> list[dict]:

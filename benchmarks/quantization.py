@@ -32,7 +32,7 @@ def quantized_layer_bytes(model, names: list[str]) -> tuple[int, int]:
 
 def print_table(rows: dict, repeats: int, texts: int) -> None:
     fp32 = rows["fp32"]
-    print(f"32 new tokens per row, greedy, best of {repeats} after a warm-up; perplexity on {texts} texts")
+    print(f"32 new tokens per row, greedy, median of {repeats} after a warm-up; perplexity on {texts} texts")
     print("| variant | weight MB | x fp32 | conversion s | tok/s batch 1 | x fp32 | tok/s batch 8 | x fp32 | "
           "perplexity | note |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -45,7 +45,7 @@ def print_table(rows: dict, repeats: int, texts: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
-    parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (best is kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (the median is kept)")
     parser.add_argument("--only", default="", help="comma-separated variants to time (fp32 is always included)")
     args = parser.parse_args()
     base = get_model()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from evals import comparison, report, showcase
-from evals.runner import compare, parse_systems, split_model
+from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.store import StoreError, default_store
-from modules.techniques import SYSTEMS, TECHNIQUES, parse_system, settings_help
+from modules.techniques import SYSTEMS, settings_help
 
 
 def positive_int(text: str) -> int:
@@ -83,10 +83,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         os.environ["LAB_OPENAI_BASE_URL"] = args.base_url
     task = load_task(args.task)
     texts = [text for text in args.systems.split(",") if text.strip()]
-    for text in texts:  # every system string checked against the task before the (slow) model loads
-        _, technique, config = parse_system(split_model(text)[0])
-        TECHNIQUES[technique].validate(task, config)
-    systems = parse_systems(texts, args.model)
+    systems = parse_systems(texts, args.model, task)  # every system checked against the task before a model loads
     store = default_store()
 
     def progress(done: int, total: int, message: str) -> None:
@@ -168,8 +165,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     if args.action == "list":
+        mine = set(uploaded.list_tasks())  # read once, not per name
         for name in task_names():
-            task = load_task(name) if name in uploaded.list_tasks() else None
+            task = load_task(name) if name in mine else None
             print(f"{name}  (uploaded: {len(task.examples)} rows)" if task else name)
         return 0
     if not args.name:

@@ -110,12 +110,12 @@ def merge_runs(runs: list[dict], results: dict[int, list[dict]]) -> tuple[pd.Dat
     tasks = {run["task"] for run in runs}
     if len(tasks) != 1:
         raise ValueError(f"Runs to merge must be on one task; these are on {', '.join(sorted(tasks))}.")
-    names = [r["system"] for run in runs for r in {x["system"]: x for x in results[run["id"]]}.values()]
+    systems = {run["id"]: {r["system"] for r in results[run["id"]]} for run in runs}
+    names = [name for names_of_run in systems.values() for name in names_of_run]
     clashing = {name for name in names if names.count(name) > 1}
     tables, measurements = [], {}
     for run in runs:
-        systems = {r["system"] for r in results[run["id"]]}
-        prefix = f"run {run['id']}: " if systems & clashing else ""
+        prefix = f"run {run['id']}: " if systems[run["id"]] & clashing else ""
         tables.append(per_example_from_results(results[run["id"]], prefix))
         for name, measured in (run.get("measurements") or {}).items():
             measurements[prefix + name] = measured

@@ -93,16 +93,22 @@ def split_model(text: str) -> tuple[str, str | None]:
     return system.strip(), (spec.strip() or None)
 
 
-def parse_systems(texts: list[str], default_spec: str) -> list[System]:
-    """Systems from text, each optionally on its own model (`@spec`); every system string is checked before any
-    model loads, and each model loads once however many systems use it."""
-    parsed = []
-    for text in texts:
-        system, spec = split_model(text)
-        name, technique, config = parse_system(system)
-        parsed.append((f"{name} @ {spec}" if spec else name, technique, config, spec or default_spec))
-    models = {spec: get_model(spec) for spec in dict.fromkeys(spec for *_, spec in parsed)}
-    return [System(name, models[spec], technique, config) for name, technique, config, spec in parsed]
+def parse_one(text: str) -> tuple[str, str, object, str | None]:
+    """'few-shot:k=3@spec' -> (display name, technique, checked Config, model spec or None), loading nothing."""
+    system, spec = split_model(text)
+    name, technique, config = parse_system(system)
+    return (f"{name} @ {spec}" if spec else name), technique, config, spec
+
+
+def parse_systems(texts: list[str], default_spec: str, task: Task | None = None) -> list[System]:
+    """Systems from text, each optionally on its own model (`@spec`); every system string is checked (against
+    `task` when given) before any model loads, and each model loads once however many systems use it."""
+    parsed = [parse_one(text) for text in texts]
+    for _, technique, config, _ in parsed if task is not None else []:
+        TECHNIQUES[technique].validate(task, config)
+    specs = [spec or default_spec for *_, spec in parsed]
+    models = {spec: get_model(spec) for spec in dict.fromkeys(specs)}
+    return [System(name, models[spec], technique, config) for (name, technique, config, _), spec in zip(parsed, specs)]
 
 
 def package_versions() -> dict:

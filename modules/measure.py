@@ -69,7 +69,8 @@ def agreement(outputs: list[str], reference_outputs: list[str]) -> dict:
 
 
 class MemoryWatch:
-    """Peak memory while training: CUDA's own counter, or the process RSS sampled every 50 ms on CPU."""
+    """Peak extra memory while some work runs (training, a runner system): CUDA's own counter, or the process RSS
+    sampled every 50 ms on CPU."""
 
     def __init__(self, device: torch.device):
         self.device, self.peak, self.done = device, 0, threading.Event()

@@ -17,10 +17,14 @@ QUOTAS = {"LAB_MAX_NEW_TOKENS": "512", "LAB_MAX_TRAIN_STEPS": "60", "LAB_SESSION
           "LAB_UPLOAD_MAX_MB": "5", "LAB_QUEUE_SIZE": "32", "LAB_SESSION_TTL_HOURS": "24"}  # fmt: skip
 
 
+def on_zero_gpu() -> bool:
+    """ZeroGPU hardware: the Space sets SPACES_ZERO_GPU=true (the `spaces` package reads it the same way)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
+
+
 def has_gpu() -> bool:
     """GPU hardware, told without touching CUDA (on ZeroGPU nothing may, before `spaces` has set it up)."""
-    zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
-    return zero_gpu or Path("/dev/nvidia0").exists()
+    return on_zero_gpu() or Path("/dev/nvidia0").exists()
 
 
 def storage_home() -> Path:
@@ -57,14 +61,13 @@ def deployment_note() -> str | None:
         if home.is_relative_to(PERSISTENT)
         else "in temporary storage, lost when the Space restarts"
     )
-    zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
     return (
         f"Your uploads, saved adapters and stored runs belong to this browser tab only (a reload starts a new "
         f"session) and are deleted {session_ttl_s() / 3600:.0f} h after their last use; they are kept {kept}."
         + (
             " On ZeroGPU each batch of generations runs in a short GPU slot: columns fill when a batch ends, Stop "
             "acts between batches, and fine-tuning and quantization are off."
-            if zero_gpu
+            if on_zero_gpu()
             else ""
         )
     )

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from modules.space import on_zero_gpu
+
 T = TypeVar("T")
 EAGER = "eager"
 STATIC = "static cache"
@@ -45,7 +47,7 @@ def choose(hf, device_type: str, soft_prompt: bool) -> tuple[str, str]:
         return EAGER, blocker
     if wanted is not None:
         return wanted, f"LAB_DECODE={setting()}"
-    if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true"):
+    if on_zero_gpu():
         return EAGER, "ZeroGPU does not run torch.compile"
     if device_type != "cuda":
         return EAGER, "on a CPU the decode step is compute-bound: compiling saves little and costs minutes"

@@ -20,6 +20,8 @@ KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps r
 class Model:
     """One model + tokenizer on one device. Shared by every caller, so generate() holds a lock."""
 
+    is_remote = False  # models/remote.py: served elsewhere, no weights here
+
     def __init__(
         self,
         spec: str,
@@ -106,8 +108,6 @@ class Model:
             self.generate([prompt] * rows, GenerationParams(max_new_tokens=new_tokens, batch_size=rows))
         self.warm_up_s = time.perf_counter() - started
         return self.warm_up_s
-
-    is_remote = False  # models/remote.py: served elsewhere, no weights here
 
     # ---- prompts
     def count_tokens(self, text: str) -> int:

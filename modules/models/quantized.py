@@ -247,17 +247,10 @@ def _bitsandbytes(base: Model, config: Config) -> nn.Module:
 def nf4_network(base: Model) -> nn.Module:
     """The base reloaded with every Linear but the output head in 4-bit NF4 (bf16 compute): QLoRA trains its
     adapters on this network, and a saved QLoRA adapter is scored on it again, as it will run."""
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
     reason = unavailable_reason("4bit") if torch.cuda.is_available() else "it needs a CUDA GPU (bitsandbytes NF4)"
     if reason:
         raise ValueError(f"The 4-bit NF4 base cannot be built here: {reason}")
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-    )
-    source = str(cache_dir()) if base.spec == EMBEDDED_SPEC else base.spec
-    return AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization, device_map="cuda",
-                                                dtype=torch.bfloat16)  # fmt: skip
+    return _bitsandbytes(base, Config("4bit", "all-but-embeddings"))
 
 
 def bitsandbytes_skip(components: str) -> list[str]:

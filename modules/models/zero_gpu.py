@@ -9,12 +9,12 @@ there, so decoding stays eager (models/decoding.py). Fine-tuning and quantizatio
 a slot and its weights would stay in the worker; bitsandbytes quantizes while loading on the GPU.
 """
 
-import os
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
 from modules.models.generation import Generation, GenerationParams
 from modules.paths import in_session
+from modules.space import on_zero_gpu
 
 SLOT_MIN_S, SLOT_MAX_S = 15, 120  # seconds a slot may ask for; shorter requests get a visitor served sooner
 TOKENS_PER_S_PER_ROW = 15  # conservative eager decode speed of one row on a ZeroGPU slice, for the duration asked
@@ -27,13 +27,12 @@ resolve: Callable | None = None
 
 def active() -> bool:
     """On ZeroGPU hardware (the Space sets SPACES_ZERO_GPU=true), outside a GPU slot."""
-    on_zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
-    return on_zero_gpu and not _in_slot.get()
+    return on_zero_gpu() and not _in_slot.get()
 
 
 def refusal(feature: str) -> str | None:
     """Why `feature` (fine-tuning, quantization) is off here, or None."""
-    if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() not in ("1", "t", "true"):
+    if not on_zero_gpu():
         return None
     return (
         f"{feature.capitalize()} is off on ZeroGPU: the GPU is lent for one short call at a time, in a separate "

@@ -5,11 +5,11 @@ import gradio as gr
 import pandas as pd
 
 from evals import comparison, references, report, showcase
-from evals.runner import compare, parse_systems, split_model
+from evals.runner import compare, parse_one, parse_systems
 from evals.tasks import load_task, task_names
 from modules import inputs
 from modules.store import default_store
-from modules.techniques import SYSTEMS, TECHNIQUES, parse_system
+from modules.techniques import SYSTEMS
 from modules.ui import results
 from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
@@ -22,7 +22,6 @@ DEFAULT_TASK = "dialogue-summary"
 DEFAULT_SYSTEMS = "zero-shot\nfew-shot:k=3\nfew-shot:k=3@smollm2-135m+quant:int8-all-but-down_proj"
 MAX_SYSTEMS = 8  # each system runs over every example: 8 already take minutes per 10 examples on a CPU
 MAX_SYSTEMS_CHARS = 2000
-QUALITY_WIDTHS = ["27%", "9%", "5%", "17%", "19%", "8%", "15%"]  # system, score, n, mean, vs baseline, p, verdict
 
 
 def system_lines(text: str) -> list[str]:
@@ -38,12 +37,7 @@ def system_lines(text: str) -> list[str]:
 
 def display_names(text: str) -> list[str]:
     """The names the systems will have in the tables, without loading any model (for the baseline picker)."""
-    names = []
-    for line in system_lines(text):
-        system, spec = split_model(line)
-        name = parse_system(system)[0]
-        names.append(f"{name} @ {spec}" if spec else name)
-    return names
+    return [parse_one(line)[0] for line in system_lines(text)]
 
 
 def baseline_choices(text: str):
@@ -56,12 +50,8 @@ def baseline_choices(text: str):
 
 def tables(run, baseline: str, price):
     """(quality table as people read it, cost table, chart) of the run so far."""
-    quality = comparison.quality_table(run.per_example, baseline if baseline in set(run.per_example.system) else
-                                       run.per_example.system.iloc[0], run.seed)  # fmt: skip
-    n = run.per_example.example_id.nunique()
-    figure = report.chart(quality, f"{run.task} ({run.split}, n={n}): mean and 95% interval")
-    costs = comparison.cost_table(run.per_example, run.measurements, price).round(3)
-    return comparison.readable(quality), costs, figure
+    title = f"{run.task} ({run.split}, n={run.per_example.example_id.nunique()}): mean and 95% interval"
+    return results.comparison_view(run.per_example, run.measurements, baseline, run.seed, title, price)
 
 
 def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price, question, progress=gr.Progress()):
@@ -69,16 +59,13 @@ def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price
     with user_errors():
         task = load_task(task_name)
         lines = system_lines(text)
-        names = display_names(text)
-        baseline = baseline if baseline in names else names[0]
-        for line in lines:  # every system checked against the task before any model loads
-            _, technique, config = parse_system(split_model(line)[0])
-            TECHNIQUES[technique].validate(task, config)
         limit = min(inputs.whole(limit, "Limit", 1, 100), len(task.split("test")))  # a small task: all of it
         price = inputs.real(price, "Price per GPU-hour", 0, 1000) if price not in (None, "") else None
         question = inputs.text(question, "The question", inputs.MAX_SHORT_CHARS)
         progress(0, desc="Loading the models the systems name")
-        systems = parse_systems(lines, spec)
+        systems = parse_systems(lines, spec, task)  # every system checked against the task before a model loads
+        names = [system.name for system in systems]
+        baseline = baseline if baseline in names else names[0]
     if not begin(flag):
         return
     store = default_store()
@@ -126,7 +113,7 @@ def example_values():
 
 
 def published(task_name: str):
-    figures = references.for_task(task_name) if task_name in task_names() else None
+    figures = references.for_task(task_name)
     if not figures:
         return gr.update(value=None, visible=False), ""
     return gr.update(value=pd.DataFrame(figures["rows"]), visible=True), (
@@ -162,9 +149,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         shown = {"visible": opening is not None}  # an empty table shows only "1 2 3" headers: hidden until filled
         opening_status, quality_value, costs_value, chart_value, examples_value = opening or ("",) + (None,) * 4
         status = gr.Markdown(opening_status, elem_classes=["compare-status", "stored-example"])
-        # Column shares keep all seven columns on a 1,400 px screen, long system names wrapping in theirs.
         quality = gr.Dataframe(quality_value, label="Quality: mean [95% interval], paired difference from the "
-                               "baseline", interactive=False, wrap=True, column_widths=QUALITY_WIDTHS,
+                               "baseline", interactive=False, wrap=True, column_widths=results.QUALITY_WIDTHS,
                                **shown)  # fmt: skip
         costs = gr.Dataframe(costs_value, label="Cost per system", interactive=False, wrap=True, **shown)
         chart = gr.Plot(chart_value, label="Scores with 95% intervals", **shown)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import comparison
+from evals import comparison, report
 from evals.runner import Run
 from modules.exports import write_csv
 from modules.models import Model
@@ -26,6 +26,27 @@ def aggregate_table(run: Run) -> pd.DataFrame:
         "" if n >= SMALL_SAMPLE else f"n={n}: too few examples for the interval to mean much" for n in table.n
     ]
     return with_paired_differences(table, run)
+
+
+# Column shares of a readable quality table: all seven columns on a 1,400 px screen, long system names wrapping.
+QUALITY_WIDTHS = ["27%", "9%", "5%", "17%", "19%", "8%", "15%"]  # system, score, n, mean, vs baseline, p, verdict
+
+
+def comparison_view(
+    per_example: pd.DataFrame,
+    measurements: dict,
+    baseline: str,
+    seed: int,
+    title: str,
+    price_per_gpu_hour: float | None = None,
+) -> tuple:
+    """(quality table as people read it, cost table, chart) of a comparison against `baseline` (the first system
+    when it is not among them): what the Compare and Stored runs tabs show."""
+    if baseline not in set(per_example.system):
+        baseline = per_example.system.iloc[0]
+    quality = comparison.quality_table(per_example, baseline, seed)
+    costs = comparison.cost_table(per_example, measurements, price_per_gpu_hour).round(3)
+    return comparison.readable(quality), costs, report.chart(quality, title)
 
 
 def with_paired_differences(table: pd.DataFrame, run: Run) -> pd.DataFrame:

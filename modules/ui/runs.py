@@ -9,7 +9,6 @@ import pandas as pd
 from evals import comparison, report
 from modules.store import StoreError, default_store
 from modules.ui import results
-from modules.ui.compare import QUALITY_WIDTHS
 
 # What tells runs apart first (their systems), the bookkeeping after.
 RUN_COLUMNS = ["id", "systems", "task", "status", "model_label", "results", "limit", "split", "created"]
@@ -87,16 +86,15 @@ def open_runs(text):
     run, per_example = report.stored_runs(default_store(), run_ids(text))
     if per_example.empty:
         raise gr.Error(f"Run {run['id']} ({run['status']}) has no stored results.")
-    baseline = per_example.system.iloc[0]
-    quality = comparison.quality_table(per_example, baseline, run["seed"])
-    n = per_example.example_id.nunique()
-    figure = report.chart(quality, f"{run['task']} ({run['split']}, n={n}): mean and 95% interval")
-    costs = comparison.cost_table(per_example, run.get("measurements") or {}).round(3)
+    baseline, n = per_example.system.iloc[0], per_example.example_id.nunique()
+    title = f"{run['task']} ({run['split']}, n={n}): mean and 95% interval"
+    quality, costs, figure = results.comparison_view(per_example, run.get("measurements") or {}, baseline,
+                                                     run["seed"], title)  # fmt: skip
     status = (
         f"**Run {run['id']}** ({run['status']}) · task `{run['task']}`, split {run['split']}, {n} examples, seed "
         f"{run['seed']} · {run['model_label']} · baseline **{baseline}** · {comparison.MULTIPLE_COMPARISONS}"
     )
-    return status, comparison.readable(quality), costs, figure, per_example
+    return status, quality, costs, figure, per_example
 
 
 def export_report(text) -> str:
@@ -138,7 +136,7 @@ def build() -> list:
         report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
         status = gr.Markdown()
         quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the first system",
-                               interactive=False, wrap=True, column_widths=QUALITY_WIDTHS)  # fmt: skip
+                               interactive=False, wrap=True, column_widths=results.QUALITY_WIDTHS)  # fmt: skip
         costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)
         chart = gr.Plot(label="Scores with 95% intervals")
         per_example = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_chars=300)

@@ -5,11 +5,11 @@ import threading
 
 import gradio as gr
 
-from modules import limits, space
+from modules import limits, paths, space
 from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
-from modules.ui import compare, finetune, icl, model_bar, quantize, rag, reasoning, runs, style
+from modules.ui import compare, finetune, icl, model_bar, quantize, rag, reasoning, runs, style, upload_cache
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
@@ -37,6 +37,7 @@ def build_demo() -> gr.Blocks:
         # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
         demo.load(runs.from_link, outputs=[tabs, *run_view], api_visibility="private")  # ?run=ID opens that run
+    upload_cache.claim_every_file(demo)  # a cached upload is used only by the session that sent it first
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
     # Beyond LAB_QUEUE_SIZE waiting jobs a new one gets Gradio's "queue is full, try again" message.
@@ -58,6 +59,8 @@ def warm_up() -> None:
 def serve(**options) -> None:
     """Launch `demo` with the lab's limits; options go to launch() (tests pass a port and prevent_thread_lock)."""
     warm_up()
+    paths.sweep_expired()  # session folders past their time, and the shared folder older versions used
+    upload_cache.start_sweeping()  # shared deployments: Gradio's upload cache by age, whether used or not
     defaults = {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

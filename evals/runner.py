@@ -15,6 +15,7 @@ from evals.tasks import Example, Task
 from modules.measure import MemoryWatch
 from modules.models import Model, get_model
 from modules.models.quantized import weight_bytes
+from modules.redaction import redact
 from modules.store import Store
 from modules.techniques import TECHNIQUES, Output, parse_system
 
@@ -42,7 +43,7 @@ class System:
             "name": self.name,
             "technique": self.technique,
             "config": asdict(self.config),
-            "model": self.model.spec,
+            "model": redact(self.model.spec),  # a server spec may name http://user:password@host
             "model_label": self.model.label,
         }
 
@@ -179,7 +180,7 @@ def compare(
         run_id = store.create_run(
             # A run may compare several variants (quantization, fine-tuning): each system records its own model
             # (describe()), and the run's model columns name all of them, in system order.
-            model_spec=" | ".join(dict.fromkeys(s.model.spec for s in systems)),
+            model_spec=" | ".join(dict.fromkeys(redact(s.model.spec) for s in systems)),
             model_label=" | ".join(dict.fromkeys(s.model.label for s in systems)),
             systems=[s.describe() for s in systems],
             task=task.name,

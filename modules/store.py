@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modules.paths import user_home
+from modules.paths import make_private, user_home
 
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
 MIGRATIONS = [
@@ -82,22 +82,40 @@ def default_store() -> "Store":
 
 
 class Store:
-    """A connection to one lab.db. Cheap to open; every write is its own committed transaction."""
+    """A connection to one lab.db. Cheap to open; every write is its own committed transaction. Until the first
+    run is written, a store whose file does not exist reads as empty and creates nothing (a visitor who only looks
+    leaves no file behind)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._open()
+            self._check_version()
+            self._open(self.path if self.path.exists() else ":memory:")
         except sqlite3.DatabaseError as error:  # not a database, damaged pages, a torn header
             raise StoreError(
                 f"The run store ({self.path.name} in LAB_HOME) cannot be read ({error}); move it away to start a "
                 "new one. The rest of the lab works without it."
             ) from None
 
-    def _open(self) -> None:
+    def _check_version(self) -> None:
+        """A file from a newer lab is refused after a read-only look: nothing in it is changed (not even WAL)."""
+        if not self.path.exists():
+            return
+        look = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = look.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            look.close()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The run store ({self.path.name} in LAB_HOME) has schema v{version}, newer than this lab "
+                f"(v{SCHEMA_VERSION}): use the newer lab, or move the file away to start a new one."
+            )
+
+    def _open(self, target: Path | str) -> None:
         # check_same_thread=False: Gradio workers share the store; SQLite serialises the writes.
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.on_disk = target != ":memory:"
+        self.db = sqlite3.connect(target, timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         self.db.execute("PRAGMA synchronous=FULL")  # a committed result survives power loss
@@ -106,16 +124,22 @@ class Store:
         self._migrate()
         self._mark_interrupted()
 
+    def _create_file(self) -> None:
+        """The first write: the file is made 0600 (its folder 0700) before SQLite opens it; SQLite gives its
+        -wal and -shm files the same mode."""
+        if self.on_disk:
+            return
+        self.db.close()
+        make_private(self.path.parent)
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # another writer may have made it: kept
+        self._check_version()
+        self._open(self.path)
+
     def close(self) -> None:
         self.db.close()
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The run store ({self.path.name} in LAB_HOME) has schema v{version}, newer than this lab "
-                f"(v{SCHEMA_VERSION}): use the newer lab, or move the file away to start a new one."
-            )
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]  # never newer: _check_version looked first
         for number in range(version, SCHEMA_VERSION):
             with self.db:
                 self.db.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;")
@@ -129,6 +153,7 @@ class Store:
 
     # ---- writes
     def create_run(self, *, model_spec, model_label, systems, task, split, limit, seed, versions, git_commit) -> int:
+        self._create_file()
         with self.db:
             cursor = self.db.execute(
                 'INSERT INTO runs (created, model_spec, model_label, systems, task, split, "limit", seed, versions,'

@@ -8,6 +8,9 @@ import pytest
 # Before anything imports huggingface_hub: an accidental hub call fails fast instead of hanging.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite loads many tiny folder and server bases and holds tiny_model for its whole session: the deployment's
+# limit (2) would drop and reload them between tests. tests/test_abuse_memory.py sets the limit where it checks it.
+os.environ.setdefault("LAB_MAX_BASES", "64")
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

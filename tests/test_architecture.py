@@ -23,6 +23,7 @@ LAYERS = [
     ("modules.measure", 2),
     ("modules.store", 1),
     ("modules.paths", 1),
+    ("modules.redaction", 1),
     ("modules.limits", 1),
     ("modules.space", 1),
     ("modules.network", 1),

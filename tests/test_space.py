@@ -167,8 +167,8 @@ def test_expired_sessions_are_swept_and_ids_cannot_climb_out(tmp_path, monkeypat
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
     monkeypatch.setenv("LAB_PER_SESSION", "1")
     with paths.in_session("old"):
-        old = paths.user_home()
-    with paths.in_session("../../etc"):
-        assert paths.user_home().parent == paths.sessions_dir()  # no way out of LAB_HOME/sessions
+        old = paths.make_private(paths.user_home())
+    with paths.in_session("../../etc"), pytest.raises(paths.SessionError):
+        paths.user_home()  # no way out of LAB_HOME/sessions: the id is refused, not rewritten
     os.utime(old, (0, 0))
     assert paths.sweep_expired() == ["old"] and not old.exists()

@@ -26,6 +26,8 @@ def _row(example_id: str) -> dict:
 
 def test_durability_settings(tmp_path):
     store = Store(tmp_path / "lab.db")
+    assert not (tmp_path / "lab.db").exists()  # nothing is written until the first run
+    store.create_run(**RUN)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30000

@@ -16,10 +16,12 @@ def task_names() -> list[str]:
 
 
 def load_task(name: str, source: str | Path | None = None) -> Task:
-    """Load a task by name. `source` replaces the hub for public sets (a folder of <split>.jsonl)."""
-    spec_path = TASKS_DIR / f"{name}.yaml"
-    if name and spec_path.is_file():
-        return read_task(name, spec_path, source)
+    """Load a task by name: a shipped task's, else one of the visitor's own uploads. A name is never a path: it is
+    looked up in those two lists, so no spelling reaches another file. `source` replaces the hub for public sets
+    (a folder of <split>.jsonl: the CLI's and the tests' option, never a visitor's)."""
+    if isinstance(name, str) and name in shipped_names():
+        return read_task(name, TASKS_DIR / f"{name}.yaml", source)
     if uploaded.exists(name):  # only when no shipped task has the name: a shipped task always wins
         return read_task(name, uploaded.task_dir(name) / uploaded.SPEC)
-    raise TaskError(f"Unknown task '{name}'. Available: {', '.join(task_names())}.")
+    shown = name[:40] + "…" if isinstance(name, str) and len(name) > 40 else name
+    raise TaskError(f"Unknown task '{shown}'. Available: {', '.join(task_names())}.")

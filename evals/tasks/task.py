@@ -16,6 +16,17 @@ def shipped_names() -> list[str]:
     return sorted(p.stem for p in TASKS_DIR.glob("*.yaml"))
 
 
+def _inside(folder: Path, relative, task_name: str, field: str) -> Path:
+    """`folder / relative`, refused unless it stays inside `folder`: a task's data and documents come only from its
+    own folder, however its YAML spells them (an absolute path, '..', a link pointing out)."""
+    if not isinstance(relative, str) or not relative:
+        raise TaskError(f"Task '{task_name}': '{field}' must name a file or folder beside its spec.")
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise TaskError(f"Task '{task_name}': '{field}' must stay inside the task's own folder.")
+    return path
+
+
 @dataclass(frozen=True)
 class Example:
     id: str
@@ -88,13 +99,15 @@ class Task:
 
 
 def read_task(name: str, spec_path: Path, source: str | Path | None = None) -> Task:
-    """The task a YAML spec describes; its data and document folders are relative to the spec's folder."""
+    """The task a YAML spec describes; its data and document folders are inside the spec's folder (checked)."""
     folder = spec_path.parent
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    if not isinstance(spec, dict) or spec.get("name") != name:
+        raise TaskError(f"Task '{name}': its spec must be a mapping whose 'name' is '{name}'.")
     if "hub" in spec:
         records = load_hub_records(name, spec["hub"], source)
     else:
-        lines = (folder / spec["data"]).read_text(encoding="utf-8").splitlines()
+        lines = _inside(folder, spec.get("data"), name, "data").read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
     if spec["answer_type"] not in ANSWER_TYPES:
         raise TaskError(f"Task '{name}': answer_type must be one of {ANSWER_TYPES}.")
@@ -118,7 +131,9 @@ def read_task(name: str, spec_path: Path, source: str | Path | None = None) -> T
         metrics=list(spec["metrics"]),
         prompt=PromptTemplate(**spec["prompt"]),
         examples=examples,
-        documents_dir=folder / spec["documents"] if spec.get("documents") else None,
-        attack_documents_dir=folder / spec["attack_documents"] if spec.get("attack_documents") else None,
+        documents_dir=_inside(folder, spec["documents"], name, "documents") if spec.get("documents") else None,
+        attack_documents_dir=_inside(folder, spec["attack_documents"], name, "attack_documents")
+        if spec.get("attack_documents")
+        else None,
         reasoning=spec.get("reasoning") or {},
     )

@@ -19,7 +19,7 @@ import yaml
 
 from evals.tasks.task import Task, read_task, shipped_names
 from modules import inputs
-from modules.paths import user_home
+from modules.paths import check_room, make_private, user_home
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 SPEC, DATA = "task.yaml", "data.jsonl"
@@ -121,6 +121,7 @@ def read_rows(source: Path) -> tuple[list[str], list[tuple[int, dict]], list[tup
     size = source.stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"{source.name} is {size:,} bytes; the limit is {MAX_BYTES:,} ({MAX_BYTES / 2**20:g} MB).")
+    check_room(size, f"Storing {source.name}")  # the stored task is about the file's size
     data = source.read_bytes()
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is dropped
@@ -318,7 +319,7 @@ def make_spec(name: str, file_name: str, records: list[dict], description: str, 
 
 def _write(target: Path, spec: dict, records: list[dict]) -> None:
     """Write into a temporary folder beside the target, then rename it into place: a task is whole or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
     try:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

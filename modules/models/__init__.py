@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import torch
 
-from modules.models import adapters, quantized, remote, zero_gpu
+from modules.models import adapters, memory, quantized, remote, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
@@ -26,8 +26,11 @@ __all__ = [
 _loaded: OrderedDict[str, Model] = OrderedDict()
 _load_lock = threading.RLock()  # re-entered: a variant loads its base
 # Variants kept loaded; the least recently used beyond this are dropped (each can be a full copy of the weights:
-# ~540 MB for the embedded model in fp32). Bases are kept; a job still using a dropped variant keeps its copy.
+# ~540 MB for the embedded model in fp32). A job still using a dropped model keeps its copy until it ends.
 MAX_VARIANTS = int(os.environ.get("LAB_MAX_VARIANTS", "4"))
+# Bases other than the shipped one (DEFAULT_SPEC, the embedded model) kept loaded: folders, hub ids, servers. The least
+# recently used beyond this are dropped with their variants (a hub model can be GBs; visitors name them freely).
+MAX_BASES = int(os.environ.get("LAB_MAX_BASES", "2"))
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -39,14 +42,29 @@ def default_device() -> tuple[torch.device, torch.dtype]:
 
 def get_model(spec: str = DEFAULT_SPEC) -> Model:
     """The one shared Model for `spec`, loaded on first call. Raises ModelLoadError with a user message."""
-    parsed = ModelSpec.parse(spec or DEFAULT_SPEC)
-    key = _key(parsed)
+    return _get(ModelSpec.parse(spec or DEFAULT_SPEC))
+
+
+def _get(spec: ModelSpec) -> Model:
+    """get_model for a parsed spec (a variant's base keeps the spelling its user typed, for messages)."""
+    key = _key(spec)
     with _load_lock:
-        if key not in _loaded:
-            _loaded[key] = _load(parsed)
-            _evict_variants()
+        model = _loaded.get(key)
+        if model is None:
+            model = _loaded[key] = _load(spec)
+            memory.release(collect=_evict(keep=key))  # evicted models; the copy a variant was made from
         _loaded.move_to_end(key)
-        return _loaded[key]
+        return model
+
+
+def is_loaded(spec: str) -> bool:
+    """Whether `spec`, however it is spelled, is loaded (for this session, where it is an adapter)."""
+    try:
+        key = _key(ModelSpec.parse(spec or DEFAULT_SPEC))
+    except ModelLoadError:
+        return False
+    with _load_lock:
+        return key in _loaded
 
 
 def _key(spec: ModelSpec) -> str:
@@ -56,12 +74,28 @@ def _key(spec: ModelSpec) -> str:
     return f"{spec}{SESSION_MARK}{session}" if session else str(spec)
 
 
-def _evict_variants() -> None:
-    parsed = {key: ModelSpec.parse(key.partition(SESSION_MARK)[0]) for key in _loaded}
-    bases = {id(_loaded[key]) for key, spec in parsed.items() if not spec.is_variant}
-    variants = [key for key, spec in parsed.items() if spec.is_variant and id(_loaded[key]) not in bases]
-    for spec in variants[: max(0, len(variants) - MAX_VARIANTS)]:  # oldest first
-        del _loaded[spec]
+def _shipped_bases() -> set[str]:
+    try:
+        return {EMBEDDED_SPEC, ModelSpec.parse(DEFAULT_SPEC).base}
+    except ModelLoadError:  # a malformed LAB_MODEL fails where it is loaded, not here
+        return {EMBEDDED_SPEC}
+
+
+def _evict(keep: str) -> bool:
+    """Drop the least recently used beyond the limits: bases beyond MAX_BASES (with their variants), then variants
+    beyond MAX_VARIANTS. `keep`, just asked for, stays whatever the limits. Whether any was dropped."""
+    specs = {key: ModelSpec.parse(key.partition(SESSION_MARK)[0]) for key in _loaded}
+    by_use = dict.fromkeys(spec.base for spec in reversed(specs.values()))  # newest first; a variant uses its base
+    extra = [base for base in by_use if base not in _shipped_bases()][max(MAX_BASES, 1) :]  # keep's base is first
+    dropped = {key for key, spec in specs.items() if spec.base in extra}
+    kept = [key for key in specs if key not in dropped]
+    bases = {id(_loaded[key]) for key in kept if not specs[key].is_variant}  # an fp32 'variant' may be its base
+    variants = [key for key in kept if specs[key].is_variant and id(_loaded[key]) not in bases]
+    dropped.update(variants[: max(0, len(variants) - MAX_VARIANTS)])  # oldest first
+    dropped.discard(keep)
+    for key in dropped:
+        del _loaded[key]
+    return bool(dropped)
 
 
 def _load(spec: ModelSpec) -> Model:
@@ -73,14 +107,14 @@ def _load(spec: ModelSpec) -> Model:
             )
         return remote.load(spec.base)
     if spec.quant:
-        return quantized.build(get_model(str(spec.with_quant(None))), quantized.parse(spec.quant))
+        return quantized.build(_get(spec.with_quant(None)), quantized.parse(spec.quant))
     if spec.adapter:
-        return adapters.load_variant(get_model(spec.base), spec.adapter)
+        return adapters.load_variant(_get(spec.with_adapter(None)), spec.adapter)
     device, dtype = default_device()
     if spec.base == EMBEDDED_SPEC:
         hf, tokenizer, label = load_embedded(device, dtype)
     else:
-        hf, tokenizer, label = load_pretrained(spec.base, device, dtype)
+        hf, tokenizer, label = load_pretrained(spec.base, device, dtype, shown=spec.shown)
     model = Model(spec.base, label, hf, tokenizer)
     model.warm_up()  # compiles the fast decoding path's common shapes (CUDA); nothing on the eager path
     return model
@@ -98,7 +132,10 @@ def loaded_specs() -> list[str]:
             if SESSION_MARK not in key or key.partition(SESSION_MARK)[2] == mine]  # fmt: skip
 
 
-def forget(spec: str) -> None:
-    """Drop a loaded model (a deleted adapter's variant, a freed precision variant) so its memory can be freed."""
+def forget(*specs: str) -> list[str]:
+    """Drop loaded models (a deleted adapter's variant, freed precision variants) and give their memory back to the
+    system; the specs that were loaded. A job still running on one frees its copy when it ends."""
     with _load_lock:
-        _loaded.pop(_key(ModelSpec.parse(spec)), None)
+        dropped = [spec for spec in specs if _loaded.pop(_key(ModelSpec.parse(spec)), None) is not None]
+        memory.release()
+    return dropped

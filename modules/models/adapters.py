@@ -19,7 +19,7 @@ from torch import nn
 
 from modules.models.model import Model
 from modules.models.spec import variant_spec
-from modules.paths import user_home
+from modules.paths import check_room, make_private, user_home
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 META = "lab.json"
@@ -45,7 +45,9 @@ def asset_dir(name: str) -> Path:
 def save(name: str, net: nn.Module, meta: dict) -> Path:
     """Write weights + lab.json into a temp folder, then rename it into place (replacing an older asset)."""
     target = asset_dir(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    tensors = net.parameters() if meta["method"] == "full" else (p for p in net.parameters() if p.requires_grad)
+    check_room(sum(t.numel() * t.element_size() for t in tensors), f"Saving adapter '{name}'")
+    make_private(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=target.parent))
     try:
         if meta["method"] == "full":

@@ -7,6 +7,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from modules.models.errors import ModelLoadError
+from modules.models.spec import local_folder
 from modules.network import hub_reachable
 
 log = logging.getLogger("lab")
@@ -21,12 +22,14 @@ def failure_message(spec: str) -> str:
     )
 
 
-def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype):
-    """(hf model, tokenizer, label) for a local folder or a hub id; clear errors otherwise."""
-    is_local = Path(spec).expanduser().is_dir()
-    source = str(Path(spec).expanduser()) if is_local else spec
+def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype, shown: str | None = None):
+    """(hf model, tokenizer, label) for a local folder or a hub id; clear errors otherwise. `shown`: the spec as the
+    user typed it, for the message (a folder's spec is its resolved path, which must not tell that it exists)."""
+    folder = local_folder(spec)
+    is_local = folder is not None
+    source = str(folder) if is_local else spec
     if not is_local and not hub_reachable():
-        raise ModelLoadError(failure_message(spec))
+        raise ModelLoadError(failure_message(shown or spec))
     try:
         config = AutoConfig.from_pretrained(source)
         model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
@@ -34,6 +37,6 @@ def load_pretrained(spec: str, device: torch.device, dtype: torch.dtype):
         model = model_class.from_pretrained(source, dtype=dtype).to(device)
     except (OSError, ValueError, KeyError) as error:
         log.warning("model %r failed to load: %s", spec[:200], error)
-        raise ModelLoadError(failure_message(spec)) from None
+        raise ModelLoadError(failure_message(shown or spec)) from None
     precision = str(dtype).removeprefix("torch.").replace("float32", "fp32").replace("bfloat16", "bf16")
     return model, tokenizer, f"{Path(spec).name if is_local else spec} ({precision})"

@@ -2,10 +2,11 @@
 
 The server is LAB_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1), or named in the spec: 'openai:<model>@<url>'. The
 API key is read from LAB_OPENAI_API_KEY (or OPENAI_API_KEY) when a request is sent, and nowhere else: it is never
-part of a spec, a label, a stored run, an export or an error message. Requests run concurrently, at most
-LAB_OPENAI_CONCURRENCY (default 4) in flight, so a server with continuous batching batches them; each streams, so
-live columns fill and a Stop closes the requests in flight. Retries with backoff on 429 and 5xx; clear errors for a
-server that is down, a wrong model name, a refused key and a prompt over the context.
+part of a spec, a label, a stored run, an export or an error message; nor is a user:password@ in the URL (labels,
+info and messages show the URL without it; a server's own words pass through modules/redaction.py). Requests run
+concurrently, at most LAB_OPENAI_CONCURRENCY (default 4) in flight, so a server with continuous batching batches
+them; each streams, so live columns fill and a Stop closes the requests in flight. Retries with backoff on 429 and
+5xx; clear errors for a server that is down, a wrong model name, a refused key and a prompt over the context.
 """
 
 import json
@@ -22,10 +23,10 @@ import httpx
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
 from modules.paths import per_session
+from modules.redaction import KEY_VARIABLES, redact, url_without_credentials
 
 PREFIX = "openai:"
 URL_MARK = "@"
-KEY_VARIABLES = ("LAB_OPENAI_API_KEY", "OPENAI_API_KEY")
 RETRIES = 3  # attempts for a 429 / 5xx / dropped connection; waits 0.5 s, then 1 s
 BACKOFF_S = 0.5
 RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -48,7 +49,7 @@ def endpoint(base: str) -> tuple[str, str]:
     model, _, url = base.removeprefix(PREFIX).partition(URL_MARK)
     model, url = model.strip(), (url.strip() or os.environ.get("LAB_OPENAI_BASE_URL", "")).rstrip("/")
     if not model:
-        raise ModelLoadError(f"'{base[:80]}' names no model: use openai:<model name as the server knows it>.")
+        raise ModelLoadError(f"'{redact(base)[:80]}' names no model: use openai:<model name as the server knows it>.")
     if not url:
         raise ModelLoadError(
             f"No server for '{PREFIX}{model[:60]}': set LAB_OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1), "
@@ -57,7 +58,7 @@ def endpoint(base: str) -> tuple[str, str]:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ModelLoadError(
-            f"The server address must be an http(s) URL such as http://host:8000/v1, got '{url[:80]}'."
+            f"The server address must be an http(s) URL such as http://host:8000/v1, got '{redact(url)[:80]}'."
         )
     allowed = os.environ.get("LAB_OPENAI_BASE_URL", "").rstrip("/")
     if per_session() and url != allowed and os.environ.get("LAB_ALLOW_REMOTE_URLS") != "1":
@@ -81,7 +82,7 @@ def load(base: str) -> "RemoteModel":
     names = [entry.get("id") for entry in listed.get("data", [])]
     if names and model not in names:
         raise ModelLoadError(
-            f"The server at {url} does not serve '{model[:60]}'; it serves: {', '.join(map(str, names[:10]))}."
+            redact(f"The server at {url} does not serve '{model[:60]}'; it serves: {', '.join(map(str, names[:10]))}.")
         )
     card = next((entry for entry in listed.get("data", []) if entry.get("id") == model), {})
     context = card.get("max_model_len") or (card.get("meta") or {}).get("n_ctx_train")
@@ -89,7 +90,8 @@ def load(base: str) -> "RemoteModel":
 
 
 def _request(method: str, address: str, server: str, body: dict | None = None) -> dict:
-    """One JSON request with retries; errors say what went wrong in words (never the key)."""
+    """One JSON request with retries; errors say what went wrong in words (never the key or URL credentials)."""
+    server = url_without_credentials(server)
     for attempt in range(RETRIES):
         try:
             response = httpx.request(method, address, json=body, headers=_headers(), timeout=_timeout())
@@ -110,14 +112,16 @@ def _request(method: str, address: str, server: str, body: dict | None = None) -
 
 
 def _error(response: httpx.Response, server: str) -> Exception:
-    """A user message for an HTTP error: refused key, unknown model, prompt too long, or the server's own words."""
+    """A user message for an HTTP error: refused key, unknown model, prompt too long, or the server's own words (which
+    may echo the request's headers: redacted)."""
+    server = url_without_credentials(server)
     try:
         detail = response.json()
         detail = detail.get("error", detail) if isinstance(detail, dict) else detail
         detail = detail.get("message", detail) if isinstance(detail, dict) else detail
     except ValueError:
         detail = response.text
-    detail = " ".join(str(detail).split())[:300]
+    detail = redact(" ".join(str(detail).split()))[:300]
     if response.status_code in (401, 403):
         return ModelLoadError(
             f"The server at {server} refused the request ({response.status_code}): set a valid key in "
@@ -142,11 +146,12 @@ class RemoteModel:
 
     def __init__(self, spec: str, model: str, url: str, context_length: int):
         self.spec, self.model, self.url, self.context_length = spec, model, url, context_length
-        self.label = f"{model} at {urlparse(url).netloc} (OpenAI-compatible server)"
+        self.shown = url_without_credentials(url)  # self.url may hold user:password@; only this one is ever shown
+        self.label = redact(f"{model} at {urlparse(self.shown).netloc} (OpenAI-compatible server)")
         self.generated = (0, 0.0)
 
     def info(self) -> dict:
-        return {"spec": self.spec, "label": self.label, "parameters": None, "device": f"remote: {self.url}",
+        return {"spec": redact(self.spec), "label": self.label, "parameters": None, "device": f"remote: {self.shown}",
                 "dtype": "the server's", "context_length": self.context_length, "chat_template": True,
                 "decode": self.decode_path, "decode_reason": "the server decodes", "warm_up_s": None,
                 "concurrency": concurrency()}  # fmt: skip
@@ -274,11 +279,11 @@ class RemoteModel:
                     text, chunks, usage, answered = self._read(response, index, ended, report)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as error:
                 if attempt == RETRIES - 1 or any(event is not None and event.is_set() for event in ended):
-                    raise ValueError(f"Lost the server at {self.url} ({type(error).__name__}).") from None
+                    raise ValueError(f"Lost the server at {self.shown} ({type(error).__name__}).") from None
                 time.sleep(BACKOFF_S * 2**attempt)
                 continue
             except httpx.TimeoutException:
-                raise ValueError(f"The server at {self.url} did not answer within {_timeout().read:.0f} s.") from None
+                raise ValueError(f"The server at {self.shown} did not answer within {_timeout().read:.0f} s.") from None
             if not answered and not any(event is not None and event.is_set() for event in ended):
                 # An empty stream: some servers (llama-cpp-python) fail a streamed request silently, e.g. a prompt
                 # over the context; asked again without streaming, they say why (or answer).
@@ -294,7 +299,7 @@ class RemoteModel:
                 params=params.to_dict(),
                 decode=self.decode_path,
             )
-        raise ValueError(f"The server at {self.url} kept answering with errors after {RETRIES} attempts.")
+        raise ValueError(f"The server at {self.shown} kept answering with errors after {RETRIES} attempts.")
 
     @staticmethod
     def _read(response: httpx.Response, index: int, ended, report) -> tuple[str, int, dict | None, bool]:
@@ -312,7 +317,7 @@ class RemoteModel:
             chunk, answered = json.loads(data), True
             if chunk.get("error"):
                 error = chunk["error"]
-                raise ValueError(f"The server stopped with an error: {str(error.get('message', error))[:300]}")
+                raise ValueError(f"The server stopped with an error: {redact(error.get('message', error))[:300]}")
             usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content") or ""

@@ -2,8 +2,10 @@
 '<base>+adapter:<name>+quant:<precision>' (the precision applies to the adapted model)."""
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from modules.models.embedded import EMBEDDED_SPEC
 from modules.models.errors import ModelLoadError
 
 ADAPTER_MARK = "+adapter:"  # a saved fine-tune (LAB_HOME/adapters/<name>) on its base: modules/models/adapters.py
@@ -17,11 +19,14 @@ class ModelSpec:
     base: str
     adapter: str | None = None
     quant: str | None = None
+    # The base as it was typed, for messages only: a folder's resolved path must not tell a visitor it exists.
+    typed: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> "ModelSpec":
         """' smollm2-135m +quant: bf16 ' -> ModelSpec('smollm2-135m', quant='bf16'); str() gives the one canonical
-        form, so a registry keyed on it holds one model per variant, however the spec was typed."""
+        form, so a registry keyed on it holds one model per variant, however the spec was typed (a local folder as
+        its resolved absolute path: './m', 'm/' and '/abs//m' are one model)."""
         if len(text or "") > MAX_SPEC_CHARS:
             raise ModelLoadError(f"A model spec has at most {MAX_SPEC_CHARS} characters; this one has {len(text):,}.")
         base, *rest = _MARK.split((text or "").strip())
@@ -36,12 +41,17 @@ class ModelSpec:
             )
         if any(not value for value in parts.values()):
             raise ModelLoadError(f"The model spec '{text}' has an empty adapter name or precision.")
-        return cls(base.strip(), parts.get("adapter"), parts.get("quant"))
+        return cls(canonical_base(base.strip()), parts.get("adapter"), parts.get("quant"), typed=base.strip())
 
     def __str__(self) -> str:
         adapter = f"{ADAPTER_MARK}{self.adapter}" if self.adapter else ""
         quant = f"{QUANT_MARK}{self.quant}" if self.quant else ""
         return f"{self.base}{adapter}{quant}"
+
+    @property
+    def shown(self) -> str:
+        """The base as the user typed it (messages echo this, never a resolved path)."""
+        return self.typed or self.base
 
     @property
     def is_variant(self) -> bool:
@@ -52,6 +62,22 @@ class ModelSpec:
 
     def with_quant(self, precision: str | None) -> "ModelSpec":
         return replace(self, quant=precision)
+
+
+def local_folder(base: str) -> Path | None:
+    """The folder `base` names on this machine, or None (a hub id, a server, a path that is no folder)."""
+    try:
+        folder = Path(base).expanduser()
+        return folder if folder.is_dir() else None
+    except (OSError, RuntimeError, ValueError):  # a name too long, '~nobody', a NUL byte: no folder either
+        return None
+
+
+def canonical_base(base: str) -> str:
+    """An existing local folder -> its resolved absolute path; anything else (the embedded model, a hub id, a
+    server) as it is. hub.load_pretrained makes the same folder test, so the key names what loads."""
+    folder = None if base == EMBEDDED_SPEC else local_folder(base)
+    return str(folder.resolve()) if folder else base
 
 
 def variant_spec(base_spec: str, adapter: str | None = None, quant: str | None = None) -> str:

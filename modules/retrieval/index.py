@@ -7,6 +7,7 @@ restart re-embeds nothing and an edited document re-embeds only its own changed 
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modules.paths import user_home
+from modules.paths import check_room, make_private, user_home
 from modules.retrieval import dense
 from modules.retrieval.chunking import Chunk, chunk_characters
 from modules.retrieval.hybrid import reciprocal_rank_fusion
@@ -38,12 +39,17 @@ class Hit:
     rank: int
 
 
+INDEX_NAME = re.compile(r"^(_task-)?[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")  # a collection's name, or a task's index
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class CollectionIndex:
     def __init__(self, name: str, chunk_size: int = 600, overlap: int = 100, embedder: str = dense.EMBEDDED_EMBEDDER):
+        if not isinstance(name, str) or not INDEX_NAME.match(name):  # a name, never a path: it names a folder
+            raise ValueError(f"An index is named by a collection or '_task-<task>', not '{str(name)[:40]}'.")
         self.name, self.chunk_size, self.overlap, self.embedder = name, chunk_size, overlap, embedder
         self.folder = user_home() / "collections" / name / "index"
         self.chunks: list[Chunk] = []
@@ -101,7 +107,8 @@ class CollectionIndex:
 
     def _save(self) -> None:
         """Write to a temp folder and rename it into place: a crash never leaves a half-written index."""
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        check_room(self.vectors.nbytes + sum(len(c.text) for c in self.chunks), f"The index of '{self.name}'")
+        make_private(self.folder.parent)
         staging = Path(tempfile.mkdtemp(prefix=".index-", dir=self.folder.parent))
         try:
             lines = [json.dumps(asdict(c) | {"digest": _digest(c.text)}) for c in self.chunks]

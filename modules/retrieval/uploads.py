@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modules.limits import session_upload_bytes
-from modules.paths import user_home
+from modules.paths import check_room, make_private, user_home
 from modules.retrieval.index import Document
 
 KINDS = {".txt": "text", ".md": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -137,6 +137,7 @@ def save_uploads(
                                           "documents; delete a collection first"))  # fmt: skip
             continue
         try:
+            check_room(size, f"Storing {safe}")  # every byte the session keeps, not only documents
             text = extract_text(safe, data.read_bytes() if isinstance(data, Path) else data)
         except ValueError as error:
             report.rejected.append((name, str(error)))
@@ -147,7 +148,7 @@ def save_uploads(
 
 
 def _write_atomically(folder: Path, name: str, text: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private(folder)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():  # belt and braces: safe_filename already removed folders
         raise ValueError(f"refusing to write outside the collection: {name}")

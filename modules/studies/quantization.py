@@ -1,7 +1,6 @@
 """The quantization comparison: build each precision variant, measure size / speed / perplexity, score it through
 the runner next to fp32, and rank components by the quality they lose."""
 
-import gc
 import statistics
 import threading
 from collections.abc import Callable
@@ -41,21 +40,22 @@ def variant(base: Model, name: str) -> Model:
     return get_model(variant_spec(base.spec, quant=name))
 
 
-def loaded_variants(base_spec: str) -> list[str]:
-    """Precision names of the loaded variants of `base_spec` (not the base's own precision: that is the base)."""
-    base = ModelSpec.parse(base_spec)
-    specs = [ModelSpec.parse(spec) for spec in loaded_specs()]
+def loaded_variants(spec: str) -> list[str]:
+    """Precision names of the loaded variants of `spec`'s base (`spec` itself may be one of them; the base's own
+    precision is the base, not a variant)."""
+    base = ModelSpec.parse(spec).with_quant(None)
+    specs = [ModelSpec.parse(loaded) for loaded in loaded_specs()]
     own = {"fp32"}  # never a separate copy: the base itself on a CPU, never built on CUDA
     if str(base) in loaded_specs():
         own.add(quantized.own_precision(get_model(str(base))))
-    return [spec.quant for spec in specs if spec.quant and spec.quant not in own and spec.with_quant(None) == base]
+    return [s.quant for s in specs if s.quant and s.quant not in own and s.with_quant(None) == base]
 
 
-def free(base_spec: str, names: list[str]) -> None:
-    for name in names:
-        if name != "fp32":
-            forget(variant_spec(base_spec, quant=name))
-    gc.collect()
+def free(spec: str, names: list[str]) -> list[str]:
+    """Drop these precision variants of `spec`'s base and give their memory back; the names that were loaded."""
+    base = ModelSpec.parse(spec).with_quant(None)
+    specs = {str(base.with_quant(name)): name for name in names if name != "fp32"}
+    return [specs[dropped] for dropped in forget(*specs)]
 
 
 def compare_variants(

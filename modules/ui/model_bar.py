@@ -4,13 +4,13 @@ import os
 
 import gradio as gr
 
-from modules.models import DEFAULT_SPEC, Model, get_model, loaded_specs
+from modules.models import DEFAULT_SPEC, Model, get_model, is_loaded
 from modules.ui.errors import user_errors
 
 
 def load_model(spec: str, progress: gr.Progress | None = None) -> Model:
     """The shared model for `spec`; shows progress while a first load (or GGUF conversion) runs."""
-    if progress is not None and spec not in loaded_specs():
+    if progress is not None and not is_loaded(spec):
         progress(0.1, desc=f"Loading {spec} (first use; the embedded model converts its GGUF once, ~20 s)")
     with user_errors():
         return get_model(spec)
@@ -29,7 +29,7 @@ def describe(model: Model) -> str:
 
 
 def initial_text(spec: str = DEFAULT_SPEC) -> str:
-    if spec in loaded_specs():
+    if is_loaded(spec):
         return describe(get_model(spec))
     if os.environ.get("LAB_WARM_MODEL", "0").lower() in ("1", "true", "yes"):
         return f"**Model:** `{spec}` (loading at start-up; reload the page to see it ready)"

@@ -141,11 +141,13 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
 
 
 def free_variants(spec):
-    """Forget this base's precision variants; loads nothing (a base never loaded has none)."""
+    """Forget the precision variants of this session's base, the session's own model too when it is one; loads
+    nothing (a base never loaded has none)."""
     with user_errors():
-        names = quantization.loaded_variants(spec)
-        quantization.free(spec, names)
-    return f"Freed {len(names)} variant(s): {', '.join(names) or 'none were loaded'}."
+        freed = quantization.free(spec, quantization.loaded_variants(spec))
+        own = ModelSpec.parse(spec).quant
+    note = f" This session's model ({own}) was one of them: its next use builds it again." if own in freed else ""
+    return f"Freed {len(freed)} variant(s): {', '.join(freed) or 'none were loaded'}.{note}"
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:

@@ -14,7 +14,8 @@ EPHEMERAL = Path("/tmp/llm-technique-lab")  # lost when the Space restarts
 # Per-visitor quotas on a shared Space (modules/limits.py reads them): small enough that one visitor cannot take
 # the machine for long, large enough for every tab's defaults.
 QUOTAS = {"LAB_MAX_NEW_TOKENS": "512", "LAB_MAX_TRAIN_STEPS": "60", "LAB_SESSION_UPLOAD_MB": "20",
-          "LAB_UPLOAD_MAX_MB": "5", "LAB_QUEUE_SIZE": "32", "LAB_SESSION_TTL_HOURS": "24"}  # fmt: skip
+          "LAB_SESSION_DISK_MB": "2048", "LAB_UPLOAD_MAX_MB": "5", "LAB_QUEUE_SIZE": "32",
+          "LAB_SESSION_TTL_HOURS": "24"}  # fmt: skip
 
 
 def on_zero_gpu() -> bool:

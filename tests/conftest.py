@@ -9,7 +9,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The suite loads many tiny folder and server bases and holds tiny_model for its whole session: the deployment's
-# limit (2) would drop and reload them between tests. tests/test_abuse_memory.py sets the limit where it checks it.
+# limit (2) would drop and reload them between tests. tests/test_abuse.py sets the limit where it checks it.
 os.environ.setdefault("LAB_MAX_BASES", "64")
 
 CHAT_TEMPLATE = (

@@ -8,7 +8,7 @@ import psutil
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
-from modules.models import decoding, zero_gpu
+from modules.models import decoding, interrupt, zero_gpu
 from modules.models.generation import Generation, GenerationParams
 from modules.paths import current_session
 
@@ -162,7 +162,9 @@ class Model:
         """Generate for every prompt, batched; results come back in the order of `prompts`.
 
         on_text: called after each decoding step with {prompt index: text so far} (for live columns).
-        stop: when set, every row ends after the current step (a Stop button); partial texts are returned.
+        stop: when set, every row ends after the current step (a Stop button); partial texts are returned. Set during
+        the prompt's pass (prefill: seconds on a CPU), it ends that pass before its next layer: the batch's rows,
+        and any batch after it, come back with no new tokens and empty text.
         """
         params = params or GenerationParams()
         if zero_gpu.active():  # ZeroGPU: the batches run in GPU slots of a worker process
@@ -187,7 +189,8 @@ class Model:
                 generations = decoding.on_decode_thread(
                     self.decode_path, lambda ids=ids, report=report: self._generate_batch(ids, params, report, stop)
                 )
-                self._count(generations)
+                if any(g.new_tokens for g in generations):  # a batch cut in its prefill made nothing to count
+                    self._count(generations)
                 if report is not None:  # the batch's final texts: live reports are throttled, this one never is
                     report([g.text for g in generations])
                 for i, generation in zip(batch, generations):
@@ -212,13 +215,46 @@ class Model:
     def _generate_batch(
         self, batch_ids: list[list[int]], params: GenerationParams, report=None, stop=None
     ) -> list[Generation]:
+        started = time.perf_counter()
+        if stop is not None and stop.is_set():  # stopped before this batch began: nothing runs
+            return self._cut_batch(batch_ids, params, 0.0)
+        # Stop inside the prompt's pass: a check before every layer (model forward pre-hooks), taken off again by
+        # StopOnEvent after the first step, so decoding steps run without them (and compiled steps never hold them).
+        checks = interrupt.LayerChecks(self.hf, stop).install() if stop is not None else None
+        try:
+            output, start = self._run_generate(batch_ids, params, report, stop, checks)
+        except interrupt.Stopped:
+            return self._cut_batch(batch_ids, params, time.perf_counter() - started)
+        finally:
+            if checks is not None:
+                checks.remove()
+        latency = time.perf_counter() - started
+        # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
+        new = output[: len(batch_ids), start:]
+        results = []
+        for row, ids in zip(new.tolist(), batch_ids):
+            generated = _until_eos(row, self._eos_ids())
+            results.append(
+                Generation(
+                    text=self.tokenizer.decode(generated, skip_special_tokens=True).strip(),
+                    prompt_tokens=len(ids),
+                    new_tokens=len(generated) + (len(generated) < len(row)),  # the eos counts as work
+                    latency_s=latency,
+                    batch_size=len(batch_ids),
+                    params=params.to_dict(),
+                    decode=self.decode_path,
+                )
+            )
+        return results
+
+    def _run_generate(self, batch_ids, params, report, stop, checks) -> tuple[torch.Tensor, int]:
+        """transformers' generate over one batch: (its output ids, where the new tokens begin in them)."""
         options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
         if params.do_sample:
             options |= {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
             torch.manual_seed(params.seed)
         else:
             options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
-        started = time.perf_counter()
         rows = len(batch_ids)
         if self.decode_path == decoding.EAGER:
             inputs = self._inputs_with_shared_prefix(batch_ids)
@@ -235,31 +271,21 @@ class Model:
         if report is not None:
             criteria.append(ReportText(self.tokenizer, start, lambda texts: report(texts[:rows])))
         if stop is not None:
-            criteria.append(StopOnEvent(stop))
+            criteria.append(StopOnEvent(stop, after_first_step=checks.remove if checks is not None else None))
         options["stopping_criteria"] = criteria
         options |= {"pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": self._eos_ids()}
         if self.soft_prompt:
-            output = self._soft_prompt_generate(inputs, options)
-        else:
-            output = self.hf.generate(**inputs, **options)
-        latency = time.perf_counter() - started
-        # Decoder-only outputs repeat the prompt; seq2seq outputs start with the decoder start token.
-        new = output[:rows, start:]
-        results = []
-        for row, ids in zip(new.tolist(), batch_ids):
-            generated = _until_eos(row, self._eos_ids())
-            results.append(
-                Generation(
-                    text=self.tokenizer.decode(generated, skip_special_tokens=True).strip(),
-                    prompt_tokens=len(ids),
-                    new_tokens=len(generated) + (len(generated) < len(row)),  # the eos counts as work
-                    latency_s=latency,
-                    batch_size=rows,
-                    params=params.to_dict(),
-                    decode=self.decode_path,
-                )
-            )
-        return results
+            return self._soft_prompt_generate(inputs, options), start
+        return self.hf.generate(**inputs, **options), start
+
+    def _cut_batch(self, batch_ids: list[list[int]], params: GenerationParams, seconds: float) -> list[Generation]:
+        """A batch that Stop ended before its first new token: empty texts, no new tokens (callers that see the
+        Stop event set treat it like any stopped batch: the runner drops the chunk, the tabs show Stopped)."""
+        return [
+            Generation(text="", prompt_tokens=len(ids), new_tokens=0, latency_s=seconds, batch_size=len(batch_ids),
+                       params=params.to_dict(), decode=self.decode_path)
+            for ids in batch_ids
+        ]  # fmt: skip
 
     def _soft_prompt_generate(self, inputs: dict, options: dict) -> torch.Tensor:
         """[soft prompt; input] embeddings through the base model's own generate. peft's generate misplaces the
@@ -346,12 +372,16 @@ class ReportText(StoppingCriteria):
 
 
 class StopOnEvent(StoppingCriteria):
-    """Stops every row once the event is set: a Stop button ends generation within one decoding step."""
+    """Stops every row once the event is set: a Stop button ends generation within one decoding step.
+    after_first_step() runs once, after the prefill (model.py takes the per-layer Stop checks off there)."""
 
-    def __init__(self, event: threading.Event):
-        self.event, self.running = event, None
+    def __init__(self, event: threading.Event, after_first_step: Callable[[], None] | None = None):
+        self.event, self.running, self.after_first_step = event, None, after_first_step
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        if self.after_first_step is not None:
+            self.after_first_step, after = None, self.after_first_step
+            after()
         if self.event.is_set():
             return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if self.running is None:  # made once: no new device tensor at every step

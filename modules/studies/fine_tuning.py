@@ -18,7 +18,7 @@ from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import user_home
 from modules.store import default_store
 from modules.techniques import prompting
-from modules.training import data, finetune, trainer
+from modules.training import checkpoint, data, finetune, trainer
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 REFERENCE = references.COURSE_LAB_2  # published figures (another model and dataset): shown, never mixed in
@@ -143,6 +143,8 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
             "time / step (s)": result.seconds_per_step, "peak extra memory (MB)": result.peak_memory_mb,
             "optimizer state (MB)": result.optimizer_state_mb, "saved size (MB)": None, "asset": None,
             "stopped": result.stopped, "losses": result.losses,
+            # where Resume continues (a full fine-tune stopped between checkpoints: its last periodic one)
+            "resume step": int(result.checkpoint.name.removeprefix(checkpoint.PREFIX)) if result.checkpoint else 0,
         }  # fmt: skip
         if not result.stopped:
             asset = f"{settings.name}-{method}"
@@ -237,7 +239,7 @@ def cost_table(costs: list[dict]) -> pd.DataFrame:
     """The cost rows of the trained methods (losses are plotted, not tabled), rounded for reading."""
     if not costs:
         return pd.DataFrame()
-    table = pd.DataFrame([{k: v for k, v in row.items() if k != "losses"} for row in costs])
+    table = pd.DataFrame([{k: v for k, v in row.items() if k not in ("losses", "resume step")} for row in costs])
     table = table[["asset", *[c for c in table if c != "asset"]]]  # the saved name first: it was clipped last
     return table.round({"trainable %": 3, "time / step (s)": 2, "peak extra memory (MB)": 0, "optimizer state (MB)": 2,
                         "saved size (MB)": 2, "final loss": 4})  # fmt: skip

@@ -1,18 +1,22 @@
 """Training checkpoints written atomically: a folder named checkpoint-<step> exists only once it is complete.
 
 Everything is written into a hidden temp folder beside it and renamed into place in one step, so a crash or
-a kill during the save leaves only a temp folder, which loading ignores and the next save removes.
+a kill during the save leaves only a temp folder, which loading ignores and the next save removes. A save given
+the Stop event is abandoned the same way when Stop is pressed while it writes.
 """
 
 import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from modules.paths import check_room, make_private
 
 PREFIX = "checkpoint-"
 
@@ -23,15 +27,37 @@ def trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().contiguous() for name, p in net.named_parameters() if p.requires_grad}
 
 
-def save(folder: Path, step: int, net: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> Path:
-    """Write checkpoint-<step> atomically and delete the older ones; returns its path."""
-    folder.mkdir(parents=True, exist_ok=True)
+def save(
+    folder: Path,
+    step: int,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict,
+    stop: threading.Event | None = None,
+) -> Path | None:
+    """Write checkpoint-<step> atomically and delete the older ones; returns its path.
+
+    stop: checked between the files and their syncs; once set, the save is abandoned and None returned (the older
+    checkpoints stay). A full fine-tune's checkpoint is ~1.6 GB for SmolLM2-135M: Stop must not wait for all of it.
+    """
+    trainable = sum(p.numel() * p.element_size() for p in net.parameters() if p.requires_grad)
+    replaced = sum(f.stat().st_size for f in folder.glob(f"{PREFIX}*/*") if f.is_file())  # deleted after this one
+    check_room(3 * trainable - replaced, "A training checkpoint")  # weights + AdamW's two moments
+    make_private(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{PREFIX}{step}-", dir=folder))
+    writes = (
+        lambda: save_file(trainable_state(net), str(staging / "trainable.safetensors")),
+        lambda: torch.save(optimizer.state_dict(), staging / "optimizer.pt"),
+        lambda: (staging / "state.json").write_text(json.dumps(state | {"step": step})),
+    )
     try:
-        save_file(trainable_state(net), str(staging / "trainable.safetensors"))
-        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-        (staging / "state.json").write_text(json.dumps(state | {"step": step}))
+        for write in writes:
+            if stop is not None and stop.is_set():
+                return None
+            write()
         for path in staging.iterdir():  # on disk before the rename makes the folder visible
+            if stop is not None and stop.is_set():
+                return None
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
         target = folder / f"{PREFIX}{step}"

@@ -1,5 +1,6 @@
-"""A plain training loop: AdamW, seeded data order, Stop checked between micro-batches, atomic checkpoints, resume."""
+"""A plain training loop: AdamW, seeded data order, Stop checked before every layer, atomic checkpoints, resume."""
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -10,8 +11,13 @@ import torch
 from torch import nn
 
 from modules.measure import MemoryWatch
+from modules.models.interrupt import LayerChecks, Stopped
 from modules.training import checkpoint
 from modules.training.data import IGNORE, Row, batch_order, collate
+
+# A checkpoint up to this size is written on Stop (LoRA r=8 on SmolLM2-135M: ~5 MB, well under a second); a bigger
+# one is not: a full fine-tune's is ~1.6 GB (weights + AdamW's two moments), 10-30 s to write and sync on a CPU box.
+QUICK_SAVE_MB = 64
 
 
 @dataclass
@@ -22,7 +28,7 @@ class TrainResult:
     peak_memory_mb: float  # CUDA: max allocated; CPU: process RSS high-water during training minus before
     optimizer_state_mb: float
     stopped: bool
-    checkpoint: Path | None
+    checkpoint: Path | None  # the newest complete checkpoint: where Resume continues from
     resumed_from: int = 0
     step_seconds: list[float] = field(default_factory=list)
 
@@ -30,6 +36,11 @@ class TrainResult:
 def optimizer_state_mb(optimizer: torch.optim.Optimizer) -> float:
     tensors = [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def checkpoint_mb(net: nn.Module) -> float:
+    """A checkpoint's size before it exists: the trainable weights and AdamW's two moments for each."""
+    return 3 * sum(p.numel() * p.element_size() for p in net.parameters() if p.requires_grad) / 2**20
 
 
 def train(
@@ -48,10 +59,17 @@ def train(
     on_step: Callable[[int, float, float], None] | None = None,
     stop: threading.Event | None = None,
 ) -> TrainResult:
-    """Train `net` for `steps` optimizer steps; on Stop, the partial step is dropped and a checkpoint written.
+    """Train `net` for `steps` optimizer steps, with a checkpoint every `checkpoint_every` steps and at the end.
 
     on_step(step, loss, seconds) after each step. resume=True continues from the newest complete checkpoint
     in `folder` (same data order: the batches of step s depend only on the seed).
+
+    Stop (the event set) ends training within seconds: the layer in progress of the forward or backward pass is
+    the last one run, and the partial step is dropped. What Resume then continues from: the last finished step when
+    its checkpoint is small (<= QUICK_SAVE_MB: LoRA, prompt tuning; it is written on Stop), else the last periodic
+    checkpoint (a full fine-tune: Stop does not wait for a 1.6 GB write, so up to checkpoint_every - 1 finished
+    steps are trained again). A Stop during a large periodic save abandons that save and keeps the one before.
+    TrainResult.checkpoint names it.
     """
     device = next(net.parameters()).device
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -65,6 +83,7 @@ def train(
     torch.manual_seed(seed + first)  # dropout differs per step but is reproducible on resume
     net.train()
     watch, durations, stopped, saved = MemoryWatch(device), [], False, found
+    quick = checkpoint_mb(net) <= QUICK_SAVE_MB
     try:
         for step in range(first, steps):
             started = time.perf_counter()
@@ -77,9 +96,15 @@ def train(
             if on_step:
                 on_step(step + 1, loss, durations[-1])
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                saved = checkpoint.save(folder, step + 1, net, optimizer, {"losses": losses})
+                # A large save is abandoned on Stop (between its files); a small one is over before Stop could wait.
+                written = checkpoint.save(folder, step + 1, net, optimizer, {"losses": losses},
+                                          stop=None if quick else stop)  # fmt: skip
+                if written is None:
+                    stopped = True
+                    break
+                saved = written
         done = first + len(durations)
-        if stopped and done > first and (saved is None or saved.name != f"{checkpoint.PREFIX}{done}"):
+        if stopped and quick and done > first and (saved is None or saved.name != f"{checkpoint.PREFIX}{done}"):
             saved = checkpoint.save(folder, done, net, optimizer, {"losses": losses})
     finally:
         net.eval()
@@ -101,25 +126,30 @@ def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop) -> float 
     """One optimizer step over `rows` with gradient accumulation; None (nothing applied) when Stop is set.
 
     Each micro-batch's mean loss is weighted by its share of the step's answer tokens, so the step's
-    gradient equals that of one big batch.
+    gradient equals that of one big batch. Stop is checked before every layer of the forward and the backward
+    pass (a micro-batch of a full fine-tune is seconds on a CPU): interrupt.LayerChecks.
     """
     optimizer.zero_grad(set_to_none=True)
     answer_tokens = sum(sum(label != IGNORE for label in r.labels) for r in rows)
     total = 0.0
-    for start in range(0, len(rows), micro_batch):
+    checks = LayerChecks(net, stop, backward=True) if stop is not None else contextlib.nullcontext()
+    try:
+        with checks:
+            for start in range(0, len(rows), micro_batch):
+                if stop is not None and stop.is_set():
+                    raise Stopped
+                chunk = rows[start : start + micro_batch]
+                batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+                share = sum(sum(label != IGNORE for label in r.labels) for r in chunk) / answer_tokens
+                # On CUDA the forward runs in bf16 over fp32 master weights (mixed precision); a CPU computes in fp32.
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    loss = net(**batch).loss * share
+                loss.backward()
+                total += loss.item()
         if stop is not None and stop.is_set():
-            optimizer.zero_grad(set_to_none=True)
-            return None
-        chunk = rows[start : start + micro_batch]
-        batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
-        share = sum(sum(label != IGNORE for label in r.labels) for r in chunk) / answer_tokens
-        # On CUDA the forward runs in bf16 over fp32 master weights (mixed precision); a CPU computes in fp32.
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = net(**batch).loss * share
-        loss.backward()
-        total += loss.item()
-    if stop is not None and stop.is_set():
-        optimizer.zero_grad(set_to_none=True)
+            raise Stopped
+    except Stopped:
+        optimizer.zero_grad(set_to_none=True)  # the partial step's gradients are dropped
         return None
     optimizer.step()
     return total

@@ -118,10 +118,13 @@ def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
     losses = {row["method"]: row["losses"] for row in costs}
     notes = " ".join(settings.warnings[:5])
     if quality is None:
-        stopped = [row["method"] for row in costs if row["stopped"]]
+        stopped = [row for row in costs if row["stopped"]]
+        where = "".join(f" Resume continues {row['method']} from "
+                        + (f"step {row['resume step']}." if row["resume step"] else "the start (no checkpoint yet).")
+                        for row in stopped)  # fmt: skip
         status = (
-            f"Stopped during {', '.join(stopped) or 'training'}; the last checkpoint is kept under "
-            f"`LAB_HOME/training/{settings.name}/`. Press **Resume** with the same settings to continue. "
+            f"Stopped during {', '.join(row['method'] for row in stopped) or 'training'}; the last checkpoint is kept "
+            f"under `LAB_HOME/training/{settings.name}/`.{where} Press **Resume** with the same settings to continue. "
         )
         yield status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 6
         return

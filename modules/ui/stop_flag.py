@@ -5,6 +5,7 @@ import threading
 import time
 
 import gradio as gr
+from gradio.context import LocalContext
 
 STOPPED_IN_QUEUE = "Stopped while it waited in the queue: nothing ran."
 
@@ -32,11 +33,24 @@ def request(flag: StopFlag) -> None:
 
 
 def begin(flag: StopFlag) -> bool:
-    """When a job starts running: False (with a notice) if Stop was pressed after its Run click, i.e. while it
-    waited in the queue; else the flag is cleared for this job. An API call without the click just runs."""
+    """When a job starts running: False (with a notice) if Stop was pressed after the job was asked for, i.e. while
+    it waited in the queue; else the flag is cleared for this job. "Asked for": the Run click in a browser, or the
+    moment the event joined Gradio's queue (an API client calls the run endpoint directly: no click), whichever is
+    first. So a session's Stop ends its running job and cancels its waiting ones."""
     requested, flag.requested = flag.requested, 0.0
-    if requested and flag.pressed > requested:
+    asked = min((t for t in (requested, _enqueued()) if t), default=0.0)
+    if asked and flag.pressed > asked:
         gr.Warning(STOPPED_IN_QUEUE)
         return False
     flag.event.clear()
     return True
+
+
+def _enqueued() -> float:
+    """time.monotonic() when the event now running joined Gradio's queue, 0.0 outside a queued event.
+
+    Gradio exposes no public way to read it: its queue keeps each event (with `enqueue_time`, from the same
+    monotonic clock) by id until the event ends, and the running handler's context holds that id."""
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    events = getattr(getattr(blocks, "_queue", None), "event_ids_to_events", None) or {}
+    return float(getattr(events.get(event_id), "enqueue_time", 0.0) or 0.0) if event_id else 0.0

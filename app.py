@@ -9,7 +9,7 @@ from modules import limits, paths, space
 from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
-from modules.ui import compare, finetune, icl, model_bar, quantize, rag, reasoning, runs, style, upload_cache
+from modules.ui import model_bar, runs, style, tabs, upload_cache
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
@@ -26,17 +26,12 @@ def build_demo() -> gr.Blocks:
         model_info = model_bar.build(model_state)
         # Only gr.Tab directly inside gr.Tabs: Gradio 6 numbers tabs by their position among all children, so a
         # gr.State between tabs makes a clicked tab overwrite another one in the bar (tests/test_app.py checks).
-        with gr.Tabs() as tabs:
-            icl.build(model_state, model_info)
-            reasoning.build(model_state, model_info)
-            rag.build(model_state, model_info)
-            finetune.build(model_state, model_info)
-            quantize.build(model_state, model_info)
-            compare.build(model_state, model_info)
-            run_view = runs.build()
+        with gr.Tabs() as tab_bar:
+            built = {tab.title: tab.build(model_state, model_info) for tab in tabs.TABS}  # in page order
         # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-        demo.load(runs.from_link, outputs=[tabs, *run_view], api_visibility="private")  # ?run=ID opens that run
+        run_view = built[runs.TITLE]  # ?run=ID in the address opens that run
+        demo.load(runs.from_link, outputs=[tab_bar, *run_view], api_visibility="private")
     upload_cache.claim_every_file(demo)  # a cached upload is used only by the session that sent it first
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.
@@ -52,7 +47,7 @@ def max_upload_bytes() -> int:
 
 def warm_up() -> None:
     """LAB_WARM_MODEL=1: load the default model in the background at start-up, so the first click does not wait."""
-    if os.environ.get("LAB_WARM_MODEL", "0").lower() in ("1", "true", "yes"):
+    if limits.warm_model():
         threading.Thread(target=get_model, args=(DEFAULT_SPEC,), daemon=True, name="warm-up").start()
 
 

@@ -1,6 +1,11 @@
 """Fine-tuning cost: time per step, peak memory, optimizer state and saved size for full vs LoRA vs prompt tuning
 on the same batch (8 x 128 tokens), each method in a fresh process; then the demo default (40 LoRA steps on
-dialogue-summary) timed end to end and scored against the untouched base with a paired 95% interval."""
+dialogue-summary) timed end to end and scored against the untouched base with a paired 95% interval.
+
+    python benchmarks/finetune_cost.py                          # the README's figures (embedded model)
+    python benchmarks/finetune_cost.py --smoke --model DIR      # seconds: 1 step of each method on 8 x 32 tokens
+                                                                # in this process, then 1 LoRA step scored on 1 example
+"""
 
 import argparse
 import json
@@ -19,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import psutil
 import torch
 
+from evals import comparison
 from evals.tasks import load_task
 from modules.models import adapters, get_model
 from modules.studies import fine_tuning
@@ -27,12 +33,12 @@ from modules.training import data, finetune, trainer
 METHODS = ("full", "lora", "prompt-tuning")
 
 
-def measure(method: str, steps: int) -> dict:
-    """One method in this process: 1 warm-up step, then `steps` timed steps on the same 8 x 128 batch."""
-    model, task = get_model(), load_task("dialogue-summary")
+def measure(method: str, steps: int, spec: str = "", length: int = 128) -> dict:
+    """One method in this process: 1 warm-up step, then `steps` timed steps on the same 8 x `length` batch."""
+    model, task = get_model(spec), load_task("dialogue-summary")
     loaded_rss = psutil.Process().memory_info().rss
-    rows = [data.tokenize(model, task, pair, 128) for pair in data.pairs_from_task(task)[:8]]
-    assert all(len(r.input_ids) == 128 for r in rows)
+    rows = [data.tokenize(model, task, pair, length) for pair in data.pairs_from_task(task)[:8]]
+    assert all(len(r.input_ids) == length for r in rows)
     rows = rows * (steps + 1)  # every step sees the same 8 rows in a seeded order
     net = finetune.prepare(model, finetune.Config(method=method))
     folder = Path(tempfile.mkdtemp())
@@ -51,15 +57,20 @@ def measure(method: str, steps: int) -> dict:
     }  # fmt: skip
 
 
-def cost_table(steps: int) -> None:
+def cost_table(steps: int, spec: str = "", length: int = 128, fresh: bool = True) -> None:
+    """fresh=False (a smoke run) measures each method in this process: seconds instead of an interpreter each."""
     found = {}
     for method in METHODS:
-        done = subprocess.run([sys.executable, __file__, "--child", method, "--steps", str(steps)],
-                              capture_output=True, text=True, check=True)  # fmt: skip
+        if not fresh:
+            found[method] = measure(method, steps, spec, length)
+            continue
+        done = subprocess.run([sys.executable, __file__, "--child", method, "--steps", str(steps), "--model", spec,
+                               "--length", str(length)], capture_output=True, text=True, check=True)  # fmt: skip
         found[method] = json.loads(done.stdout.strip().splitlines()[-1])
-    model = get_model()
+    model = get_model(spec)
     print(f"model: {model.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
-    print(f"batch 8 x 128 tokens, {steps} timed steps after 1 warm-up, one fresh process per method")
+    where = "one fresh process per method" if fresh else "all in this process (smoke run)"
+    print(f"batch 8 x {length} tokens, {steps} timed steps after 1 warm-up, {where}")
     print("| method | trainable | s / step | peak extra memory MB | optimizer state MB | saved MB |")
     print("|---|---|---|---|---|---|")
     for m in found.values():
@@ -74,10 +85,11 @@ def cost_table(steps: int) -> None:
     print(f"ratio: adapter file {full['saved_mb'] / lora['saved_mb']:.0f}x smaller than the full checkpoint (>= 100x)")
 
 
-def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
-    """The tab's default run for `methods`, timed from the first step to the scored tables."""
-    model = get_model()
-    configs = {method: finetune.Config(method=method) for method in methods}
+def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "", smoke: bool = False) -> None:
+    """The tab's default run for `methods`, timed from the first step to the scored tables (smoke: 1 short step)."""
+    model = get_model(spec)
+    shortest = {"steps": 1, "max_length": 32} if smoke else {}
+    configs = {method: finetune.Config(method=method, **shortest) for method in methods}
     settings = fine_tuning.JobSettings(name="bench-demo", methods=methods, configs=configs, eval_limit=limit,
                                probe_limit=probe_limit)  # fmt: skip
     started = time.perf_counter()
@@ -94,7 +106,8 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
         f"training {trained_s:.0f} s; training + scoring {limit} test examples x {len(methods) + 1} systems"
         f"{f' + {probe_limit} probe examples' if probe else ''}: {total_s:.0f} s (target for LoRA alone < 360 s)"
     )
-    print(f"\nquality (run {quality.id}, test split, n={limit}), paired difference vs base [95%]:")
+    differences = comparison.paired_differences(quality.per_example, "base", "rougeL", quality.seed)
+    print(f"\nquality (run {quality.id}, test split, n={limit}), paired difference vs base [95%], Holm-adjusted p:")
     print("| system | ROUGE-1 | ROUGE-L | BLEU | ROUGE-L minus base |")
     print("|---|---|---|---|---|")
     for system in ("base", *methods):
@@ -102,15 +115,15 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int) -> None:
         for score in ("rouge1", "rougeL", "bleu"):
             row = quality.aggregate[(quality.aggregate.system == system) & (quality.aggregate.score == score)].iloc[0]
             cells.append(f"{row['mean']:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]")
-        d = quality.paired_difference(system, "base", "rougeL") if system != "base" else None
-        change = f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]" if d else "-"
+        d = differences.get(system)
+        change = f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], p {d['p_holm']:.3f}" if d else "-"
         print(f"| {system} | {' | '.join(cells)} | {change} |")
     if probe is not None:
         print(f"\nforgetting probe (run {probe.id}, {settings.probe_task}, n={probe_limit}, no retrieval):")
         print(fine_tuning.forgetting_table(probe).round(3).to_string(index=False))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--limit", type=int, default=22, help="test examples for the demo score")
@@ -119,14 +132,19 @@ def main() -> None:
     parser.add_argument("--methods", default="lora", help="comma-separated methods for the demo run")
     parser.add_argument("--probe-limit", type=int, default=0, help="forgetting-probe examples in the demo run")
     parser.add_argument("--skip-cost", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
+    parser.add_argument("--length", type=int, default=128, help="tokens per row of the cost batch")
+    parser.add_argument("--smoke", action="store_true", help="smallest run, in this process (seconds)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps, args.length, args.limit, args.probe_limit = 1, 32, 1, 0
     if args.child:
-        print(json.dumps(measure(args.child, args.steps)))
+        print(json.dumps(measure(args.child, args.steps, args.model, args.length)))
         return
     if not args.skip_cost:
-        cost_table(args.steps)
+        cost_table(args.steps, args.model, args.length, fresh=not args.smoke)
     if not args.skip_demo:
-        demo(tuple(args.methods.split(",")), args.limit, args.probe_limit)
+        demo(tuple(args.methods.split(",")), args.limit, args.probe_limit, args.model, smoke=args.smoke)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ static + compile at both batch sizes, identical greedy rows >= 95%.
 
     python benchmarks/gpu_decode.py                  # CUDA: 135M and 1.7B shapes, batch 1 and 32, 64 new tokens
     python benchmarks/gpu_decode.py --shapes 135m    # CPU default: the 135M shape, batch 1 and 8, 32 new tokens
+    python benchmarks/gpu_decode.py --smoke --model DIR  # seconds: DIR's own shape and tokenizer, batch 1, 4 new
+                                                         # tokens; on a CPU the static cache without compiling
 """
 
 import argparse
@@ -30,8 +32,9 @@ SHAPE_1_7B = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers
               "num_key_value_heads": 32, "rope_theta": 130000.0}  # fmt: skip
 
 
-def random_model(shape: str, device: torch.device, dtype: torch.dtype):
-    folder = cache_dir() if is_cached() else convert_and_cache()
+def random_model(shape: str, device: torch.device, dtype: torch.dtype, folder: Path | None = None):
+    """Random weights of SmolLM2's shape ("135m", "1.7b"), or of `folder`'s own config ("own"), with its tokenizer."""
+    folder = folder or (cache_dir() if is_cached() else convert_and_cache())
     config = AutoConfig.from_pretrained(folder)
     if shape == "1.7b":
         for name, value in SHAPE_1_7B.items():
@@ -41,8 +44,8 @@ def random_model(shape: str, device: torch.device, dtype: torch.dtype):
     return hf, AutoTokenizer.from_pretrained(folder)
 
 
-def prompts(tokenizer, rows: int) -> list[str]:
-    """Texts of ~PROMPT_TOKENS tokens each, different per row."""
+def prompts(tokenizer, rows: int, tokens: int = PROMPT_TOKENS) -> list[str]:
+    """Texts of ~`tokens` tokens each, different per row."""
     words = [
         "the",
         "quick",
@@ -60,7 +63,7 @@ def prompts(tokenizer, rows: int) -> list[str]:
         "go",
         "by",
     ]
-    return [" ".join(words[(row + i) % len(words)] for i in range(PROMPT_TOKENS - 30)) for row in range(rows)]
+    return [" ".join(words[(row + i) % len(words)] for i in range(max(tokens - 30, 1))) for row in range(rows)]
 
 
 def project(model: Model, texts: list[str], new_tokens: int) -> tuple[float, list[str]]:
@@ -105,28 +108,35 @@ def with_path(path: str, hf, tokenizer) -> Model:
         os.environ.pop("LAB_DECODE")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     on_gpu = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="+", default=["135m", "1.7b"] if on_gpu else ["135m"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32] if on_gpu else [1, 8])
     parser.add_argument("--new-tokens", type=int, default=64 if on_gpu else 32)
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    args = parser.parse_args()
+    parser.add_argument("--model", type=Path, help="a model folder whose config and tokenizer to use (shape 'own')")
+    parser.add_argument("--prompt-tokens", type=int, default=PROMPT_TOKENS)
+    parser.add_argument("--smoke", action="store_true", help="smallest run: --model's shape, batch 1, 4 new tokens")
+    args = parser.parse_args(argv)
+    fast_path = "compiled"
+    if args.smoke:
+        args.shapes, args.batches, args.new_tokens, args.prompt_tokens = ["own"], [1], 4, 40
+        fast_path = "compiled" if on_gpu else "static"  # compiling on a CPU takes minutes and does not pay there
     device, dtype = default_device()
     print(f"device {device}, {str(dtype).removeprefix('torch.')}, torch {torch.__version__}, "
-          f"{PROMPT_TOKENS}-token prompts, {args.new_tokens} new tokens, greedy")  # fmt: skip
+          f"{args.prompt_tokens}-token prompts, {args.new_tokens} new tokens, greedy")  # fmt: skip
     rows = []
     for shape in args.shapes:
-        hf, tokenizer = random_model(shape, device, dtype)
-        eager, fast = with_path("eager", hf, tokenizer), with_path("compiled", hf, tokenizer)
+        hf, tokenizer = random_model(shape, device, dtype, args.model if shape == "own" else None)
+        eager, fast = with_path("eager", hf, tokenizer), with_path(fast_path, hf, tokenizer)
         for batch in args.batches:
-            texts = prompts(tokenizer, batch)
+            texts = prompts(tokenizer, batch, args.prompt_tokens)
             old, old_texts = project(eager, texts, args.new_tokens)
             new, new_texts = project(fast, texts, args.new_tokens)
             row = {"shape": shape, "batch": batch, "project eager": old, "project fast": new,
                    "plain eager": plain(eager, texts, args.new_tokens, compiled=False),
-                   "plain static+compile": plain(eager, texts, args.new_tokens, compiled=True),
+                   "plain static+compile": plain(eager, texts, args.new_tokens, compiled=fast_path == "compiled"),
                    "identical rows": sum(a == b for a, b in zip(old_texts, new_texts)) / batch}  # fmt: skip
             row |= {"fast / eager": new / old, "fast / plain static+compile": new / row["plain static+compile"],
                     "eager / plain eager": old / row["plain eager"]}  # fmt: skip

@@ -1,4 +1,8 @@
-"""ICL tab columns: zero/one/few-shot in one batched generate call vs three sequential calls (same prompts)."""
+"""ICL tab columns: zero/one/few-shot in one batched generate call vs three sequential calls (same prompts).
+
+python benchmarks/icl_columns.py                         # 3 examples, k=3, 96 new tokens, embedded model
+python benchmarks/icl_columns.py --smoke --model DIR     # seconds: 1 example, k=1, 4 new tokens
+"""
 
 import argparse
 import os
@@ -17,12 +21,17 @@ from modules.models import get_model
 from modules.techniques import prompting
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=3, help="test examples, each timed both ways")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    return parser.parse_args()
+    parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
+    parser.add_argument("--smoke", action="store_true", help="smallest run: 1 example, k=1, 4 new tokens")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.examples, args.k, args.max_new_tokens = 1, 1, 4
+    return args
 
 
 def _stamp(times: list[float]):
@@ -42,9 +51,9 @@ def equal_length_rows(model, task, config) -> tuple[float, float]:
     return batched, time.perf_counter() - started
 
 
-def main() -> None:
-    args = parse_args()
-    model, task = get_model(), load_task("dialogue-summary")
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    model, task = get_model(args.model), load_task("dialogue-summary")
     config = prompting.Config(k=args.k, max_new_tokens=args.max_new_tokens)
     counts = [0, 1, args.k]
     prompting.run_shot_counts(model, task, task.split("test")[0], [0], prompting.Config(max_new_tokens=4))  # warm-up

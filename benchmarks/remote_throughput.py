@@ -6,6 +6,7 @@ so more requests in flight can only hide the network and prompt handling; a serv
 
     python benchmarks/remote_throughput.py            # needs: pip install -r requirements-llamacpp.txt
     python benchmarks/remote_throughput.py --base-url http://host:8000/v1 --model NAME   # any other server
+    python benchmarks/remote_throughput.py --smoke    # seconds once the server is up: 2 examples, 4 new tokens
 """
 
 import argparse
@@ -49,31 +50,33 @@ def start_llama_cpp() -> tuple[subprocess.Popen, str]:
     raise SystemExit("the llama.cpp server did not start")
 
 
-def throughput(model, prompts, in_flight: int) -> tuple[float, float]:
+def throughput(model, prompts, in_flight: int, new_tokens: int = NEW_TOKENS) -> tuple[float, float]:
     """(new tokens per second over the whole batch, seconds)."""
     os.environ["LAB_OPENAI_CONCURRENCY"] = str(in_flight)
     started = time.perf_counter()
-    generations = model.generate(prompts, GenerationParams(max_new_tokens=NEW_TOKENS))
+    generations = model.generate(prompts, GenerationParams(max_new_tokens=new_tokens))
     seconds = time.perf_counter() - started
     return sum(g.new_tokens for g in generations) / seconds, seconds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default="smollm2")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="smallest run: 2 examples, 4 new tokens")
+    args = parser.parse_args(argv)
+    examples, new_tokens = (2, 4) if args.smoke else (EXAMPLES, NEW_TOKENS)
     server = None
     if args.base_url is None:
         server, args.base_url = start_llama_cpp()
     try:
         model = remote.load(f"{remote.PREFIX}{args.model}@{args.base_url}")
         task = load_task("dialogue-summary")
-        prompts = [prompting.build_prompt(model, task, [], example) for example in task.split("test")[:EXAMPLES]]
-        throughput(model, prompts[:2], 2)  # warm-up: the server loads and caches what it needs
-        one, one_s = throughput(model, prompts, 1)
-        four, four_s = throughput(model, prompts, 4)
-        print(f"{model.label}: {EXAMPLES} examples, {NEW_TOKENS} new tokens at most, greedy")
+        prompts = [prompting.build_prompt(model, task, [], example) for example in task.split("test")[:examples]]
+        throughput(model, prompts[:2], 2, new_tokens)  # warm-up: the server loads and caches what it needs
+        one, one_s = throughput(model, prompts, 1, new_tokens)
+        four, four_s = throughput(model, prompts, 4, new_tokens)
+        print(f"{model.label}: {examples} examples, {new_tokens} new tokens at most, greedy")
         print(f"1 in flight: {one:.1f} tok/s ({one_s:.1f} s); 4 in flight: {four:.1f} tok/s ({four_s:.1f} s); "
               f"ratio {four / one:.2f}x")  # fmt: skip
     finally:

@@ -89,12 +89,15 @@ def bench(count: int, queries: list[str], k: int) -> float:
     return naive_s / numpy_s
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--k", type=int, default=4)
-    args = parser.parse_args()
-    queries = [e.input for e in load_task("company-handbook-qa").examples]
+    parser.add_argument("--smoke", action="store_true", help="smallest run: 50 chunks, 5 queries (seconds)")
+    args = parser.parse_args(argv)
+    queries = [e.input for e in load_task("company-handbook-qa").examples][: 5 if args.smoke else None]
+    if args.smoke:
+        args.sizes = "50"
     dense.embed(["warm up"])
     ratio = 0.0
     for count in (int(s) for s in args.sizes.split(",")):

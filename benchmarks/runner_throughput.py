@@ -1,4 +1,8 @@
-"""Batched runner (compare) vs a per-example transformers pipeline: same prompts, greedy, speed and agreement."""
+"""Batched runner (compare) vs a per-example transformers pipeline: same prompts, greedy, speed and agreement.
+
+python benchmarks/runner_throughput.py                       # 20 examples, few-shot k=3, embedded model
+python benchmarks/runner_throughput.py --smoke --model DIR   # seconds: 2 examples, k=1, 4 new tokens
+"""
 
 import argparse
 import os
@@ -23,11 +27,17 @@ TASK = "dialogue-summary"
 WARM_UP_TOKENS = 8  # enough to run every code path once (prefill + decode), short enough not to matter
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=20, help="Test examples to run through both paths.")
     parser.add_argument("--k", type=int, default=3, help="Shots in the few-shot prompt.")
-    return parser.parse_args()
+    parser.add_argument("--max-new-tokens", type=int, default=0, help="Room per answer (default: the technique's).")
+    parser.add_argument("--model", default="", help="Model spec (default: the embedded model).")
+    parser.add_argument("--smoke", action="store_true", help="Smallest run: 2 examples, k=1, 4 new tokens.")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.limit, args.k, args.max_new_tokens = 2, 1, 4
+    return args
 
 
 def built_prompts(model: Model, task: Task, examples: list[Example], config: prompting.Config) -> list[Prompt]:
@@ -103,11 +113,12 @@ def print_report(count: int, runner_s: float, pipeline_s: float, facts: dict[str
         print(f"{name}: {value}")
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     task = load_task(TASK)
-    model = get_model()
-    system = System.parse(f"few-shot:k={args.k}", model)
+    model = get_model(args.model)
+    room = f":max_new_tokens={args.max_new_tokens}" if args.max_new_tokens else ""
+    system = System.parse(f"few-shot:k={args.k}{room}", model)
     examples = task.split("test")[: args.limit]
     prompts = built_prompts(model, task, examples, system.config)
     # The exact texts the runner sends to the tokenizer (chat template applied), given as-is to the pipeline.

@@ -34,12 +34,14 @@ def time_sandbox(runs: int) -> list[float]:
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    runs = parser.parse_args().runs
+    parser.add_argument("--smoke", action="store_true", help="smallest run: 1 of each (seconds)")
+    args = parser.parse_args(argv)
+    runs = 1 if args.smoke else args.runs
     sandbox.run_code(TRIVIAL)  # warm-up: bubblewrap detection happens once, at first use
-    time_plain(3)
+    time_plain(1 if args.smoke else 3)
     plain, boxed = time_plain(runs), time_sandbox(runs)
     print(f"python: {sys.version.split()[0]}; layers: {'; '.join(sandbox.active_layers())}")
     print(f"plain subprocess:  median {statistics.median(plain) * 1000:6.1f} ms over {runs} runs")

@@ -1,4 +1,8 @@
-"""Self-consistency: n sampled paths per question in one batched call vs n sequential calls (same prompts)."""
+"""Self-consistency: n sampled paths per question in one batched call vs n sequential calls (same prompts).
+
+python benchmarks/self_consistency.py                        # n=5, 2 questions, embedded model
+python benchmarks/self_consistency.py --smoke --model DIR    # seconds: n=2, 1 question, 4 new tokens
+"""
 
 import argparse
 import os
@@ -17,14 +21,18 @@ from modules.models import get_model
 from modules.techniques import prompting, self_consistency
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--questions", type=int, default=2)
-    args = parser.parse_args()
-    model, task = get_model(), load_task("arithmetic-word-problems")
+    parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
+    parser.add_argument("--smoke", action="store_true", help="smallest run: n=2, 1 question, 4 new tokens")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.n, args.questions = 2, 1
+    model, task = get_model(args.model), load_task("arithmetic-word-problems")
     questions = task.split("test")[: args.questions]
-    config = self_consistency.Config(n=args.n)
+    config = self_consistency.Config(n=args.n, **({"max_new_tokens": 4} if args.smoke else {}))
     sampling = replace(
         config.few_shot().prompting(), do_sample=True, temperature=config.temperature, top_p=config.top_p
     )

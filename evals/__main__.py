@@ -14,6 +14,7 @@ from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
+from modules.progress import Progress
 from modules.store import StoreError, default_store
 from modules.techniques import SYSTEMS, settings_help
 
@@ -85,11 +86,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     texts = [text for text in args.systems.split(",") if text.strip()]
     systems = parse_systems(texts, args.model, task)  # every system checked against the task before a model loads
     store = default_store()
-
-    def progress(done: int, total: int, message: str) -> None:
-        print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
-
-    run = compare(task, systems, limit=args.limit, split=args.split, seed=args.seed, store=store, progress=progress)
+    run = compare(task, systems, limit=args.limit, split=args.split, seed=args.seed, store=store,
+                  progress=print_progress)  # fmt: skip
     n = run.per_example.example_id.nunique()
     print(f"Run {run.id} ({run.status}): task {task.name}, split {run.split}, {n} examples, seed {run.seed}")
     print("Models: " + "; ".join(dict.fromkeys(f"{s.model.spec} = {s.model.label}" for s in systems)))
@@ -127,12 +125,14 @@ def cmd_systems(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_progress(event: Progress) -> None:
+    print(f"  [{event.done}/{event.total}] {event.stage}", file=sys.stderr, flush=True)
+
+
 def cmd_examples(args: argparse.Namespace) -> int:
     model = get_model(args.model)
     for tab in [args.only] if args.only else list(SHOWCASE):
-        path = showcase.make(
-            tab, model, lambda done, total, message: print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
-        )
+        path = showcase.make(tab, model, print_progress)
         print(f"Wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 

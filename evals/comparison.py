@@ -31,13 +31,7 @@ def quality_table(per_example: pd.DataFrame, baseline: str, seed: int = 0) -> pd
     rows = []
     for score in quality_scores(per_example):
         wide = per_example.pivot_table(index="example_id", columns="system", values=score, aggfunc="first")
-        others = [s for s in systems if s != baseline and s in wide and baseline in wide]
-        differences = {}
-        for system in others:
-            both = wide[[system, baseline]].dropna()
-            if len(both):
-                differences[system] = stats.paired_bootstrap(both[system], both[baseline], seed=seed)
-        adjusted = dict(zip(differences, stats.holm([d["p_value"] for d in differences.values()])))
+        differences = paired_differences(per_example, baseline, score, seed)
         for system in systems:
             values = wide[system].dropna() if system in wide else []
             if not len(values):
@@ -48,12 +42,30 @@ def quality_table(per_example: pd.DataFrame, baseline: str, seed: int = 0) -> pd
             if system in differences:
                 d = differences[system]
                 row |= {"vs baseline": d["mean"], "diff_low": d["ci_low"], "diff_high": d["ci_high"],
-                        "paired n": d["n"], "p (Holm)": adjusted[system],
-                        "verdict": verdict(d, adjusted[system], metrics.higher_is_better(score))}  # fmt: skip
+                        "paired n": d["n"], "p (Holm)": d["p_holm"],
+                        "verdict": verdict(d, d["p_holm"], metrics.higher_is_better(score))}  # fmt: skip
             elif system == baseline:
                 row["verdict"] = "baseline"
             rows.append(row | {"label": metrics.label(score)})
     return pd.DataFrame(rows)
+
+
+def paired_differences(per_example: pd.DataFrame, baseline: str, score: str, seed: int = 0) -> dict[str, dict]:
+    """Every other system minus `baseline` on `score`, each on the examples both finished: {system: mean, ci_low,
+    ci_high (95% paired bootstrap), n, p_value, p_holm}, p_holm adjusted across all the systems compared with this
+    baseline. The one paired comparison of the lab: Compare, the fine-tuning and sensitivity tables all use it."""
+    if score not in per_example or baseline not in set(per_example.system):
+        return {}
+    wide = per_example.pivot_table(index="example_id", columns="system", values=score, aggfunc="first")
+    differences = {}
+    for system in dict.fromkeys(per_example.system):
+        if system == baseline or system not in wide or baseline not in wide:
+            continue
+        both = wide[[system, baseline]].dropna()  # (examples both finished, 2)
+        if len(both):
+            differences[system] = stats.paired_bootstrap(both[system], both[baseline], seed=seed)
+    adjusted = stats.holm([d["p_value"] for d in differences.values()])
+    return {system: d | {"p_holm": p} for (system, d), p in zip(differences.items(), adjusted)}
 
 
 def verdict(difference: dict, p_adjusted: float, higher_is_better: bool) -> str:

@@ -3,25 +3,25 @@
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
 
-from evals import metrics, stats
+from evals import metrics, score_hooks, stats
 from evals.tasks import Example, Task
 from modules.measure import MemoryWatch
 from modules.models import Model, get_model
 from modules.models.quantized import weight_bytes
+from modules.progress import Progress
 from modules.redaction import redact
 from modules.store import Store
 from modules.techniques import TECHNIQUES, Output, parse_system
 
 CHUNK = 16  # examples per technique call: one batched generate (measured: 20 at once 1.4x faster than 8), one commit
 PACKAGES = ("torch", "transformers", "evaluate", "rouge_score", "sacrebleu", "peft", "sentence-transformers")
-TIMING_SCORES = ("latency_s", "new_tokens", "tokens_per_s")
 
 
 @dataclass
@@ -157,14 +157,17 @@ def compare(
     split: str = "test",
     seed: int = 0,
     store: Store | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     on_system: Callable[["Run"], None] | None = None,
+    hooks: Sequence[str] = (),
 ) -> Run:
     """Run every system over the first `limit` examples of `split`; results are stored as they arrive.
 
     Each system's cost is measured while it runs (wall seconds, peak extra memory, weight size); on_system gets the
-    run so far after each system finishes, so a page can show systems as they finish."""
+    run so far after each system finishes, so a page can show systems as they finish. progress gets a Progress after
+    each batch (done / total outputs). hooks: registered score hooks (evals/score_hooks.py) that score every output
+    too, e.g. with a reward model."""
     if not systems:
         raise ValueError("Pick at least one system to compare.")
     if limit is not None and limit < 1:
@@ -174,6 +177,8 @@ def compare(
         raise ValueError(f"System names must differ: {names}.")
     for system in systems:
         TECHNIQUES[system.technique].validate(task, system.config)
+    for name in hooks:
+        score_hooks.get_score_hook(name)  # an unknown name fails before any model runs
     examples = task.split(split)[:limit]
     run_id = None
     if store is not None:
@@ -195,7 +200,7 @@ def compare(
     try:
         for system in systems:
             technique = TECHNIQUES[system.technique]
-            remote = getattr(system.model, "is_remote", False)  # a server's memory and weights are not measured here
+            remote = not system.model.capabilities.weights  # a server's memory and weights are not measured here
             watch = None if remote else MemoryWatch(system.model.device)
             started, finished = time.perf_counter(), 0
             for start in range(0, len(examples), CHUNK):
@@ -207,13 +212,14 @@ def compare(
                 if stop is not None and stop.is_set():
                     status = "stopped"  # the chunk in hand was cut mid-generation: partial outputs are not scored
                     break
-                chunk_rows = _rows(task, system.name, chunk, outputs)
+                chunk_rows = _rows(task, system.name, chunk, outputs, hooks)
                 if store is not None:
                     store.add_results(run_id, chunk_rows)
                 rows.extend(chunk_rows)
                 done, finished = done + len(chunk), finished + len(chunk)
                 if progress is not None:
-                    progress(done, total, f"{system.name}: {min(start + CHUNK, len(examples))}/{len(examples)}")
+                    stage = f"{system.name}: {min(start + CHUNK, len(examples))}/{len(examples)}"
+                    progress(Progress(stage, done, total, {"system": system.name}))
             measurements[system.name] = {
                 "wall_s": time.perf_counter() - started, "examples": finished,
                 "peak_memory_mb": float("nan") if remote else watch.stop(),
@@ -234,12 +240,15 @@ def compare(
     return run
 
 
-def score(task: Task, examples: list[Example], outputs: list[Output]) -> list[dict[str, float]]:
+def score(
+    task: Task, examples: list[Example], outputs: list[Output], hooks: Sequence[str] = ()
+) -> list[dict[str, float]]:
     """Per-example scores: the only scoring in the lab (the runner's rows and every tab's columns come from here).
 
     The task's metrics score an example only where it has something to compare with (text metrics need a
     reference, answer metrics an answer or a reference: a pasted input without one gets no quality score, not 0);
-    then the trace scores (retrieval, injection) and the cost of the output (latency, new tokens, tokens/s).
+    then the named score hooks (scores that need a model: evals/score_hooks.py), the trace scores (retrieval,
+    injection) and the cost of the output (latency, new tokens, tokens/s).
     """
     rows: list[dict[str, float]] = [{} for _ in examples]
     for name in task.metrics:
@@ -259,6 +268,7 @@ def score(task: Task, examples: list[Example], outputs: list[Output]) -> list[di
         for key, column in values.items():
             for i, value in zip(scored, column):
                 rows[i][key] = value
+    score_hooks.apply(hooks, task, examples, outputs, rows)
     for row, example, output in zip(rows, examples, outputs):
         row |= metrics.trace_scores(example.meta, output.trace, output.text)
         if (copied := metrics.copy_rate(example.input, output.text)) is not None:
@@ -277,7 +287,7 @@ def _run(run_id, task: Task, split: str, seed: int, systems: list[System], rows:
     return Run(run_id, task.name, split, seed, described, per_example, summary, status, dict(measurements))
 
 
-def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output]) -> list[dict]:
+def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output], hooks: Sequence[str]) -> list[dict]:
     """What the store keeps per example: the output, its answer and trace, and its scores."""
     return [
         {
@@ -291,7 +301,7 @@ def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output
             "prompt_tokens": output.prompt_tokens,
             "new_tokens": output.new_tokens,
         }
-        for example, output, scores in zip(examples, outputs, score(task, examples, outputs))
+        for example, output, scores in zip(examples, outputs, score(task, examples, outputs, hooks))
     ]
 
 

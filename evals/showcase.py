@@ -2,8 +2,10 @@
 model, shipped in evals/examples/, labelled with model, machine, date and n, and replaced by the visitor's own run."""
 
 import json
+import logging
 import os
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pandas as pd
 from evals.runner import Run, compare, git_commit, parse_systems
 from evals.tasks import load_task
 from modules.models import Model
+from modules.progress import Progress
 
+log = logging.getLogger("lab")
 FOLDER = Path(__file__).parent / "examples"
 # tab -> (task, systems as on the command line, examples): small, so `make examples` takes minutes on a CPU.
 SHOWCASE = {
@@ -33,7 +37,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def make(tab: str, model: Model, progress=None) -> Path:
+def make(tab: str, model: Model, progress: Callable[[Progress], None] | None = None) -> Path:
     """Run the tab's showcase systems and write evals/examples/<tab>.json (not stored in lab.db)."""
     task_name, systems_text, limit = SHOWCASE[tab]
     systems = parse_systems(systems_text.split(","), model.spec)  # a system may name its own model (@spec)
@@ -66,16 +70,20 @@ def load(tab: str) -> tuple[Run, dict] | None:
 def load_stored(tab: str) -> dict | None:
     """{"run": Run, "label": dict, "table": DataFrame or None} of a tab's example, or None."""
     path = FOLDER / f"{tab}.json"
+    if not path.exists():
+        return None  # no example for this tab: the ordinary case, nothing to say
     try:
         stored = json.loads(path.read_text())
         data = stored["run"]
         run = Run(None, data["task"], data["split"], data["seed"], data["systems"],
                   pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"],
                   data.get("measurements") or {})  # fmt: skip
-    except (OSError, ValueError, KeyError):
+        table = pd.DataFrame(stored["table"]) if "table" in stored else None
+        label = stored["label"]
+    except (OSError, ValueError, KeyError, TypeError) as error:  # the tab opens without it; whoever ships it is told
+        log.warning("Stored example %s is damaged and not shown: %s: %s", path.name, type(error).__name__, error)
         return None
-    table = pd.DataFrame(stored["table"]) if "table" in stored else None
-    return {"run": run, "label": stored["label"], "table": table}
+    return {"run": run, "label": label, "table": table}
 
 
 def describe(label: dict) -> str:

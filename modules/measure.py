@@ -1,6 +1,5 @@
 """Measurements that are not task scores: perplexity, decode speed, agreement with a reference, peak memory."""
 
-import math
 import statistics
 import threading
 import time
@@ -10,26 +9,15 @@ import torch
 
 from evals import metrics
 from modules.models import Model
+from modules.models.interface import LanguageModel
 
 SPEED_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
-@torch.inference_mode()
-def perplexity(model: Model, texts: list[str]) -> float:
-    """exp(mean negative log-likelihood per predicted token) over all texts, each scored on its own."""
-    if model.is_remote:  # from the server's prompt log-probabilities, where it returns them
-        return model.perplexity(texts)
-    total_nll, total_tokens = 0.0, 0
-    for text in texts:
-        ids = model.tokenizer(text, return_tensors="pt")["input_ids"][:, : model.context_length].to(model.device)
-        if ids.shape[1] < 2:
-            continue
-        loss = model.hf(input_ids=ids, labels=ids).loss  # mean over the ids.shape[1] - 1 predicted tokens
-        total_nll += float(loss) * (ids.shape[1] - 1)
-        total_tokens += ids.shape[1] - 1
-    if not total_tokens:
-        raise ValueError("Perplexity needs at least one text of two or more tokens.")
-    return math.exp(total_nll / total_tokens)
+def perplexity(model: LanguageModel, texts: list[str]) -> float:
+    """exp(mean negative log-likelihood per predicted token) over all texts, each scored on its own: the model's own
+    (local: its loss; a server: its prompt log-probabilities, where it returns them)."""
+    return model.perplexity(texts)
 
 
 @torch.inference_mode()

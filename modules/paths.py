@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+from modules import limits
+
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # Gradio's session hashes are 11 such characters
 RESERVED_IDS = frozenset({"no-session"})  # the folder older versions shared outside events: no visitor's
 INVALID = "\x00invalid"  # the session of a request whose id cannot name a folder: its file access is refused
@@ -30,7 +32,7 @@ class SessionError(ValueError):
 
 def lab_home() -> Path:
     """The lab's data folder, created on first use."""
-    home = Path(os.environ.get("LAB_HOME") or Path.home() / ".cache" / "llm-technique-lab")
+    home = limits.home()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
@@ -38,14 +40,11 @@ def lab_home() -> Path:
 def per_session() -> bool:
     """True when each browser session gets its own files: on a Hugging Face Space (SPACE_ID is set there) unless
     LAB_PER_SESSION=0, or anywhere with LAB_PER_SESSION=1."""
-    setting = os.environ.get("LAB_PER_SESSION", "").strip().lower()
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return setting in ("1", "true", "yes", "on") or bool(os.environ.get("SPACE_ID"))
+    return limits.per_session()
 
 
 def session_ttl_s() -> float:
-    return float(os.environ.get("LAB_SESSION_TTL_HOURS", "24")) * 3600
+    return limits.session_ttl_s()
 
 
 def user_home() -> Path:
@@ -81,9 +80,7 @@ def check_room(incoming_bytes: int, what: str) -> None:
     single user's disk is their own)."""
     if not per_session():
         return
-    from modules.limits import session_disk_bytes
-
-    limit, kept = session_disk_bytes(), stored_bytes()
+    limit, kept = limits.session_disk_bytes(), stored_bytes()
     if kept + incoming_bytes > limit:
         raise ValueError(
             f"{what} needs {incoming_bytes / 2**20:,.1f} MB, but this session keeps {kept / 2**20:,.1f} MB of its "

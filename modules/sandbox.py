@@ -31,6 +31,7 @@ import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from modules.limits import allow_code_execution, sandbox_bwrap
 from modules.paths import lab_home
 
 ALLOWED_IMPORTS = ("math", "fractions", "decimal", "statistics", "itertools", "functools", "datetime", "re")
@@ -83,7 +84,7 @@ class SandboxResult:
 
 
 def execution_allowed() -> bool:
-    return os.environ.get("LAB_ALLOW_CODE_EXECUTION", "1").strip().lower() not in ("0", "false", "no", "off")
+    return allow_code_execution()
 
 
 # ---- layer 1: static check
@@ -148,7 +149,7 @@ def _has_dunder(value: str | bytes) -> bool:
 @functools.cache
 def bubblewrap_works() -> bool:
     """True when bwrap exists and can actually create its namespaces here (Spaces containers may refuse)."""
-    if os.environ.get("LAB_SANDBOX_BWRAP", "1") == "0" or shutil.which("bwrap") is None:
+    if not sandbox_bwrap() or shutil.which("bwrap") is None:
         return False
     try:
         done = subprocess.run([*_bwrap_prefix(tempfile.gettempdir()), "/bin/true"], capture_output=True, timeout=10)

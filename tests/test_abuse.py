@@ -27,6 +27,7 @@ import yaml
 from gradio_client import Client, handle_file
 from gradio_client.utils import Status
 
+from evals.__main__ import main as cli_main
 from evals.runner import System, compare
 from evals.tasks import TaskError, load_task, shipped_names, task_names, uploaded
 from evals.tasks.task import TASKS_DIR, read_task
@@ -176,7 +177,7 @@ def test_uploads_leave_nothing_in_gradio_cache_and_oversized_ones_are_refused_fi
     assert gradio_cache_files({"huge.txt"}) == []
 
 
-def test_a_damaged_store_leaves_the_app_and_the_cli_working(tmp_path):
+def test_a_damaged_store_leaves_the_app_and_the_cli_working(tmp_path, monkeypatch, capsys):
     (tmp_path / "lab.db").write_bytes(b"this is not a database" * 100)
     environment = os.environ | {"LAB_HOME": str(tmp_path)}
     code = "import app; from modules.ui.runs import store_status, initial_runs; print(store_status()); initial_runs()"
@@ -184,9 +185,11 @@ def test_a_damaged_store_leaves_the_app_and_the_cli_working(tmp_path):
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "The run store (lab.db in LAB_HOME) cannot be read" in done.stdout and str(tmp_path) not in done.stdout
-    cli = subprocess.run([sys.executable, "-m", "evals", "runs"], cwd=ROOT, capture_output=True, text=True,
-                         env=environment, timeout=300)  # fmt: skip
-    assert cli.returncode == 2 and "cannot be read" in cli.stderr and "Traceback" not in cli.stderr
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    capsys.readouterr()
+    assert cli_main(["runs"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read" in err and "Traceback" not in err
 
 
 def test_csv_cells_never_run_as_formulas(tmp_path):
@@ -760,7 +763,7 @@ def test_a_stop_writes_no_large_checkpoint_and_resume_continues_from_the_last_fi
     stop = threading.Event()
     result = trainer.train(net, rows, steps=6, batch_size=4, micro_batch=2, lr=1e-3, seed=0, pad_id=0,
                            folder=tmp_path, checkpoint_every=2, stop=stop,
-                           on_step=lambda step, *_: step == 3 and stop.set())  # fmt: skip
+                           on_step=lambda event: event.done == 3 and stop.set())  # fmt: skip
     assert result.stopped and result.steps_done == 3
     assert saved == [2] and result.checkpoint.name == "checkpoint-2"  # step 3 is not written on Stop
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-2"]
@@ -776,7 +779,7 @@ def test_a_stop_still_writes_a_small_checkpoint(tiny_model, tmp_path, monkeypatc
     assert trainer.checkpoint_mb(net) < trainer.QUICK_SAVE_MB
     stop = threading.Event()
     result = run_training(net, tiny_model, rows_for(tiny_model), tmp_path, steps=6, stop=stop,
-                          on_step=lambda step, *_: step == 3 and stop.set())  # fmt: skip
+                          on_step=lambda event: event.done == 3 and stop.set())  # fmt: skip
     assert result.stopped and saved == [3] and result.checkpoint.name == "checkpoint-3"
 
 

@@ -38,12 +38,35 @@ def test_tabs_hold_only_tabs():
     import gradio as gr
 
     import app
+    from modules.ui.tabs import titles
 
     (tabs,) = [block for block in app.demo.blocks.values() if isinstance(block, gr.Tabs)]
     labels = [child.label for child in tabs.children if isinstance(child, gr.Tab)]
-    assert labels == ["In-context learning", "Reasoning", "RAG", "Fine-tuning", "Quantization", "Compare",
-                      "Stored runs"]  # fmt: skip
+    assert labels == titles()
     assert all(isinstance(child, gr.Tab) for child in tabs.children), [type(c).__name__ for c in tabs.children]
+
+
+def test_a_new_tab_reaches_the_page_and_every_test_that_lists_tabs(monkeypatch):
+    """The registry is the one list of tabs: a tab added to it is built into the page, joins the technique coverage,
+    and the browser tests (tab bar, keyboard, stored examples) miss it until they say what to look for on it."""
+    import gradio as gr
+
+    import app
+    from modules.ui import tabs
+    from tests import test_browser, test_first_minutes
+
+    assert test_browser.tabs_without_content() == [] and test_first_minutes.tabs_without_example() == []
+
+    def build(model_state, model_info):
+        with gr.Tab("New tab"):
+            gr.Markdown("new")
+
+    monkeypatch.setattr(tabs, "TABS", [*tabs.TABS, tabs.Tab("New tab", ("new-technique",), build)])
+    (bar,) = [block for block in app.build_demo().blocks.values() if isinstance(block, gr.Tabs)]
+    assert [child.label for child in bar.children] == tabs.titles() and tabs.titles()[-1] == "New tab"
+    assert "new-technique" in tabs.covered()
+    assert test_browser.tabs_without_content() == ["New tab"]
+    assert test_first_minutes.tabs_without_example() == ["New tab"]
 
 
 def test_checked_numbers_say_what_is_allowed():

@@ -17,20 +17,39 @@ def test_reports_then_result():
 
 
 def test_latest_only_skips_replaced_reports():
-    release = threading.Event()
+    release, reported = threading.Event(), threading.Event()
 
     def job(report):
         report("first")
-        release.wait(5)  # the generator has taken "first"; the next three arrive together
+        release.wait(60)  # the generator has taken "first"; the next three arrive together
         for text in ("a", "ab", "abc"):
             report(text)
+        reported.set()
         return "end"
 
     events = run_in_background(job, latest_only=True)
     assert next(events) == ("update", "first")
     release.set()
-    rest = list(events)
-    assert rest[-1] == ("result", "end") and rest[-2] == ("update", "abc") and len(rest) <= 4
+    assert reported.wait(60)  # all three wait in the queue before the generator reads again
+    assert list(events) == [("update", "abc"), ("result", "end")]  # without latest_only: a, ab, abc, end
+
+
+def test_without_latest_only_every_report_arrives():
+    release, reported = threading.Event(), threading.Event()
+
+    def job(report):
+        report("first")
+        release.wait(60)
+        for text in ("a", "ab", "abc"):
+            report(text)
+        reported.set()
+        return "end"
+
+    events = run_in_background(job)  # the job starts with the first read
+    assert next(events) == ("update", "first")
+    release.set()
+    assert reported.wait(60)
+    assert list(events) == [("update", "a"), ("update", "ab"), ("update", "abc"), ("result", "end")]
 
 
 def test_job_errors_are_raised_in_the_caller():

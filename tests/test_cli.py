@@ -1,4 +1,5 @@
-"""python -m evals: argument errors, and a full compare / runs / show cycle on the tiny model."""
+"""python -m evals: argument errors, and a full compare / runs / show cycle on the tiny model, through
+evals.__main__.main(argv) in this process; one smoke test runs the real entry point."""
 
 import json
 import os
@@ -14,15 +15,18 @@ from evals.__main__ import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evals", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ,
-    )
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `python -m evals ARGS`, run in this process."""
+    capsys.readouterr()  # what earlier steps printed is not this command's
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_entry_point_runs_main_and_exits_with_its_code():
+    done = subprocess.run([sys.executable, "-m", "evals", "show", "424242"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=os.environ)  # fmt: skip
+    assert done.returncode == 2 and "No run with id 424242" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -54,27 +58,14 @@ def test_show_unknown_run(capsys):
     assert "No run with id 424242" in capsys.readouterr().err
 
 
-def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
+def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path, capsys):
     out = tmp_path / "results.json"
     systems = "zero-shot:max_new_tokens=3,few-shot:k=2:max_new_tokens=3"
-    done = cli(
-        "compare",
-        "--task",
-        "dialogue-summary",
-        "--systems",
-        systems,
-        "--limit",
-        "3",
-        "--model",
-        str(tiny_llama_dir),
-        "--out",
-        str(out),
-    )
-    assert done.returncode == 0, done.stderr
-    assert (
-        "Mean [95% interval: Wilson for 0/1 scores, else bootstrap]" in done.stdout
-        and "few-shot (k=2, max_new_tokens=3)" in done.stdout
-    )
+    code, printed, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", systems, "--limit", "3",
+                             "--model", str(tiny_llama_dir), "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "Mean [95% interval: Wilson for 0/1 scores, else bootstrap]" in printed
+    assert "few-shot (k=2, max_new_tokens=3)" in printed
     payload = json.loads(out.read_text())
     import torch
 
@@ -82,13 +73,14 @@ def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path):
     assert len(payload["per_example"]) == 6 and payload["model"]["dtype"] == dtype
     run_id = payload["run_id"]
     csv = tmp_path / "results.csv"
-    assert cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "2",
-               "--model", str(tiny_llama_dir), "--out", str(csv)).returncode == 0  # fmt: skip
+    code, _, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2",
+                       "--limit", "2", "--model", str(tiny_llama_dir), "--out", str(csv))  # fmt: skip
+    assert code == 0, err
     assert list(pd.read_csv(csv).columns[:3]) == ["system", "example_id", "output"]
-    listed = cli("runs")
-    assert listed.returncode == 0 and str(run_id) in listed.stdout and "complete" in listed.stdout
-    shown = cli("show", str(run_id))
-    assert shown.returncode == 0 and "6 results stored" in shown.stdout and "rougeL" in shown.stdout
+    code, listed, _ = cli(capsys, "runs")
+    assert code == 0 and str(run_id) in listed and "complete" in listed
+    code, shown, _ = cli(capsys, "show", str(run_id))
+    assert code == 0 and "6 results stored" in shown and "rougeL" in shown
 
 
 def test_systems_lists_every_system_with_its_settings_and_help(capsys):

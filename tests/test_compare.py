@@ -1,8 +1,6 @@
 """The Compare tab and what it stands on: honest intervals, paired differences against a baseline with Holm's
 adjustment, systems on models of their own, cost columns, stored runs opened and merged, and the HTML report."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +9,13 @@ import pytest
 from gradio_client import Client
 
 from evals import comparison, report, stats
-from evals.runner import compare, parse_systems, split_model
+from evals.__main__ import main as cli_main
+from evals.runner import Run, compare, parse_systems, split_model
 from evals.tasks import load_task
 from modules.store import default_store
+from modules.studies import fine_tuning
 from tests.conftest import table_rows
 
-ROOT = Path(__file__).resolve().parents[1]
 SHORT = ":max_new_tokens=4"  # the tiny model's context is 64 tokens
 
 
@@ -41,13 +40,31 @@ def test_the_quality_table_pairs_each_system_with_the_baseline_and_adjusts_for_s
     assert quality.loc["base", "verdict"] == "baseline" and pd.isna(quality.loc["base", "vs baseline"])
     assert quality.loc["better", "verdict"] == "▲ clearly better" and quality.loc["better", "vs baseline"] == 1.0
     assert quality.loc["same", "verdict"] == "no clear difference" and quality.loc["same", "paired n"] == 20
-    assert quality.loc["base", "interval"] == "Wilson" and quality.loc["base", "ci_high"] > 0.15
+    assert quality.loc["base", "interval"] == "Wilson"
+    assert quality.loc["base", "ci_high"] == pytest.approx(0.1611, abs=1e-4)  # 0 of 20: Wilson's upper end
     shown = comparison.readable(comparison.quality_table(table, "base"))
     assert shown.set_index("system").loc["better", "vs baseline [95% interval]"].startswith("+1.000 [")
     with pytest.raises(ValueError, match="baseline 'nope' is not one of the systems"):
         comparison.quality_table(table, "nope")
     lower = per_example({"a": [0.1] * 10, "b": [0.0] * 10}, score="latency_s")  # cost scores are not quality
     assert comparison.quality_scores(lower) == []
+
+
+def test_one_paired_difference_function_with_holm_serves_compare_and_the_fine_tuning_tables():
+    table = per_example({"base": [0.2] * 10, "up": [0.3] * 10, "mixed": [0.1, 0.3] * 5, "down": [0.1] * 6 + [0.3] * 4},
+                        score="rougeL")  # fmt: skip
+    differences = comparison.paired_differences(table, "base", "rougeL")
+    assert list(differences) == ["up", "mixed", "down"] and differences["up"]["n"] == 10
+    assert differences["up"]["mean"] == pytest.approx(0.1) and differences["mixed"]["mean"] == pytest.approx(0.0)
+    raw = [d["p_value"] for d in differences.values()]
+    assert [d["p_holm"] for d in differences.values()] == pytest.approx(stats.holm(raw))
+    assert differences["down"]["p_holm"] > differences["down"]["p_value"]  # three systems: adjusted upwards
+    quality = comparison.quality_table(table, "base").set_index("system")
+    assert quality.loc["down", "p (Holm)"] == differences["down"]["p_holm"]
+    run = Run(None, "dialogue-summary", "test", 0, [], table, pd.DataFrame())
+    paired = fine_tuning.paired_table(run).set_index("method")
+    assert list(paired.index) == ["up", "mixed", "down"] and "p (Holm)" in paired
+    assert paired.loc["down", "p (Holm)"] == differences["down"]["p_holm"]
 
 
 def test_costs_come_from_the_runners_measurements_and_a_price():
@@ -78,12 +95,14 @@ def two_runs(tiny_model):
     return first, second
 
 
-def test_the_runner_measures_each_system_and_stores_it(two_runs):
+def test_the_runner_measures_each_system_and_stores_it(two_runs, tiny_model):
     first, _ = two_runs
     stored = default_store().get_run(first.id)
     assert set(stored["measurements"]) == {"zero-shot (max_new_tokens=4)", "few-shot (k=1, max_new_tokens=4)"}
     measured = stored["measurements"]["zero-shot (max_new_tokens=4)"]
-    assert measured["examples"] == 4 and measured["wall_s"] > 0 and measured["weight_mb"] > 0
+    held = {t.data_ptr(): t.numel() * t.element_size() for t in (*tiny_model.hf.parameters(), *tiny_model.hf.buffers())}
+    assert measured["examples"] == 4 and measured["wall_s"] > 0  # a wall time is only known to be positive
+    assert measured["weight_mb"] == pytest.approx(sum(held.values()) / 2**20)  # fp32, tied tensors once
 
 
 def test_stored_runs_merge_into_one_comparison_paired_by_example(two_runs):
@@ -109,23 +128,20 @@ def test_the_report_is_one_file_with_the_settings_table_chart_and_caveats(two_ru
     assert "Published figures for a similar task" in html  # dialogue-summary has the course's Lab 2 table
 
 
-def test_the_cli_runs_systems_on_their_own_models_and_writes_a_report(tiny_model, tmp_path):
+def test_the_cli_runs_systems_on_their_own_models_and_writes_a_report(tiny_model, tmp_path, capsys):
     systems = f"zero-shot{SHORT},zero-shot{SHORT}@{tiny_model.spec}+quant:bf16"
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"} | {k: v for k, v in __import__("os").environ.items()
-                                                                 if k.startswith("LAB_")}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "evals", "compare", "--task", "dialogue-summary", "--systems", systems,
-                           "--limit", "2", "--model", tiny_model.spec], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Paired difference from the baseline 'zero-shot (max_new_tokens=4)'" in done.stdout
-    run_id = done.stdout.split("Run ")[1].split(" ")[0]
+    code = cli_main(["compare", "--task", "dialogue-summary", "--systems", systems, "--limit", "2", "--model",
+                     tiny_model.spec])  # fmt: skip
+    printed, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "Paired difference from the baseline 'zero-shot (max_new_tokens=4)'" in printed
+    run_id = printed.split("Run ")[1].split(" ")[0]
     out = tmp_path / "report.html"
-    made = subprocess.run([sys.executable, "-m", "evals", "report", run_id, "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert made.returncode == 0 and out.stat().st_size > 100_000, made.stderr[-2000:]
-    bad = subprocess.run([sys.executable, "-m", "evals", "report", run_id, "--out", str(tmp_path / "r.txt")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert bad.returncode == 2 and "must end in .html" in bad.stderr
+    code = cli_main(["report", run_id, "--out", str(out)])
+    assert code == 0 and out.stat().st_size > 100_000, capsys.readouterr().err[-2000:]
+    capsys.readouterr()
+    assert cli_main(["report", run_id, "--out", str(tmp_path / "r.txt")]) == 2
+    assert "must end in .html" in capsys.readouterr().err
 
 
 def test_the_compare_tab_runs_three_systems_across_techniques(served_app, tiny_llama_dir):

@@ -157,7 +157,7 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tiny_m
     stop = threading.Event()
     net = finetune.prepare(tiny_model, finetune.Config(method="full"))
     first = run_training(net, tiny_model, rows, tmp_path / "cut", steps=4, lr=1e-3, stop=stop,
-                         on_step=lambda step, loss, seconds: step == 2 and stop.set())  # fmt: skip
+                         on_step=lambda event: event.done == 2 and stop.set())  # fmt: skip
     assert first.stopped and first.steps_done == 2 and first.checkpoint.name == "checkpoint-2"
     fresh = finetune.prepare(tiny_model, finetune.Config(method="full"))
     second = run_training(fresh, tiny_model, rows, tmp_path / "cut", steps=4, lr=1e-3, resume=True)
@@ -168,23 +168,34 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tiny_m
     ]
 
 
-def test_stop_ends_training_within_two_seconds(tiny_model, tmp_path):
+def test_stop_from_another_thread_ends_training_inside_the_step_in_progress(tiny_model, tmp_path):
+    """Stop is pressed (by the caller's thread) while step 3's first layer runs: the next layer is not run, step 3
+    is dropped, and the training ends with the 2 finished steps saved; bounded by work, not by a clock."""
     net = finetune.prepare(tiny_model, finetune.Config(method="full"))
-    stop, outcome = threading.Event(), {}
+    stop, inside, pressed, outcome, calls = threading.Event(), threading.Event(), threading.Event(), {}, []
+    first_layer = next(module for name, module in net.named_modules() if name.endswith("layers.0"))
+
+    def hold_in_step_three(module, args, output):
+        calls.append(1)
+        if len(calls) == 5:  # 2 micro-batches a step: the 5th forward is step 3's first
+            inside.set()
+            pressed.wait(60)
+
+    first_layer.register_forward_hook(hold_in_step_three)
     worker = threading.Thread(
         target=lambda: outcome.update(
             result=run_training(net, tiny_model, rows_for(tiny_model), tmp_path, steps=10_000, stop=stop)
         )  # fmt: skip
     )
     worker.start()
-    time.sleep(1.0)
-    pressed = time.perf_counter()
+    assert inside.wait(60)
     stop.set()
-    worker.join(timeout=10)
-    assert not worker.is_alive() and time.perf_counter() - pressed < 2.0
+    pressed.set()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
     result = outcome["result"]
-    assert result.stopped and result.steps_done > 0
-    assert checkpoint.latest(tmp_path).name == f"checkpoint-{result.steps_done}"
+    assert result.stopped and result.steps_done == 2 and len(result.losses) == 2 and len(calls) == 5
+    assert checkpoint.latest(tmp_path).name == "checkpoint-2"
 
 
 CHILD = """

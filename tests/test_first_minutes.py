@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.ui.tabs import titles
 from tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,6 +29,14 @@ EXAMPLE_TABS = {
         ("system", "score", "mean [95% interval]", "vs baseline [95% interval]", "verdict"),
     ),
 }
+
+
+NO_EXAMPLE = ("Stored runs",)  # it opens with the visitor's own stored runs
+
+
+def tabs_without_example() -> list[str]:
+    """Tabs in the registry this file does not check for a stored example (tests/test_app.py keeps it empty)."""
+    return [title for title in titles() if title not in EXAMPLE_TABS and title not in NO_EXAMPLE]
 
 
 @pytest.mark.parametrize("tab", list(EXAMPLE_TABS))

@@ -1,14 +1,11 @@
 """RAG technique: delimited prompts with sources, retrieval and injection scores, checks."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from evals import metrics
+from evals.__main__ import main as cli_main
 from evals.runner import System, compare
 from evals.tasks import Example, load_task
 from modules.paths import lab_home
@@ -16,7 +13,6 @@ from modules.retrieval.uploads import save_uploads
 from modules.techniques import parse_system, rag
 
 TASK = load_task("company-handbook-qa")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_delimited_prompt_numbers_sources_and_says_they_are_data(tiny_model, embedded_embedder):
@@ -88,13 +84,13 @@ def test_an_embedding_model_that_cannot_load_offline_is_a_clear_error():
 
 
 @pytest.mark.slow
-def test_four_systems_end_to_end_through_the_cli_on_five_handbook_questions(tmp_path):
+def test_four_systems_end_to_end_through_the_cli_on_five_handbook_questions(tmp_path, capsys):
     out = tmp_path / "rag.json"
-    command = [sys.executable, "-m", "evals", "compare", "--task", "company-handbook-qa", "--limit", "5",
-               "--systems", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", "--out", str(out)]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=os.environ)
-    assert done.returncode == 0, done.stderr
-    assert "recall_at_k" in done.stdout and "rag-hybrid" in done.stdout
+    code = cli_main(["compare", "--task", "company-handbook-qa", "--limit", "5",
+                     "--systems", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", "--out", str(out)])  # fmt: skip
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    assert "recall_at_k" in printed and "rag-hybrid" in printed
     payload = json.loads(out.read_text())
     assert payload["model"]["label"].startswith("SmolLM2") and len(payload["per_example"]) == 20
     recall = {row["system"]: row["mean"] for row in payload["aggregate"] if row["score"] == "recall_at_k"}

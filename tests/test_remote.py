@@ -173,7 +173,7 @@ def test_a_server_that_dies_mid_run_leaves_a_failed_run_with_its_finished_result
     model = remote.load(f"openai:{ALIAS}@http://127.0.0.1:{port}/v1")
     name, technique, config = parse_system("zero-shot:max_new_tokens=2")
 
-    def kill_after_first_chunk(done, total, message):
+    def kill_after_first_chunk(event):
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()

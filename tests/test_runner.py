@@ -18,7 +18,7 @@ def test_compare_returns_tables_with_intervals_and_stores_everything(systems, tm
     task = load_task("dialogue-summary")
     store = Store(tmp_path / "lab.db")
     seen = []
-    run = compare(task, systems, limit=10, store=store, progress=lambda d, t, m: seen.append((d, t)))
+    run = compare(task, systems, limit=10, store=store, progress=lambda p: seen.append((p.done, p.total)))
     assert run.status == "complete" and len(run.per_example) == 20
     assert set(run.per_example.system) == {"zero-shot (max_new_tokens=4)", "few-shot (k=2, max_new_tokens=4)"}
     assert seen[-1] == (20, 20) and len(seen) == 2 * -(-10 // CHUNK)  # one progress call per chunk
@@ -38,7 +38,7 @@ def test_stop_ends_the_run_after_the_current_batch(systems, tmp_path):
     stop = threading.Event()
     store = Store(tmp_path / "lab.db")
 
-    def progress(done, total, message):
+    def progress(event):
         stop.set()  # the user presses Stop while the first batch is being scored
 
     run = compare(load_task("dialogue-summary"), systems, limit=CHUNK + 4, store=store, progress=progress, stop=stop)

@@ -1,27 +1,36 @@
 """Stop acts everywhere: inside a generation (within one decoding step), in the runner (partial outputs are not
 scored), and on a job that still waits in the queue (it never starts)."""
 
+import itertools
 import threading
-import time
+from types import SimpleNamespace
+
+import pytest
 
 from evals.runner import System, compare
 from evals.tasks import load_task
 from modules.store import Store
+from modules.ui import stop_flag
 from modules.ui.stop_flag import StopFlag, begin, press, request
 
 
-def test_stop_pressed_while_queued_cancels_the_job():
+@pytest.fixture()
+def ticking_clock(monkeypatch):
+    """The flag's clock advances one tick per reading: the order of clicks is what the test says, not a sleep."""
+    ticks = itertools.count(1.0)
+    monkeypatch.setattr(stop_flag, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+
+
+def test_stop_pressed_while_queued_cancels_the_job(ticking_clock):
     flag = StopFlag()
     request(flag)  # the Run click
-    time.sleep(0.001)
     press(flag)  # Stop while the job waits for the model
     assert begin(flag) is False and flag.event.is_set()
 
 
-def test_an_earlier_stop_does_not_cancel_a_later_run():
+def test_an_earlier_stop_does_not_cancel_a_later_run(ticking_clock):
     flag = StopFlag()
     press(flag)  # stopped the previous job
-    time.sleep(0.001)
     request(flag)
     assert begin(flag) is True and not flag.event.is_set()
     assert begin(StopFlag()) is True  # an API call without the click runs

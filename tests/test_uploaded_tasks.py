@@ -168,11 +168,11 @@ def test_an_existing_name_is_kept_and_delete_removes_the_task(tmp_path):
 
 
 def test_the_task_dropdowns_offer_uploaded_tasks(tmp_path):
-    from modules.ui import task_run
+    from modules.ui import pickers
 
     uploaded.add_task("in-dropdowns", good_csv(tmp_path / "rows.csv"))
-    assert task_run.task_choices() == task_names() and "in-dropdowns" in task_run.task_choices()
-    assert task_run.task_choices(["dialogue-summary"]) == ["dialogue-summary", *uploaded.list_tasks()]
+    assert pickers.task_choices() == task_names() and "in-dropdowns" in pickers.task_choices()
+    assert pickers.task_choices(["dialogue-summary"]) == ["dialogue-summary", *uploaded.list_tasks()]
 
 
 def test_an_uploaded_task_trains_lora_and_is_scored_on_its_own_test_split(tiny_model, tmp_path):

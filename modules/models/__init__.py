@@ -1,36 +1,37 @@
 """The shared-model registry: one lazily loaded Model per spec, for every caller."""
 
-import os
 import threading
 from collections import OrderedDict
 
 import torch
 
+from modules import limits
 from modules.models import adapters, memory, quantized, remote, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
 from modules.models.hub import load_pretrained
+from modules.models.interface import Capabilities, LanguageModel, Unsupported
 from modules.models.model import Model, Prompt
 from modules.models.spec import ADAPTER_MARK, QUANT_MARK, ModelSpec, variant_spec
 from modules.paths import current_session
 
-DEFAULT_SPEC = os.environ.get("LAB_MODEL", "").strip() or EMBEDDED_SPEC  # a Space sets a Hub model here
+DEFAULT_SPEC = limits.model() or EMBEDDED_SPEC  # a Space sets a Hub model here
 SESSION_MARK = "@session:"
 __all__ = [
-    "ADAPTER_MARK", "DEFAULT_SPEC", "QUANT_MARK", "Generation", "GenerationParams", "Model", "ModelLoadError",
-    "ModelSpec", "Prompt", "get_model", "variant_spec",
+    "ADAPTER_MARK", "DEFAULT_SPEC", "QUANT_MARK", "Capabilities", "Generation", "GenerationParams", "LanguageModel",
+    "Model", "ModelLoadError", "ModelSpec", "Prompt", "Unsupported", "get_model", "variant_spec",
 ]  # fmt: skip
 
 # The registry itself, keyed by canonical spec, least recently used first: the only place models are kept.
-_loaded: OrderedDict[str, Model] = OrderedDict()
+_loaded: OrderedDict[str, LanguageModel] = OrderedDict()
 _load_lock = threading.RLock()  # re-entered: a variant loads its base
 # Variants kept loaded; the least recently used beyond this are dropped (each can be a full copy of the weights:
 # ~540 MB for the embedded model in fp32). A job still using a dropped model keeps its copy until it ends.
-MAX_VARIANTS = int(os.environ.get("LAB_MAX_VARIANTS", "4"))
+MAX_VARIANTS = limits.max_variants()  # read once, at import; tests set the attribute
 # Bases other than the shipped one (DEFAULT_SPEC, the embedded model) kept loaded: folders, hub ids, servers. The least
 # recently used beyond this are dropped with their variants (a hub model can be GBs; visitors name them freely).
-MAX_BASES = int(os.environ.get("LAB_MAX_BASES", "2"))
+MAX_BASES = limits.max_bases()
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -40,12 +41,13 @@ def default_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def get_model(spec: str = DEFAULT_SPEC) -> Model:
-    """The one shared Model for `spec`, loaded on first call. Raises ModelLoadError with a user message."""
+def get_model(spec: str = DEFAULT_SPEC) -> LanguageModel:
+    """The one shared model for `spec` (a local Model or a server's RemoteModel), loaded on first call. Raises
+    ModelLoadError with a user message."""
     return _get(ModelSpec.parse(spec or DEFAULT_SPEC))
 
 
-def _get(spec: ModelSpec) -> Model:
+def _get(spec: ModelSpec) -> LanguageModel:
     """get_model for a parsed spec (a variant's base keeps the spelling its user typed, for messages)."""
     key = _key(spec)
     with _load_lock:
@@ -98,7 +100,7 @@ def _evict(keep: str) -> bool:
     return bool(dropped)
 
 
-def _load(spec: ModelSpec) -> Model:
+def _load(spec: ModelSpec) -> LanguageModel:
     """A variant is made from its parent (the precision last, so it applies to the adapted model)."""
     if remote.is_remote_spec(spec.base):
         if spec.is_variant:

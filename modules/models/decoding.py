@@ -11,11 +11,11 @@ elsewhere), eager, static (static cache without compiling: the fast path's mecha
 compiled (static + compile on any device, CPUs included: for benchmarks).
 """
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from modules import limits
 from modules.space import on_zero_gpu
 
 T = TypeVar("T")
@@ -31,10 +31,7 @@ WARM_CACHE_LENGTH = 1024
 
 
 def setting() -> str:
-    value = os.environ.get("LAB_DECODE", "auto").strip().lower() or "auto"
-    if value not in SETTINGS:
-        raise ValueError(f"LAB_DECODE must be one of {', '.join(SETTINGS)}, got '{value}'.")
-    return value
+    return limits.decode()  # one of SETTINGS' keys (limits.DECODE_CHOICES)
 
 
 def choose(hf, device_type: str, soft_prompt: bool) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """A loaded language model with batched, left-padded generation and honest bookkeeping."""
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -10,17 +11,18 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCrite
 
 from modules.models import decoding, interrupt, zero_gpu
 from modules.models.generation import Generation, GenerationParams
+from modules.models.interface import Capabilities, Prompt, Step, Unsupported, check_top_k
 from modules.paths import current_session
 
-Prompt = str | list[dict]  # plain text, or chat messages [{"role": ..., "content": ...}]
 MIN_SHARED_PREFIX = 32  # tokens; below this a separate prefix pass costs more than it saves
 KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps room for the rest
+# attention() keeps layers x heads x tokens^2 weights: SmolLM2-135M (30 x 9) at 256 tokens is 71 MB in fp32, 4x at 512
+ATTENTION_MAX_TOKENS = 256
 
 
 class Model:
-    """One model + tokenizer on one device. Shared by every caller, so generate() holds a lock."""
-
-    is_remote = False  # models/remote.py: served elsewhere, no weights here
+    """One model + tokenizer on one device (the model interface, models/interface.py). Shared by every caller, so
+    generate() holds a lock."""
 
     def __init__(
         self,
@@ -81,6 +83,14 @@ class Model:
     @property
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if zero_gpu.active():
+            return zero_gpu.CAPABILITIES
+        # Attention of decoder-only models on the input's own tokens (a soft prompt's virtual tokens have no text)
+        return Capabilities(weights=True, trainable=True, variants=True, live_text=True, stop_in_step=True,
+                            top_logprobs=True, attention=not (self.is_seq2seq or self.soft_prompt))  # fmt: skip
 
     def info(self) -> dict:
         return {
@@ -249,12 +259,9 @@ class Model:
 
     def _run_generate(self, batch_ids, params, report, stop, checks) -> tuple[torch.Tensor, int]:
         """transformers' generate over one batch: (its output ids, where the new tokens begin in them)."""
-        options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
+        options = _sampling_options(params)
         if params.do_sample:
-            options |= {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
             torch.manual_seed(params.seed)
-        else:
-            options |= {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
         rows = len(batch_ids)
         if self.decode_path == decoding.EAGER:
             inputs = self._inputs_with_shared_prefix(batch_ids)
@@ -328,6 +335,108 @@ class Model:
             ids.append(self.tokenizer.eos_token_id)
         return sorted({i for i in ids if i is not None})
 
+    # ---- log-likelihood, log-probabilities, attention
+    @torch.inference_mode()
+    def perplexity(self, texts: list[str]) -> float:
+        """exp(mean negative log-likelihood per predicted token) over all texts, each scored on its own."""
+        total_nll, total_tokens = 0.0, 0
+        with self._lock:  # adapters on a shared host: this variant's adapter must be the one on
+            if self.activate is not None:
+                self.activate()
+            for text in texts:
+                ids = self.tokenizer(text, return_tensors="pt")["input_ids"][:, : self.context_length].to(self.device)
+                if ids.shape[1] < 2:
+                    continue
+                loss = self.hf(input_ids=ids, labels=ids).loss  # mean over the ids.shape[1] - 1 predicted tokens
+                total_nll += float(loss) * (ids.shape[1] - 1)
+                total_tokens += ids.shape[1] - 1
+        if not total_tokens:
+            raise ValueError("Perplexity needs at least one text of two or more tokens.")
+        return math.exp(total_nll / total_tokens)
+
+    @torch.inference_mode()
+    def top_logprobs(
+        self, prompts: Sequence[Prompt], params: GenerationParams | None = None, k: int = 5
+    ) -> list[list[Step]]:
+        """Each prompt generated as `params` say, one row at a time (no padding) and always on the eager path (the
+        compiled step returns no logits), with the k most likely tokens at every step from that same generate call.
+        The distribution is the model's own: log_softmax of the raw logits (output_logits), before temperature,
+        top-k and top-p, so a sampled token may lie outside the k shown (its own logprob is still given)."""
+        self._require("top_logprobs", "Top log-probabilities")
+        check_top_k(k)
+        params = params or GenerationParams()
+        results = []
+        with self._lock:
+            if self.activate is not None:
+                self.activate()
+            for prompt in prompts:
+                ids = self._encode(self.render(prompt), params.max_new_tokens)[0]
+                inputs = self.tokenizer.pad({"input_ids": [ids]}, return_tensors="pt").to(self.device)
+                options = _sampling_options(params) | {"output_logits": True, "return_dict_in_generate": True,
+                    "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": self._eos_ids()}  # fmt: skip
+                start = 1 if self.is_seq2seq else 0 if self.soft_prompt else len(ids)
+                if params.stop_strings:
+                    options["stopping_criteria"] = StoppingCriteriaList(
+                        [StopOnText(self.tokenizer, params.stop_strings, start)]
+                    )
+                if params.do_sample:
+                    torch.manual_seed(params.seed)
+                if self.soft_prompt:
+                    output = self._soft_prompt_generate(inputs, options)
+                else:
+                    output = self.hf.generate(**inputs, **options)
+                results.append(self._steps(output.sequences[0, start:].tolist(), output.logits, k))
+        return results
+
+    def _steps(self, tokens: list[int], logits: tuple[torch.Tensor, ...], k: int) -> list[Step]:
+        steps = []
+        for token, step_logits in zip(tokens, logits):  # step_logits: (1, vocab), one per new token
+            logprobs = torch.log_softmax(step_logits[0].float(), dim=-1)  # (vocab,)
+            top = torch.topk(logprobs, k)  # sorted, most likely first
+            alternatives = [(self._piece(i), v) for i, v in zip(top.indices.tolist(), top.values.tolist())]
+            steps.append(Step(self._piece(token), float(logprobs[token]), alternatives))
+        return steps
+
+    @torch.inference_mode()
+    def attention(self, prompt: Prompt) -> tuple[list[str], torch.Tensor]:
+        """(the rendered prompt's tokens, weights (layers, heads, seq, seq)) from one forward pass with eager
+        attention, for this call only: sdpa and flash kernels never form the weights. At most ATTENTION_MAX_TOKENS."""
+        self._require("attention", "Attention weights")
+        ids = self.tokenizer(self.render(prompt), add_special_tokens=not self.has_chat_template)["input_ids"]
+        if len(ids) > ATTENTION_MAX_TOKENS:
+            raise ValueError(
+                f"Attention weights are shown for prompts of up to {ATTENTION_MAX_TOKENS} tokens; this one has "
+                f"{len(ids)} (the weights grow with the square of the length)."
+            )
+        with self._lock:  # no generation runs while the model is on eager attention
+            if self.activate is not None:
+                self.activate()
+            before = self.hf.config._attn_implementation
+            self.hf.set_attn_implementation("eager")
+            try:
+                output = self.hf(input_ids=torch.tensor([ids], device=self.device), output_attentions=True)
+            finally:
+                self.hf.set_attn_implementation(before)
+        if not output.attentions or output.attentions[0] is None:
+            raise Unsupported(f"Attention weights are not available for {self.label}: it returned none.")
+        weights = torch.stack([layer[0] for layer in output.attentions]).float().cpu()  # (layers, heads, seq, seq)
+        return [self._piece(i) for i in ids], weights
+
+    def _piece(self, token: int) -> str:
+        return self.tokenizer.decode([token])
+
+    def _require(self, capability: str, what: str) -> None:
+        """Raise Unsupported, naming `what` and why, where this model lacks `capability`."""
+        if getattr(self.capabilities, capability):
+            return
+        if zero_gpu.active():
+            why = "on ZeroGPU the GPU is lent for generation only"
+        elif self.is_seq2seq:
+            why = "it is an encoder-decoder model; they are shown for decoder-only models"
+        else:
+            why = "its soft prompt's virtual tokens come before the input and have no text"
+        raise Unsupported(f"{what} are not available for {self.label}: {why}.")
+
     # ---- derived variants
     def variant(self, spec: str, label: str, hf: PreTrainedModel, **options) -> "Model":
         """A model made from this one (adapter on, quantized copy): its own or a shared network, this tokenizer.
@@ -387,6 +496,13 @@ class StopOnEvent(StoppingCriteria):
         if self.running is None:  # made once: no new device tensor at every step
             self.running = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         return self.running
+
+
+def _sampling_options(params: GenerationParams) -> dict:
+    options = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
+    if params.do_sample:
+        return options | {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p}
+    return options | {"temperature": None, "top_k": None, "top_p": None}  # silence sampling defaults
 
 
 def _common_prefix_length(rows: list[list[int]]) -> int:

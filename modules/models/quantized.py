@@ -134,7 +134,7 @@ def own_precision(model: Model) -> str:
 def build(base: Model, config: Config) -> Model:
     """The variant (its conversion_s says how long it took). The base's own precision is the base itself; others are
     converted copies."""
-    if base.is_remote:
+    if not base.capabilities.variants:
         raise ValueError(
             f"Quantization needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here."
         )

@@ -16,12 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
 from urllib.parse import urlparse
 
 import httpx
 
+from modules import limits
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
+from modules.models.interface import Capabilities, Step, Unsupported, check_top_k
 from modules.paths import per_session
 from modules.redaction import KEY_VARIABLES, redact, url_without_credentials
 
@@ -38,16 +41,13 @@ def is_remote_spec(base: str) -> bool:
 
 
 def concurrency() -> int:
-    value = int(os.environ.get("LAB_OPENAI_CONCURRENCY", "4"))
-    if not 1 <= value <= 64:
-        raise ValueError(f"LAB_OPENAI_CONCURRENCY must be 1-64, got {value}.")
-    return value
+    return limits.openai_concurrency()
 
 
 def endpoint(base: str) -> tuple[str, str]:
     """'openai:<model>[@<url>]' -> (model name, base URL), checked."""
     model, _, url = base.removeprefix(PREFIX).partition(URL_MARK)
-    model, url = model.strip(), (url.strip() or os.environ.get("LAB_OPENAI_BASE_URL", "")).rstrip("/")
+    model, url = model.strip(), (url.strip() or limits.openai_base_url()).rstrip("/")
     if not model:
         raise ModelLoadError(f"'{redact(base)[:80]}' names no model: use openai:<model name as the server knows it>.")
     if not url:
@@ -60,8 +60,7 @@ def endpoint(base: str) -> tuple[str, str]:
         raise ModelLoadError(
             f"The server address must be an http(s) URL such as http://host:8000/v1, got '{redact(url)[:80]}'."
         )
-    allowed = os.environ.get("LAB_OPENAI_BASE_URL", "").rstrip("/")
-    if per_session() and url != allowed and os.environ.get("LAB_ALLOW_REMOTE_URLS") != "1":
+    if per_session() and url != limits.openai_base_url() and not limits.allow_remote_urls():
         raise ModelLoadError("This deployment does not let visitors name servers; it uses the one it is set up with.")
     return model, url
 
@@ -72,7 +71,7 @@ def _headers() -> dict:
 
 
 def _timeout() -> httpx.Timeout:
-    return httpx.Timeout(float(os.environ.get("LAB_OPENAI_TIMEOUT", "120")), connect=5.0)
+    return httpx.Timeout(limits.openai_timeout_s(), connect=5.0)
 
 
 def load(base: str) -> "RemoteModel":
@@ -86,7 +85,7 @@ def load(base: str) -> "RemoteModel":
         )
     card = next((entry for entry in listed.get("data", []) if entry.get("id") == model), {})
     context = card.get("max_model_len") or (card.get("meta") or {}).get("n_ctx_train")
-    return RemoteModel(base, model, url, int(os.environ.get("LAB_OPENAI_CONTEXT") or context or 4096))
+    return RemoteModel(base, model, url, limits.openai_context() or int(context or 4096))
 
 
 def _request(method: str, address: str, server: str, body: dict | None = None) -> dict:
@@ -135,10 +134,11 @@ def _error(response: httpx.Response, server: str) -> Exception:
 
 
 class RemoteModel:
-    """What the techniques need of a model (generate, render, context, labels), served by an OpenAI-compatible
-    server. Fine-tuning and quantization need weights here, so they refuse it (is_remote)."""
+    """The model interface (models/interface.py) served by an OpenAI-compatible server. Its weights are not here:
+    no training, no variants, no attention weights; top log-probabilities where the server returns them."""
 
-    is_remote = True
+    capabilities = Capabilities(weights=False, trainable=False, variants=False, live_text=True, stop_in_step=True,
+                                top_logprobs=True, attention=False)  # fmt: skip
     is_seq2seq = False
     has_chat_template = True  # the chat endpoint applies the server's template
     soft_prompt = False
@@ -349,6 +349,35 @@ class RemoteModel:
         if not count:
             raise ValueError("Perplexity needs at least one text of two or more tokens.")
         return math.exp(total / count)
+
+    def top_logprobs(self, prompts: Sequence, params: GenerationParams | None = None, k: int = 5) -> list[list[Step]]:
+        """Each prompt as one request asking for `logprobs` and `top_logprobs` (OpenAI's chat API), one after another.
+        The numbers are the server's: which distribution they describe (before or after its sampling settings) is
+        its own; a server that returns none gets a clear message."""
+        check_top_k(k)
+        params = params or GenerationParams()
+        return [self._steps(prompt, params, params.seed + index, k) for index, prompt in enumerate(prompts)]
+
+    def _steps(self, prompt, params: GenerationParams, seed: int, k: int) -> list[Step]:
+        body = self._body(prompt, params, seed) | {"logprobs": True, "top_logprobs": k}
+        answer = _request("POST", f"{self.url}/chat/completions", self.url, body)
+        scored = (answer.get("choices") or [{}])[0].get("logprobs")
+        if not isinstance(scored, dict) or not isinstance(scored.get("content"), list):
+            raise Unsupported(
+                f"Top log-probabilities are not available from the server at {self.shown}: it returns none."
+            )
+        steps = []
+        for entry in scored["content"]:  # one per generated token: {token, logprob, top_logprobs: [{token, logprob}]}
+            top = sorted(((a.get("token", ""), float(a["logprob"])) for a in entry.get("top_logprobs") or []),
+                         key=lambda pair: -pair[1])  # fmt: skip
+            steps.append(Step(entry.get("token", ""), float(entry["logprob"]), top[:k]))
+        return steps
+
+    def attention(self, prompt) -> NoReturn:
+        raise Unsupported(
+            f"Attention weights are not available for {self.label}: they need the weights here, and the "
+            "OpenAI-compatible API returns none."
+        )
 
 
 def _samples_of_one_prompt(prompts: Sequence, params: GenerationParams) -> list[tuple[int, int]]:

@@ -13,12 +13,18 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
 from modules.models.generation import Generation, GenerationParams
+from modules.models.interface import Capabilities
 from modules.paths import in_session
 from modules.space import on_zero_gpu
 
 SLOT_MIN_S, SLOT_MAX_S = 15, 120  # seconds a slot may ask for; shorter requests get a visitor served sooner
 TOKENS_PER_S_PER_ROW = 15  # conservative eager decode speed of one row on a ZeroGPU slice, for the duration asked
 LOAD_S = 10  # moving the weights onto the GPU at the start of a slot
+# What a local model can do here, outside a slot (see above): no training, live text and Stop only between batches;
+# log-probabilities and attention have no slot function of their own. Adapters and bf16 variants still load
+# (quantized.py refuses int8 / 4-bit here).
+CAPABILITIES = Capabilities(weights=True, trainable=False, variants=True, live_text=False, stop_in_step=False,
+                            top_logprobs=False, attention=False)  # fmt: skip
 _in_slot: ContextVar[bool] = ContextVar("lab_in_gpu_slot", default=False)
 # spec -> the shared Model; the registry (models/__init__.py) sets it, so this module does not import the registry
 # (which imports it). The worker is a fork of the app, so it has it too.

@@ -3,15 +3,16 @@
 import functools
 import importlib.util
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from modules import limits
+
 EMBEDDED_EMBEDDER = "all-minilm-l6-v2"
 # Embedders kept loaded (least recently used dropped first): ~90 MB each for MiniLM-sized models.
-MAX_EMBEDDERS = int(os.environ.get("LAB_MAX_EMBEDDERS", "2"))
+MAX_EMBEDDERS = limits.max_embedders()  # read once, at import: it sizes the cache below
 log = logging.getLogger("lab")
 
 

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modules.limits import session_upload_bytes
+from modules.limits import session_upload_bytes, upload_max_bytes, upload_max_files
 from modules.paths import check_room, make_private, user_home
 from modules.retrieval.index import Document
 
@@ -29,8 +29,7 @@ class UploadLimits:
     @classmethod
     def from_env(cls) -> "UploadLimits":
         """LAB_UPLOAD_MAX_MB and LAB_UPLOAD_MAX_FILES override the defaults (for a Space with less disk)."""
-        megabytes = float(os.environ.get("LAB_UPLOAD_MAX_MB", cls.max_file_bytes / 2**20))
-        return cls(int(megabytes * 2**20), int(os.environ.get("LAB_UPLOAD_MAX_FILES", cls.max_files)))
+        return cls(upload_max_bytes(), upload_max_files())
 
 
 @dataclass

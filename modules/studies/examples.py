@@ -8,6 +8,7 @@ import pandas as pd
 
 from evals import showcase
 from modules.models import get_model
+from modules.progress import Progress
 from modules.studies import fine_tuning, quantization
 
 QUANTIZATION = (["fp32", "bf16", "int8"], "dialogue-summary", 5)  # variants, task, test examples
@@ -17,8 +18,8 @@ def make_quantization() -> None:
     names, task, limit = QUANTIZATION
     base = get_model()
 
-    def report(message: str) -> None:
-        print(message, file=sys.stderr)
+    def report(event: Progress) -> None:
+        print(event.stage, file=sys.stderr)
 
     table, run = quantization.compare_variants(base, names, task, limit, report, threading.Event())
     print(f"Wrote {showcase.save('quantization', base, run, table)}")

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import references
+from evals import comparison, references
 from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
 from modules import inputs, limits
 from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import user_home
+from modules.progress import Progress
 from modules.store import default_store
 from modules.techniques import prompting
-from modules.training import checkpoint, data, finetune, trainer
+from modules.training import checkpoint, data, finetune, registry, trainer
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 REFERENCE = references.COURSE_LAB_2  # published figures (another model and dataset): shown, never mixed in
@@ -115,15 +116,19 @@ def checkpoint_dir(name: str, method: str):
     return user_home() / "training" / name / method
 
 
-def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], None], stop: threading.Event) -> list:
-    """Train every method in turn; report {"kind": "step" | "cost" | "phase", ...}. Returns the cost rows."""
+def train_methods(
+    base: Model, settings: JobSettings, report: Callable[[Progress], None], stop: threading.Event
+) -> list:
+    """Train every method in turn; returns the cost rows. Reports a Progress per phase, per step (payload: method,
+    loss, seconds) and per trained method (payload: its cost row)."""
     task = load_task(settings.task)
     pairs = training_pairs(settings)
     costs = []
     for index, method in enumerate(settings.methods):
         config = settings.configs[method]
-        report({"kind": "phase", "message": f"Preparing {method} ({index + 1}/{len(settings.methods)})…"})
-        rows = [data.tokenize(base, task, pair, config.max_length) for pair in pairs]
+        report(Progress(f"Preparing {method} ({index + 1}/{len(settings.methods)})…", index, len(settings.methods)))
+        objective = registry.get_objective(config.objective)
+        rows = objective.rows(base, task, pairs, config.max_length)
         folder = checkpoint_dir(settings.name, method)
         if not settings.resume:
             shutil.rmtree(folder, ignore_errors=True)
@@ -131,10 +136,9 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
         result = trainer.train(
             net, rows, steps=config.steps, batch_size=config.batch_size, micro_batch=config.micro_batch,
             lr=config.lr, seed=config.seed, pad_id=base.tokenizer.pad_token_id, folder=folder,
-            checkpoint_every=config.checkpoint_every, resume=settings.resume, stop=stop,
-            on_step=lambda step, loss, seconds, m=method, n=config.steps: report(
-                {"kind": "step", "method": m, "step": step, "loss": loss, "seconds": seconds, "steps": n}
-            ),
+            checkpoint_every=config.checkpoint_every, resume=settings.resume, stop=stop, objective=objective,
+            on_step=lambda event, m=method: report(
+                Progress(f"Training {m}", event.done, event.total, event.payload | {"method": m})),
         )  # fmt: skip
         trainable, total = finetune.trainable_counts(net)
         row = {
@@ -161,7 +165,7 @@ def train_methods(base: Model, settings: JobSettings, report: Callable[[dict], N
             folder = adapters.save(asset, net, meta)
             row |= {"saved size (MB)": adapters.weights_bytes(folder) / 2**20, "asset": asset}
         costs.append(row)
-        report({"kind": "cost", "row": row})
+        report(Progress(f"Trained {method}", index + 1, len(settings.methods), {"row": row}))
         del net  # a full copy is ~4x the weights with its optimizer: free it before the next method
         gc.collect()
         if result.stopped:
@@ -186,7 +190,8 @@ def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop
     store = default_store()
 
     def progress(phase):
-        return lambda done, total, message: report({"kind": "phase", "message": f"{phase}: {message} ({done}/{total})"})
+        return lambda event: report(Progress(f"{phase}: {event.stage} ({event.done}/{event.total})", event.done,
+                                             event.total))  # fmt: skip
 
     quality = compare(load_task(settings.task), systems, settings.eval_limit, store=store,
                       progress=progress("Quality"), stop=stop)  # fmt: skip
@@ -210,27 +215,30 @@ def _means(run: Run, system: str) -> dict:
 
 
 def paired_table(run: Run) -> pd.DataFrame:
-    """Each trained method minus the base, per quality score, with the 95% paired-bootstrap interval."""
-    rows = []
-    for system in run.per_example.system.unique():
-        if system == "base":
-            continue
-        for score in QUALITY_SCORES:
-            if score in run.per_example:
-                d = run.paired_difference(system, "base", score)
-                rows.append({"method": system, "score": score, "difference vs base": d["mean"],
-                             "95% low": d["ci_low"], "95% high": d["ci_high"], "p": d["p_value"]})  # fmt: skip
+    """Each trained method minus the base, per quality score: the 95% paired-bootstrap interval and the p-value
+    Holm-adjusted across the methods (comparison.paired_differences, as the Compare tab)."""
+    differences = {score: comparison.paired_differences(run.per_example, "base", score, run.seed)
+                   for score in QUALITY_SCORES}  # fmt: skip
+    rows = [
+        {"method": system, "score": score, "difference vs base": d["mean"], "95% low": d["ci_low"],
+         "95% high": d["ci_high"], "p (Holm)": d["p_holm"]}
+        for system in run.per_example.system.unique()
+        for score in QUALITY_SCORES
+        if (d := differences[score].get(system))
+    ]  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def forgetting_table(probe: Run) -> pd.DataFrame:
-    """ROUGE-L on the probe task per system and its change from the base (negative: forgotten)."""
+    """ROUGE-L on the probe task per system and its change from the base (negative: forgotten), with the 95%
+    paired interval and the Holm-adjusted p-value (comparison.paired_differences)."""
+    differences = comparison.paired_differences(probe.per_example, "base", "rougeL", probe.seed)
     rows = []
     for system in probe.per_example.system.unique():
         row = {"system": system, "ROUGE-L": probe.per_example[probe.per_example.system == system].rougeL.mean()}
-        if system != "base":
-            d = probe.paired_difference(system, "base", "rougeL")
-            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"]}
+        if d := differences.get(system):
+            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"],
+                    "p (Holm)": d["p_holm"]}  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from evals import comparison
 from evals.runner import Run, System, compare
 from evals.tasks import load_task
 from modules import measure
@@ -21,10 +22,11 @@ from modules.models import (
     quantized,
     variant_spec,
 )  # fmt: skip
+from modules.progress import Progress
 from modules.store import default_store
 from modules.techniques import Output, prompting
 
-Report = Callable[[str], None]
+Report = Callable[[Progress], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
 SPEED_REPEATS = 3  # decode speed is the median of 3 timed runs, shown with their range (a shared machine is noisy)
 PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
@@ -66,9 +68,14 @@ def compare_variants(
     report: Report,
     stop: threading.Event,
     perplexity_texts: int = PERPLEXITY_TEXTS,
+    speed_repeats: int = SPEED_REPEATS,
+    new_tokens: int | None = None,
+    answer_tokens: int | None = None,
 ) -> tuple[pd.DataFrame, Run]:
     """One row per variant (the base's own precision first, as the reference: fp32 on a CPU, bf16 on CUDA) plus the
-    stored quality run. An fp32 copy of a bf16 base is never built: it would only upcast the same weights."""
+    stored quality run. An fp32 copy of a bf16 base is never built: it would only upcast the same weights.
+    speed_repeats and new_tokens (default: speed_tokens) size the speed measurement, answer_tokens the scored answers
+    (default: prompting's); a benchmark's smoke run makes all three small."""
     reference = quantized.own_precision(base)
     names = [reference, *[n for n in names if n not in (reference, "fp32")]]
     task, texts = load_task(task_name), held_out_texts()[:perplexity_texts]
@@ -76,13 +83,14 @@ def compare_variants(
     for index, name in enumerate(names):
         if stop.is_set():
             break
-        report(f"Building and timing {name} ({index + 1}/{len(names)})…")
+        report(Progress(f"Building and timing {name} ({index + 1}/{len(names)})…", index, len(names)))
         if name == GGUF:
             rows.append(gguf_row(texts))
             continue
         model = variant(base, name)
         models[name] = model
-        batch_1, batch_8 = (measure.decode_speeds(model, size, speed_tokens(model), SPEED_REPEATS) for size in (1, 8))
+        tokens = new_tokens or speed_tokens(model)
+        batch_1, batch_8 = (measure.decode_speeds(model, size, tokens, speed_repeats) for size in (1, 8))
         rows.append({
             "variant": name, "what": model.label.split(" -> ")[-1] if name != reference else reference_label(base),
             "weight MB": quantized.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
@@ -90,9 +98,10 @@ def compare_variants(
             "tok/s batch 8": statistics.median(batch_8), "tok/s batch 8 range": measure.spread(batch_8),
             "perplexity": measure.perplexity(model, texts),
         })  # fmt: skip
-    systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()]
-    run = compare(task, systems, limit, store=default_store(), stop=stop,
-                  progress=lambda done, total, message: report(f"Scoring: {message} ({done}/{total})"))  # fmt: skip
+    config = prompting.Config(k=0) if answer_tokens is None else prompting.Config(k=0, max_new_tokens=answer_tokens)
+    systems = [System(name, model, "prompting", config) for name, model in models.items()]
+    run = compare(task, systems, limit, store=default_store(), stop=stop, progress=lambda event: report(
+        Progress(f"Scoring: {event.stage} ({event.done}/{event.total})", event.done, event.total)))  # fmt: skip
     table = pd.DataFrame(rows)
     add_scores(table, run)
     return readable(table), run
@@ -114,6 +123,16 @@ def one_prompt(model: Model, prompt: str, max_new_tokens: int) -> Output:
     params = GenerationParams(max_new_tokens=max_new_tokens)
     (generation,) = model.generate([[{"role": "user", "content": prompt}]], params)
     return Output.from_generation(generation)
+
+
+def gguf_one_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int, float]:
+    """(text, new tokens, seconds) of one greedy chat prompt through the original Q4_1 file in llama.cpp.
+
+    Not a get_model backend on purpose: this column measures the llama.cpp engine itself (its kernels, tokenizer and
+    sampler on the original file) beside the dequantized model, and the in-process binding decodes one sequence at a
+    time with no Stop inside a step, no batches and no variants, which the shared Model interface promises. Used as
+    a model, llama.cpp goes through the registry as a server: `openai:<alias>@<url>` (modules/models/remote.py)."""
+    return llamacpp.chat([{"role": "user", "content": prompt}], max_new_tokens)
 
 
 def gguf_row(texts: list[str]) -> dict:
@@ -178,11 +197,12 @@ def sensitivity(
     table = table[table.variant != reference].copy()
     table["ROUGE-L lost"] = baseline["rougeL"] - table["rougeL"]
     table["perplexity increase"] = table["perplexity"] - baseline["perplexity"]
+    differences = comparison.paired_differences(run.per_example, reference, "rougeL", run.seed)  # variant - reference
     for position, name in zip(table.index, table.variant):
-        if name in set(run.per_example.system):
-            d = run.paired_difference(reference, name, "rougeL")
-            table.loc[position, "lost 95% CI"] = f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-    columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "perplexity increase", f"identical to {reference}",
-               "weight MB", "tok/s batch 1"]  # fmt: skip
+        if d := differences.get(name):  # lost = reference - variant: the interval mirrored
+            table.loc[position, "lost 95% CI"] = f"[{-d['ci_high']:+.3f}, {-d['ci_low']:+.3f}]"
+            table.loc[position, "p (Holm)"] = d["p_holm"]
+    columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "p (Holm)", "perplexity increase",
+               f"identical to {reference}", "weight MB", "tok/s batch 1"]  # fmt: skip
     ranked = table.sort_values(["perplexity increase", "ROUGE-L lost"], ascending=False)
     return ranked[[c for c in columns if c in ranked]].reset_index(drop=True), run

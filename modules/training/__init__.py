@@ -1,1 +1,2 @@
-"""Training methods (full, LoRA, prompt tuning, QLoRA), their data, loop and atomic checkpoints."""
+"""Training methods (full, LoRA, prompt tuning, QLoRA) and objectives (supervised), found in registry.py; their
+data, one loop and atomic checkpoints."""

@@ -1,4 +1,5 @@
-"""Training pairs for fine-tuning: a task's train split or an uploaded JSONL, tokenized with the prompt masked."""
+"""Training pairs for fine-tuning: a task's train split or an uploaded JSONL (a pair may carry a preference: chosen
+and rejected answers), tokenized with the prompt masked."""
 
 import hashlib
 import json
@@ -17,6 +18,7 @@ MAX_JSONL_BYTES = 20 * 1024 * 1024
 MAX_JSONL_PAIRS = 20_000
 MAX_FIELD_CHARS = 20_000
 KEEP_PROMPT_END = 16  # tokens kept from the end of a cut prompt: the assistant header the answer follows
+PREFERENCE = ("chosen", "rejected")  # optional JSONL fields, kept in Example.meta for preference objectives
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ def pairs_from_task(task: Task) -> list[Example]:
 
 
 def read_jsonl(path: str | Path) -> tuple[list[Example], list[str]]:
-    """Pairs from a JSONL of {"input": ..., "reference": ...}; every bad line is reported, the good ones kept."""
+    """Pairs from a JSONL of {"input": ..., "reference": ...[, "chosen": ..., "rejected": ...]}; every bad line is
+    reported, the good ones kept. A preference (both chosen and rejected) goes into the pair's meta."""
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_JSONL_BYTES:
@@ -58,7 +61,9 @@ def read_jsonl(path: str | Path) -> tuple[list[Example], list[str]]:
         if problem:
             errors.append(f"line {number}: {problem}")
             continue
-        pairs.append(Example(f"jsonl-{number}", record["input"].strip(), record["reference"].strip(), split="train"))
+        meta = {key: record[key].strip() for key in PREFERENCE if key in record}
+        pairs.append(Example(f"jsonl-{number}", record["input"].strip(), record["reference"].strip(), meta=meta,
+                             split="train"))  # fmt: skip
     if not pairs:
         raise ValueError(f"{path.name} has no usable pairs. " + "; ".join(errors[:5]))
     return pairs, errors
@@ -67,7 +72,8 @@ def read_jsonl(path: str | Path) -> tuple[list[Example], list[str]]:
 def _pair_problem(record) -> str | None:
     if not isinstance(record, dict):
         return "each line must be a JSON object"
-    for key in ("input", "reference"):
+    preference = PREFERENCE if any(key in record for key in PREFERENCE) else ()  # both or neither
+    for key in ("input", "reference", *preference):
         if key not in record:
             return f"missing field '{key}'"
         if not isinstance(record[key], str) or not record[key].strip():
@@ -81,7 +87,8 @@ def data_hash(pairs: list[Example]) -> str:
     """Identifies the exact training data an adapter saw (stored with it)."""
     digest = hashlib.sha256()
     for pair in pairs:
-        digest.update(json.dumps([pair.input, pair.reference]).encode())
+        preference = [pair.meta[key] for key in PREFERENCE if key in pair.meta]  # none: the hash of a plain pair
+        digest.update(json.dumps([pair.input, pair.reference, *preference]).encode())
     return digest.hexdigest()[:16]
 
 

@@ -1,26 +1,27 @@
-"""Fine-tuning methods: full, LoRA, prompt tuning and (CUDA only) QLoRA, each on a fresh copy of a frozen base.
+"""A fine-tuning job's settings (method, objective, steps, ...) and prepare(): the method's network, on a fresh copy.
 
 The base Model is never modified: LoRA and prompt tuning wrap a copy of its module tree whose parameters are
-the base's own frozen tensors (no second copy of the weights); full fine-tuning trains a deep copy.
+the base's own frozen tensors (no second copy of the weights); full fine-tuning trains a deep copy. Each method is
+one file (full, lora, prompt_tuning, qlora), each objective too (supervised), found in modules/training/registry.py.
 """
 
-import copy
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from modules import limits
-from modules.models import Model, quantized, zero_gpu
-from modules.models.adapters import shared_weights_copy
+from modules.models import Model, zero_gpu
+from modules.training import registry
+from modules.training.full import cast_parameters  # noqa: F401  (the studies and tests cast through finetune)
 
-METHODS = ("full", "lora", "prompt-tuning", "qlora")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
 class Config:
     method: str = field(default="lora", metadata={"help": "full | lora | prompt-tuning | qlora (CUDA only)."})
+    objective: str = field(default="supervised", metadata={"help": "What is trained for: supervised."})
     steps: int = field(default=40, metadata={"help": "Optimizer steps."})
     batch_size: int = field(default=4, metadata={"help": "Training rows per step."})
     micro_batch: int = field(default=2, metadata={"help": "Rows per forward pass; Stop is checked between them."})
@@ -38,8 +39,9 @@ class Config:
     checkpoint_every: int = field(default=10, metadata={"help": "Steps between checkpoints (and at the end)."})
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got '{self.method}'.")
+        if self.method not in registry.METHODS:
+            raise ValueError(f"method must be one of {', '.join(registry.METHODS)}, got '{self.method}'.")
+        registry.get_objective(self.objective)  # "Unknown training objective 'x'. Available: ..."
         checks = [
             (
                 1 <= self.steps <= limits.max_train_steps(),
@@ -64,12 +66,11 @@ class Config:
 
     @property
     def lr(self) -> float:
-        return self.learning_rate or DEFAULT_LR[self.method]
+        return self.learning_rate or registry.get_method(self.method).DEFAULT_LR
 
 
-# Tuned on dialogue-summary with the embedded model (benchmarks/finetune_cost.py): full needs a small step,
-# a soft prompt a large one.
-DEFAULT_LR = {"full": 2e-5, "lora": 1e-3, "qlora": 1e-3, "prompt-tuning": 3e-2}
+# Each method's own (its file says why): full needs a small step, a soft prompt a large one.
+DEFAULT_LR = {name: method.DEFAULT_LR for name, method in registry.METHODS.items()}
 
 
 def unavailable_reason(method: str) -> str | None:
@@ -90,9 +91,10 @@ def unavailable_reason(method: str) -> str | None:
 
 def prepare(base: Model, config: Config) -> nn.Module:
     """The network to train, seeded; only its trainable parameters have requires_grad."""
-    if base.is_remote:
+    if not base.capabilities.trainable:  # a server's model; on ZeroGPU the refusal says why
         raise ValueError(
-            f"Fine-tuning needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here."
+            zero_gpu.refusal("fine-tuning")
+            or f"Fine-tuning needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here."
         )
     if base.is_seq2seq:
         raise ValueError("Fine-tuning supports decoder-only models; this one is encoder-decoder.")
@@ -100,66 +102,7 @@ def prepare(base: Model, config: Config) -> nn.Module:
     if reason:
         raise ValueError(reason)
     torch.manual_seed(config.seed)
-    if config.method == "full":
-        # fp32 master weights whatever the base's precision: in bf16 (8-bit mantissa) an update of 2e-5 to a
-        # weight near 1 rounds away, so a bf16 copy would barely train. Costs 2x a bf16 copy's memory. (LoRA
-        # and prompt-tuning parameters are fp32 already: peft upcasts adapter weights by default.)
-        net = cast_parameters(copy.deepcopy(base.hf), torch.float32)
-        net.requires_grad_(True)
-        return net
-    from peft import get_peft_model  # heavy: only when training
-
-    if config.method == "lora":
-        return get_peft_model(shared_weights_copy(base.hf), lora_config(config))
-    if config.method == "qlora":
-        return get_peft_model(_four_bit_base(base), lora_config(config))
-    net = get_peft_model(shared_weights_copy(base.hf), prompt_tuning_config(config))
-    if config.init_text.strip():
-        _init_soft_prompt(net, base, config.init_text)
-    return net
-
-
-def cast_parameters(net: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """Parameters to `dtype` in place (buffers such as rotary frequencies stay as they are). Not net.to(dtype):
-    transformers refuses .to/.float on a model loaded from GGUF (it carries a quantization config)."""
-    for parameter in net.parameters():
-        if parameter.dtype != dtype:
-            parameter.data = parameter.data.to(dtype)
-    return net
-
-
-def lora_config(config: Config):
-    from peft import LoraConfig, TaskType
-
-    return LoraConfig(
-        task_type=TaskType.CAUSAL_LM, r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=list(config.target_modules),
-    )  # fmt: skip
-
-
-def prompt_tuning_config(config: Config):
-    from peft import PromptTuningConfig, PromptTuningInit, TaskType
-
-    init = PromptTuningInit.RANDOM  # a TEXT init is applied by _init_soft_prompt, without a tokenizer reload
-    return PromptTuningConfig(
-        task_type=TaskType.CAUSAL_LM, num_virtual_tokens=config.virtual_tokens, prompt_tuning_init=init
-    )
-
-
-@torch.no_grad()
-def _init_soft_prompt(net, base: Model, text: str) -> None:
-    """PEFT's TEXT init without its tokenizer reload: the text's token embeddings, repeated to fill the prompt."""
-    ids = base.tokenizer(text, add_special_tokens=False)["input_ids"]
-    embedding = net.prompt_encoder[net.active_adapter].embedding.weight  # (virtual tokens, hidden)
-    repeated = (ids * (embedding.shape[0] // max(len(ids), 1) + 1))[: embedding.shape[0]]
-    embedding.copy_(base.hf.get_input_embeddings().weight[torch.tensor(repeated)].to(embedding.dtype))
-
-
-def _four_bit_base(base: Model) -> nn.Module:
-    """The base reloaded with 4-bit NF4 weights, prepared for training through them."""
-    from peft import prepare_model_for_kbit_training
-
-    return prepare_model_for_kbit_training(quantized.nf4_network(base))
+    return registry.get_method(config.method).prepare(base, config)
 
 
 def trainable_counts(net: nn.Module) -> tuple[int, int]:

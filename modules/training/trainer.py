@@ -1,8 +1,10 @@
-"""A plain training loop: AdamW, seeded data order, Stop checked before every layer, atomic checkpoints, resume."""
+"""One training loop for every method and objective: AdamW, seeded data order, Stop checked before every layer,
+atomic checkpoints, resume. The objective says how rows become batches and what the loss is."""
 
 import contextlib
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +14,9 @@ from torch import nn
 
 from modules.measure import MemoryWatch
 from modules.models.interrupt import LayerChecks, Stopped
-from modules.training import checkpoint
-from modules.training.data import IGNORE, Row, batch_order, collate
+from modules.progress import Progress
+from modules.training import checkpoint, supervised
+from modules.training.data import batch_order
 
 # A checkpoint up to this size is written on Stop (LoRA r=8 on SmolLM2-135M: ~5 MB, well under a second); a bigger
 # one is not: a full fine-tune's is ~1.6 GB (weights + AdamW's two moments), 10-30 s to write and sync on a CPU box.
@@ -45,7 +48,7 @@ def checkpoint_mb(net: nn.Module) -> float:
 
 def train(
     net: nn.Module,
-    rows: list[Row],
+    rows: list,
     *,
     steps: int,
     batch_size: int,
@@ -56,13 +59,15 @@ def train(
     folder: Path,
     checkpoint_every: int,
     resume: bool = False,
-    on_step: Callable[[int, float, float], None] | None = None,
+    on_step: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
+    objective: types.ModuleType = supervised,
 ) -> TrainResult:
     """Train `net` for `steps` optimizer steps, with a checkpoint every `checkpoint_every` steps and at the end.
 
-    on_step(step, loss, seconds) after each step. resume=True continues from the newest complete checkpoint
-    in `folder` (same data order: the batches of step s depend only on the seed).
+    `rows` are the objective's (objective.rows; registry.OBJECTIVES), and its loss is what is minimised.
+    on_step(Progress(done=step, total=steps, payload={"loss", "seconds"})) after each step. resume=True continues
+    from the newest complete checkpoint in `folder` (same data order: the batches of step s depend only on the seed).
 
     Stop (the event set) ends training within seconds: the layer in progress of the forward or backward pass is
     the last one run, and the partial step is dropped. What Resume then continues from: the last finished step when
@@ -87,14 +92,15 @@ def train(
     try:
         for step in range(first, steps):
             started = time.perf_counter()
-            loss = _one_step(net, optimizer, [rows[i] for i in order[step]], micro_batch, pad_id, device, stop)
+            loss = _one_step(net, optimizer, [rows[i] for i in order[step]], micro_batch, pad_id, device, stop,
+                             objective)  # fmt: skip
             if loss is None:
                 stopped = True
                 break
             losses.append(loss)
             durations.append(time.perf_counter() - started)
             if on_step:
-                on_step(step + 1, loss, durations[-1])
+                on_step(Progress(f"step {step + 1}/{steps}", step + 1, steps, {"loss": loss, "seconds": durations[-1]}))
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
                 # A large save is abandoned on Stop (between its files); a small one is over before Stop could wait.
                 written = checkpoint.save(folder, step + 1, net, optimizer, {"losses": losses},
@@ -122,15 +128,16 @@ def train(
     )
 
 
-def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop) -> float | None:
+def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop, objective) -> float | None:
     """One optimizer step over `rows` with gradient accumulation; None (nothing applied) when Stop is set.
 
-    Each micro-batch's mean loss is weighted by its share of the step's answer tokens, so the step's
-    gradient equals that of one big batch. Stop is checked before every layer of the forward and the backward
-    pass (a micro-batch of a full fine-tune is seconds on a CPU): interrupt.LayerChecks.
+    Each micro-batch's mean loss is weighted by its share of the step's weight (objective.weight: answer tokens for
+    the supervised objective), so the step's gradient equals that of one big batch. Stop is checked before every
+    layer of the forward and the backward pass (a micro-batch of a full fine-tune is seconds on a CPU):
+    interrupt.LayerChecks.
     """
     optimizer.zero_grad(set_to_none=True)
-    answer_tokens = sum(sum(label != IGNORE for label in r.labels) for r in rows)
+    weights = [objective.weight(row) for row in rows]
     total = 0.0
     checks = LayerChecks(net, stop, backward=True) if stop is not None else contextlib.nullcontext()
     try:
@@ -139,11 +146,11 @@ def _one_step(net, optimizer, rows, micro_batch, pad_id, device, stop) -> float 
                 if stop is not None and stop.is_set():
                     raise Stopped
                 chunk = rows[start : start + micro_batch]
-                batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
-                share = sum(sum(label != IGNORE for label in r.labels) for r in chunk) / answer_tokens
+                batch = {k: v.to(device) for k, v in objective.batch(chunk, pad_id).items()}
+                share = sum(weights[start : start + micro_batch]) / sum(weights)
                 # On CUDA the forward runs in bf16 over fp32 master weights (mixed precision); a CPU computes in fp32.
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    loss = net(**batch).loss * share
+                    loss = objective.loss(net, batch) * share
                 loss.backward()
                 total += loss.item()
         if stop is not None and stop.is_set():

@@ -1,6 +1,8 @@
 """Compare tab: any systems (model variant x technique x settings) on one task in one stored run, against a baseline:
 scores with intervals, paired differences, costs, a chart, published figures, and an HTML report to hand over."""
 
+from functools import partial
+
 import gradio as gr
 import pandas as pd
 
@@ -11,11 +13,13 @@ from modules import inputs
 from modules.store import default_store
 from modules.techniques import SYSTEMS
 from modules.ui import results
-from modules.ui.background import run_in_background
 from modules.ui.errors import user_errors
-from modules.ui.stop_flag import StopFlag, begin
-from modules.ui.task_run import on_model, refresh_on_focus, wire_common
+from modules.ui.job import run_job
+from modules.ui.pickers import refresh_on_focus
+from modules.ui.stop_flag import StopFlag
+from modules.ui.wiring import on_model, wire_common
 
+TITLE = "Compare"
 DEFAULT_TASK = "dialogue-summary"
 # Prompting, and few-shot on a precision variant (the int8 that keeps down_proj, which int8 hurts most here): as
 # evals/examples/compare.json, which the tab opens with. Adapters and RAG systems work the same way.
@@ -54,8 +58,10 @@ def tables(run, baseline: str, price):
     return results.comparison_view(run.per_example, run.measurements, baseline, run.seed, title, price)
 
 
-def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price, question, progress=gr.Progress()):
-    """Generator: each system's row appears as it finishes; at the end the downloads and the report."""
+def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baseline, limit, price, question,
+                   progress=gr.Progress()):  # fmt: skip
+    """Generator of {output: value}: each system's row appears as it finishes; at the end the downloads and the
+    report. outputs: (status, quality, costs, chart, per-example, downloads, report), bound when wired."""
     with user_errors():
         task = load_task(task_name)
         lines = system_lines(text)
@@ -66,37 +72,34 @@ def run_comparison(spec, flag: StopFlag, text, task_name, baseline, limit, price
         systems = parse_systems(lines, spec, task)  # every system checked against the task before a model loads
         names = [system.name for system in systems]
         baseline = baseline if baseline in names else names[0]
-    if not begin(flag):
-        return
     store = default_store()
+    status, *_, downloads, report_file = outputs
 
-    def job(report_back):
-        return compare(task, systems, limit=limit, store=store, stop=flag.event, on_system=report_back,
-                       progress=lambda done, total, message: progress(done / total, desc=message))  # fmt: skip
+    def work(report_back, stop):  # Stop: the runner keeps what finished and marks the run stopped
+        return compare(task, systems, limit=limit, store=store, stop=stop, on_system=report_back,
+                       progress=lambda event: progress(event.fraction, desc=event.stage))  # fmt: skip
 
-    nothing = (gr.skip(),) * 4
-    yield (f"Running {len(systems)} systems on `{task.name}` (test split, {limit} examples)…", *nothing, None, None)
-    try:
-        with user_errors():
-            for kind, run in run_in_background(job):
-                finished = run.per_example.system.nunique() if not run.per_example.empty else 0
-                quality, costs, figure = tables(run, baseline, price)
-                if kind == "update":
-                    line = f"{finished}/{len(systems)} systems done (run {run.id}); the rest are running…"
-                    yield line, quality, costs, figure, run.per_example, None, None
-                    continue
-                csv_path, json_path = results.write_downloads(f"compare-{run.id}", run.per_example,
-                                                              run.to_dict(systems[0].model.info()))  # fmt: skip
-                html = results.download_folder() / f"report-run-{run.id}.html"
-                report.write(store, run.id, html, baseline=baseline, question=question, price_per_gpu_hour=price)
-                status = (
-                    f"**Run {run.id}** ({run.status}) · task `{task.name}`, test split, "
-                    f"{run.per_example.example_id.nunique()} examples, seed {run.seed} · baseline **{baseline}** · "
-                    f"{comparison.MULTIPLE_COMPARISONS}"
-                )
-                yield status, quality, costs, figure, run.per_example, [csv_path, json_path], str(html)
-    finally:
-        flag.event.set()  # a closed page: the runner keeps what finished and marks the run stopped
+    def on_update(run):
+        finished = run.per_example.system.nunique() if not run.per_example.empty else 0
+        line = f"{finished}/{len(systems)} systems done (run {run.id}); the rest are running…"
+        return dict(zip(outputs, (line, *tables(run, baseline, price), run.per_example, None, None)))
+
+    def on_result(run):
+        csv_path, json_path = results.write_downloads(f"compare-{run.id}", run.per_example,
+                                                      run.to_dict(systems[0].model.info()))  # fmt: skip
+        html = results.download_folder() / f"report-run-{run.id}.html"
+        report.write(store, run.id, html, baseline=baseline, question=question, price_per_gpu_hour=price)
+        line = (
+            f"**Run {run.id}** ({run.status}) · task `{task.name}`, test split, "
+            f"{run.per_example.example_id.nunique()} examples, seed {run.seed} · baseline **{baseline}** · "
+            f"{comparison.MULTIPLE_COMPARISONS}"
+        )
+        return dict(zip(outputs, (line, *tables(run, baseline, price), run.per_example, [csv_path, json_path],
+                                  str(html))))  # fmt: skip
+
+    first = {status: f"Running {len(systems)} systems on `{task.name}` (test split, {limit} examples)…",
+             downloads: None, report_file: None}  # fmt: skip
+    yield from run_job(flag, work, on_update, on_result, first)
 
 
 def example_values():
@@ -123,7 +126,7 @@ def published(task_name: str):
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    with gr.Tab("Compare"):
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "**Which approach for your task?** List systems, one per line: `technique[:setting=value...][@model]`. "
@@ -168,8 +171,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     systems.change(baseline_choices, inputs=systems, outputs=baseline, api_visibility="private")
     task.change(published, inputs=task, outputs=[reference, reference_note], api_visibility="private")
     outputs = [status, quality, costs, chart, per_example, downloads, report_file]
-    event = on_model(run_button, run_comparison, [model_state, flag, systems, task, baseline, limit, price, question],
-                     outputs, "compare_run", flag=flag, scroll_to=".compare-status")  # fmt: skip
+    event = on_model(run_button, partial(run_comparison, outputs),
+                     [model_state, flag, systems, task, baseline, limit, price, question], outputs, "compare_run",
+                     flag=flag, scroll_to=".compare-status")  # fmt: skip
     wire_common((event,), flag, (stop_button,), model_state, model_info, "compare_stop")
     revealed = [quality, costs, chart, per_example, downloads, report_file]  # filled by the run: shown from now on
     event.then(lambda: [gr.update(visible=True)] * len(revealed), outputs=revealed, api_visibility="private")

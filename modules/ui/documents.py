@@ -6,7 +6,7 @@ import gradio as gr
 
 from modules.retrieval import uploads
 from modules.techniques import rag
-from modules.ui import task_run
+from modules.ui import wiring
 from modules.ui.errors import user_errors
 
 
@@ -70,7 +70,7 @@ def build(search_in: gr.Dropdown) -> None:
             delete_button = gr.Button("Delete this collection", variant="stop")
         upload_report = gr.Markdown()
     # Indexing embeds with the shared CPU, so uploads queue with the model's work.
-    task_run.on_model(upload_button, upload_files, [collection_name, files], [upload_report, search_in], "rag_upload")
+    wiring.on_model(upload_button, upload_files, [collection_name, files], [upload_report, search_in], "rag_upload")
     delete_button.click(
         delete_collection, inputs=collection_name, outputs=[upload_report, search_in],
         api_name="rag_delete_collection",

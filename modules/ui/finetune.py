@@ -6,21 +6,19 @@ import threading
 import gradio as gr
 
 from evals import showcase
-from modules.models import ModelSpec, zero_gpu
+from modules.models import zero_gpu
 from modules.studies import fine_tuning
 from modules.training import finetune
-from modules.ui import charts, model_bar, results, saved_adapters, task_run
-from modules.ui.background import run_in_background
-from modules.ui.errors import user_errors
-from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, begin, press, request
+from modules.ui import charts, pickers, results, saved_adapters, wiring
+from modules.ui.finetune_job import make_handler
+from modules.ui.stop_flag import StopFlag
 
+TITLE = "Fine-tuning"
 COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning", "prompt-tuning"),
                   ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
-BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
 
 
 def reference_markdown() -> str:
@@ -60,102 +58,10 @@ def stored_example() -> list:
     ]  # fmt: skip
 
 
-def make_handler(busy: threading.Lock, resume: bool):
-    def handler(spec, flag: StopFlag, *widget_values, progress=gr.Progress()):
-        """Generator: status, loss plot, cost, quality table, quality chart, paired diff, outputs, forgetting, file."""
-        values = dict(zip(INPUT_NAMES, widget_values))
-        with user_errors():
-            settings = fine_tuning.JobSettings.from_values(values, resume)
-        if not busy.acquire(blocking=False):
-            raise gr.Error(BUSY)
-        try:
-            yield from _run(spec, flag, settings, progress)
-        finally:
-            busy.release()
-
-    return handler
-
-
-def _run(spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
-    with user_errors():
-        base = load_model(spec, progress)
-    if ModelSpec.parse(base.spec).adapter:
-        raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
-    stop = flag.event
-    if not begin(flag):
-        return
-    losses, costs = {}, []
-    total_steps = sum(c.steps for c in settings.configs.values())
-    skip = [gr.skip()] * 7
-
-    def work(report):
-        trained = fine_tuning.train_methods(base, settings, report, stop)
-        if stop.is_set() or not any(row["asset"] for row in trained):
-            return trained, None, None
-        return trained, *fine_tuning.evaluate(base, settings, trained, report, stop)
-
-    try:
-        with user_errors():
-            for kind, value in run_in_background(work):
-                if kind == "result":
-                    break
-                if value["kind"] == "step":
-                    losses.setdefault(value["method"], []).append(value["loss"])
-                    done = sum(len(v) for v in losses.values())
-                    progress(min(done / total_steps, 1.0), desc=f"{value['method']} step {value['step']}")
-                    status = (f"Training **{value['method']}**: step {value['step']}/{value['steps']}, loss "
-                              f"{value['loss']:.4f}, {value['seconds']:.1f} s/step")  # fmt: skip
-                    yield status, charts.losses(losses), *skip
-                elif value["kind"] == "cost":
-                    costs.append(value["row"])
-                    yield gr.skip(), gr.skip(), fine_tuning.cost_table(costs), *skip[1:]
-                else:
-                    progress(None, desc=value["message"])
-                    yield value["message"], *skip, gr.skip()
-    finally:
-        stop.set()  # a closed page or an error: the background job stops at its next check
-    costs, quality, probe = value
-    losses = {row["method"]: row["losses"] for row in costs}
-    notes = " ".join(settings.warnings[:5])
-    if quality is None:
-        stopped = [row for row in costs if row["stopped"]]
-        where = "".join(f" Resume continues {row['method']} from "
-                        + (f"step {row['resume step']}." if row["resume step"] else "the start (no checkpoint yet).")
-                        for row in stopped)  # fmt: skip
-        status = (
-            f"Stopped during {', '.join(row['method'] for row in stopped) or 'training'}; the last checkpoint is kept "
-            f"under `LAB_HOME/training/{settings.name}/`.{where} Press **Resume** with the same settings to continue. "
-        )
-        yield status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 6
-        return
-    n = quality.per_example.example_id.nunique()
-    status = (
-        f"**Done.** Quality: run {quality.id}, task `{settings.task}` test split, {n} examples, zero-shot prompt, "
-        f"greedy, seed 0, base {base.label}; means with 95% bootstrap intervals. Adapters saved as "
-        + ", ".join(f"`{row['asset']}`" for row in costs if row["asset"])
-        + (f". Forgetting probe: run {probe.id}, `{settings.probe_task}`." if probe else ".")
-        + (f" Data warnings: {notes}" if notes else "")
-    )
-    title = f"{settings.task} (test, n={n}): base vs fine-tuned"
-    _, download = results.write_downloads(f"finetune-{settings.name}", None,
-                                          fine_tuning.report(settings, costs, quality, probe))  # fmt: skip
-    forgetting = fine_tuning.forgetting_table(probe).round(4) if probe else None
-    yield (
-        status, charts.losses(losses), fine_tuning.cost_table(costs), results.aggregate_table(quality),
-        charts.scores(quality, title), fine_tuning.paired_table(quality).round(4),
-        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download,
-    )  # fmt: skip
-
-
-INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
-               "lr_lora", "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text",
-               "eval_limit", "probe_task", "probe_limit")  # fmt: skip
-
-
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     busy = threading.Lock()  # one training job per app: a second request gets BUSY, not a queue
     qlora_note = finetune.unavailable_reason("qlora")
-    with gr.Tab("Fine-tuning"):
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Train **full fine-tuning**, **LoRA** and **prompt tuning** from fresh copies of the same frozen base "
@@ -217,8 +123,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         costs = gr.Dataframe(first[2], label="Cost per method (measured here)", interactive=False, wrap=True)
         quality = gr.Dataframe(first[3], label="Quality: mean [95% interval] per system and score", interactive=False)
         quality_chart = gr.Plot(first[4], label="Quality with 95% intervals")
-        paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% paired bootstrap)",
-                              interactive=False)  # fmt: skip
+        paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% paired bootstrap; p "
+                              "Holm-adjusted across methods)", interactive=False)  # fmt: skip
         outputs_table = gr.Dataframe(first[6], label="Outputs side by side", interactive=False, wrap=True,
                                      max_chars=300, elem_classes="side-by-side")  # fmt: skip
         forgetting = gr.Dataframe(
@@ -228,20 +134,20 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         gr.Markdown(reference_markdown())
         table, choice = saved_adapters.build(model_state, model_info)
 
-    task_run.refresh_on_focus(task, TASKS)  # and the visitor's uploaded tasks, as they are now
-    task_run.refresh_on_focus(probe_task, PROBE_TASKS)
+    pickers.refresh_on_focus(task, TASKS)  # and the visitor's uploaded tasks, as they are now
+    pickers.refresh_on_focus(probe_task, PROBE_TASKS)
     sized = [methods, steps, batch_size, max_length, eval_limit, probe_limit, preset_note]
     preset.change(apply_preset, inputs=preset, outputs=sized, api_visibility="private")
+    # In INPUT_NAMES order (finetune_job.py): the handler reads them by name.
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
+    events = []
     for button, resume, api_name in ((train_button, False, "finetune_train"), (resume_button, True, "finetune_resume")):
-        button.click(request, inputs=flag, queue=False, api_visibility="private")  # a Stop while queued cancels it
-        event = button.click(
-            make_handler(busy, resume), inputs=[model_state, flag, *widgets], outputs=outputs, api_name=api_name,
-            concurrency_id="finetune", concurrency_limit=2,  # 2, so the second request is told BUSY at once
-        )  # fmt: skip
+        # Its own queue of 2 with one job at a time (the lock): a second request is told BUSY at once, not queued.
+        event = wiring.on_model(button, make_handler(busy, resume, outputs), [model_state, flag, *widgets], outputs,
+                                api_name, flag=flag, concurrency=("finetune", 2))  # fmt: skip
         event.then(saved_adapters.refresh, outputs=[table, choice], api_visibility="private")
         event.then(shown_if_filled, inputs=forgetting, outputs=forgetting, api_visibility="private")
-        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    stop_button.click(press, inputs=flag, queue=False, api_name="finetune_stop")
+        events.append(event)
+    wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "finetune_stop")

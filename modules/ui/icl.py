@@ -1,6 +1,7 @@
 """In-context learning tab: zero-, one- and few-shot side by side on one example, or over a task's test split."""
 
 from dataclasses import replace
+from functools import partial
 
 import gradio as gr
 import pandas as pd
@@ -10,13 +11,14 @@ from evals.runner import System, score
 from evals.tasks import Example, TaskError, load_task
 from modules import inputs
 from modules.techniques import prompting
-from modules.ui import task_run, your_data
-from modules.ui.background import run_in_background
+from modules.ui import pickers, split_run, wiring, your_data
 from modules.ui.columns import STOPPED
 from modules.ui.errors import user_errors
+from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, begin
+from modules.ui.stop_flag import StopFlag
 
+TITLE = "In-context learning"
 COVERS = ("prompting",)  # techniques this tab shows (tests check every registered technique has a tab)
 DEFAULT_TASK = "dialogue-summary"
 COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
@@ -27,7 +29,7 @@ SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact
 
 def on_task_change(task_name: str):
     try:
-        choices = task_run.example_choices(task_name, 70)
+        choices = pickers.example_choices(task_name, 70)
     except TaskError as error:
         gr.Warning(str(error))
         return gr.update(choices=[], value=None), "", ""
@@ -96,38 +98,33 @@ def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custo
     with user_errors():
         task = load_task(task_name)
         config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
-        example = task_run.pick_example(task, example_id, custom_input, reference=custom_reference)
+        example = pickers.pick_example(task, example_id, custom_input, reference=custom_reference)
         prompting.validate(task, config)
         model = load_model(spec, progress)
-        task_run.check_fits(model, example.input, config.max_new_tokens)
-    texts, stop, waiting = ["", "", ""], flag.event, ["_generating…_"] * 3
-    if not begin(flag):
-        return
+        pickers.check_fits(model, example.input, config.max_new_tokens)
+    texts, waiting = ["", "", ""], ["_generating…_"] * 3
 
-    def job(report):
+    def work(report, stop):  # Stop (or a closed page) ends generation within one decoding step
         return prompting.run_shot_counts(model, task, example, [0, 1, config.k], config, on_text=report, stop=stop)
 
-    try:
-        with user_errors():
-            for kind, value in run_in_background(job, latest_only=True):
-                if kind == "update":
-                    for index, text in value.items():
-                        texts[index] = text
-                    yield *texts, *waiting, "", "", "", None
-                else:
-                    outputs = value
-        if stop.is_set():  # Stop pressed: the texts are partial, so they are shown but not scored
-            yield *[o.text for o in outputs], *[STOPPED] * 3, *[o.trace["prompt"] for o in outputs], None
-            return
+    def on_update(new_texts: dict[int, str]):
+        for index, text in new_texts.items():
+            texts[index] = text
+        return *texts, *waiting, "", "", "", None
+
+    def on_result(outputs):
+        prompts = [o.trace["prompt"] for o in outputs]
+        if flag.event.is_set():  # Stop pressed: the texts are partial, so they are shown but not scored
+            return *[o.text for o in outputs], *[STOPPED] * 3, *prompts, None
         table = column_scores(task, example, outputs)
         summaries = [column_summary(row, o.trace["warnings"]) for row, o in zip(table.to_dict("records"), outputs)]
-        yield *[o.text for o in outputs], *summaries, *[o.trace["prompt"] for o in outputs], table
-    finally:
-        stop.set()  # a closed page or a cancelled event ends generation within one decoding step
+        return *[o.text for o in outputs], *summaries, *prompts, table
+
+    yield from run_job(flag, work, on_update, on_result, latest_only=True)
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new_tokens, decoding, temperature,
-             top_p, progress=gr.Progress()):  # fmt: skip
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new_tokens, decoding,
+             temperature, top_p, progress=gr.Progress()):  # fmt: skip
     """Generator: zero/one/few-shot over the test split through the runner, stored; results at the end."""
     with user_errors():
         task = load_task(task_name)
@@ -138,12 +135,12 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new
     systems = [System("zero-shot", model, "prompting", replace(config, k=0)),
                System("one-shot", model, "prompting", replace(config, k=1)),
                System(f"few-shot (k={config.k})", model, "prompting", config)]  # fmt: skip
-    yield from task_run.stream_run(task, systems, limit, config.seed, model, flag, progress)
+    yield from split_run.stream_run(outputs, task, systems, limit, config.seed, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = task_run.example_choices(DEFAULT_TASK, 70)
-    with gr.Tab("In-context learning"):
+    choices = pickers.example_choices(DEFAULT_TASK, 70)
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Zero-, one- and few-shot prompting of the same model on the same input, generated in one batched "
@@ -151,7 +148,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         )
         with gr.Row():
             with gr.Column(scale=2):
-                task = gr.Dropdown(task_run.task_choices(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
+                task = gr.Dropdown(pickers.task_choices(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
                 example = gr.Dropdown(
                     choices, value=choices[0][1], label="Example (test split)", allow_custom_value=True
                 )
@@ -184,21 +181,22 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=True):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(len(choices), 10, "icl")
+            limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(len(choices), 10, "icl")
         with gr.Accordion("Your own data (CSV / JSONL)", open=False):
             your_data.build()
 
-    task_run.refresh_on_focus(task)  # lists the tasks this visitor uploaded after the page was built
+    pickers.refresh_on_focus(task)  # lists the tasks this visitor uploaded after the page was built
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
     controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
     example_inputs = [model_state, flag, task, example, custom_input, custom_reference, *controls]
-    example_event = task_run.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
-                                      "icl_run", flag=flag, scroll_to=".icl-output")  # fmt: skip
-    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
-                                   task_outputs, "icl_run_task", flag=flag)  # fmt: skip
+    example_event = wiring.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
+                                    "icl_run", flag=flag, scroll_to=".icl-output")  # fmt: skip
+    task_inputs = [model_state, flag, task, limit, *controls]
+    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
+                                 "icl_run_task", flag=flag)  # fmt: skip
     # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
     # scores and shows (and for "Run on task" stores) what it finished.
-    task_run.reveal_tables(task_event, task_outputs)
-    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                         "icl_stop")  # fmt: skip
+    split_run.reveal_tables(task_event, task_outputs)
+    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                       "icl_stop")  # fmt: skip

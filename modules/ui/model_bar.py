@@ -1,9 +1,8 @@
 """The model bar: which model every tab uses (label, size, device, precision) and a switch to another spec."""
 
-import os
-
 import gradio as gr
 
+from modules import limits
 from modules.models import DEFAULT_SPEC, Model, get_model, is_loaded
 from modules.ui.errors import user_errors
 
@@ -31,7 +30,7 @@ def describe(model: Model) -> str:
 def initial_text(spec: str = DEFAULT_SPEC) -> str:
     if is_loaded(spec):
         return describe(get_model(spec))
-    if os.environ.get("LAB_WARM_MODEL", "0").lower() in ("1", "true", "yes"):
+    if limits.warm_model():
         return f"**Model:** `{spec}` (loading at start-up; reload the page to see it ready)"
     return f"**Model:** `{spec}` (loads on first use)"
 

@@ -1,6 +1,8 @@
 """Quantization tab: fp32 vs bf16 vs int8 vs 4-bit on the shared model, per-component choice, sensitivity ranking,
 size / speed / perplexity / quality table, Pareto chart, and one prompt side by side."""
 
+from functools import partial
+
 import gradio as gr
 
 from evals import showcase
@@ -8,12 +10,13 @@ from modules import inputs
 from modules.models import ModelSpec, llamacpp, quantized, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
-from modules.ui import charts, results, task_run
-from modules.ui.background import run_in_background
+from modules.ui import charts, pickers, results, wiring
 from modules.ui.errors import user_errors
+from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
-from modules.ui.stop_flag import StopFlag, begin
+from modules.ui.stop_flag import StopFlag
 
+TITLE = "Quantization"
 COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
 PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
 COLUMNS = ("fp32", "bf16", "int8", "4bit", "gguf")
@@ -54,35 +57,38 @@ def base_model(spec, progress):
     return model
 
 
-def _stream(spec, flag: StopFlag, work, describe: str, progress, chart=charts.variants):
-    """Run work(base, report, stop) in the background; yield (status, table, chart, per-example, csv, json)."""
+def _stream(outputs: list, spec, flag: StopFlag, work, describe: str, progress, chart=charts.variants):
+    """Run work(base, report, stop) as the tab's job; yield {output: value} for outputs (status, table, chart,
+    per-example, csv, json): the stage while it runs, everything at the end."""
     with user_errors():
         base = base_model(spec, progress)
-    stop = flag.event
-    if not begin(flag):
-        return
-    skip = [gr.skip()] * 5
-    try:
-        with user_errors():
-            for kind, value in run_in_background(lambda report: work(base, report, stop)):
-                if kind == "update":
-                    progress(None, desc=value)
-                    yield value, *skip
-    finally:
-        stop.set()
+
+    def on_update(event):
+        progress(None, desc=event.stage)
+        return {outputs[0]: event.stage}
+
+    def on_result(value):
+        return dict(zip(outputs, _shown(value, base, describe, chart)))
+
+    yield from run_job(flag, lambda report, stop: work(base, report, stop), on_update, on_result)
+
+
+def _shown(value, base, describe: str, chart) -> tuple:
+    """(status, table, chart, per-example, csv, json) of a finished study."""
     table, run = value
     n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
     status = (f"**{describe}** · run {run.id} ({run.status}) · task `{run.task}` test split, {n} examples, zero-shot, "
-              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% bootstrap intervals · speed: 32 new "
-              f"tokens (8 for CPU int4), best of 1 after a warm-up · perplexity on the "
+              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% intervals (bootstrap; Wilson where a "
+              f"score is 0/1) · speed: 32 new tokens (8 for CPU int4), median of {quantization.SPEED_REPEATS} "
+              f"timed runs after a warm-up · perplexity on the "
               f"first {quantization.PERPLEXITY_TEXTS} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
     payload = {"variants": table.to_dict(orient="records"), "quality_run": run.to_dict(base.info())}
-    yield status, shown, chart(table), run.per_example, *results.write_downloads("quantization", table, payload)
+    return status, shown, chart(table), run.per_example, *results.write_downloads("quantization", table, payload)
 
 
-def measure_variants(spec, flag, precisions, components, task, limit, progress=gr.Progress()):
+def measure_variants(outputs, spec, flag, precisions, components, task, limit, progress=gr.Progress()):
     with user_errors():
         names = variant_names(precisions, components, spec)
         limit = inputs.whole(limit, "Test examples", 1, 40)
@@ -90,10 +96,10 @@ def measure_variants(spec, flag, precisions, components, task, limit, progress=g
     def work(base, report, stop):
         return quantization.compare_variants(base, names, task, limit, report, stop)
 
-    yield from _stream(spec, flag, work, f"Variants: {', '.join(names)}", progress)
+    yield from _stream(outputs, spec, flag, work, f"Variants: {', '.join(names)}", progress)
 
 
-def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
+def measure_sensitivity(outputs, spec, flag, task, limit, progress=gr.Progress()):
     with user_errors():
         limit = inputs.whole(limit, "Test examples", 1, 40)
 
@@ -101,7 +107,7 @@ def measure_sensitivity(spec, flag, task, limit, progress=gr.Progress()):
         return quantization.sensitivity(base, task, limit, report, stop)
 
     describe = "Sensitivity: int8 on one layer type at a time (the rest fp32), worst first"
-    yield from _stream(spec, flag, work, describe, progress, charts.sensitivity)
+    yield from _stream(outputs, spec, flag, work, describe, progress, charts.sensitivity)
 
 
 def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=gr.Progress()):
@@ -112,7 +118,7 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
             raise ValueError("Type a prompt to send to every variant.")
         max_new_tokens = inputs.whole(max_new_tokens, "Max new tokens", 8, 256)
         base = base_model(spec, progress)
-        task_run.check_fits(base, text, max_new_tokens, "prompt")
+        pickers.check_fits(base, text, max_new_tokens, "prompt")
     cells = []
     for column in COLUMNS:
         if column != "fp32" and column not in (precisions or []):
@@ -128,7 +134,7 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
             continue
         if column == "gguf":
             progress(len(cells) / len(COLUMNS), desc="llama.cpp…")
-            text_out, tokens, seconds = llamacpp.chat([{"role": "user", "content": text}], max_new_tokens)
+            text_out, tokens, seconds = quantization.gguf_one_prompt(text, max_new_tokens)
             cells.append(f"**{quantization.GGUF}** · {tokens} tokens · **{tokens / seconds:.1f} tok/s**\n\n{text_out}")
             continue
         progress(len(cells) / len(COLUMNS), desc=f"{column}…")
@@ -152,7 +158,7 @@ def free_variants(spec):
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     reason = quantized.unavailable_reason("4bit")
-    with gr.Tab("Quantization"):
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Precision variants of the model in the model bar, each made from a copy (the base is never modified), "
@@ -199,12 +205,13 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
 
     outputs = [status, table, chart, per_example, csv_file, json_file]
     events = [
-        task_run.on_model(measure_button, measure_variants, [model_state, flag, precisions, components, task, limit],
-                          outputs, "quant_measure", flag=flag),
-        task_run.on_model(sensitivity_button, measure_sensitivity, [model_state, flag, task, limit], outputs,
-                          "quant_sensitivity", flag=flag),
-        task_run.on_model(side_button, side_by_side, [model_state, precisions, components, prompt, max_new_tokens],
-                          cells, "quant_side_by_side"),
+        wiring.on_model(measure_button, partial(measure_variants, outputs),
+                        [model_state, flag, precisions, components, task, limit], outputs, "quant_measure",
+                        flag=flag),
+        wiring.on_model(sensitivity_button, partial(measure_sensitivity, outputs), [model_state, flag, task, limit],
+                        outputs, "quant_sensitivity", flag=flag),
+        wiring.on_model(side_button, side_by_side, [model_state, precisions, components, prompt, max_new_tokens],
+                        cells, "quant_side_by_side"),
     ]  # fmt: skip
-    task_run.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
-    task_run.on_model(free_button, free_variants, [model_state], [status], "quant_free")
+    wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
+    wiring.on_model(free_button, free_variants, [model_state], [status], "quant_free")

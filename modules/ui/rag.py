@@ -1,5 +1,7 @@
 """RAG tab: no retrieval vs BM25 vs dense vs hybrid on the same question, with the chunks each one used."""
 
+from functools import partial
+
 import gradio as gr
 
 from evals.runner import System
@@ -7,12 +9,13 @@ from evals.tasks import Example, TaskError, load_task
 from modules import inputs
 from modules.retrieval import dense
 from modules.techniques import rag
-from modules.ui import documents, task_run
+from modules.ui import documents, pickers, split_run, wiring
 from modules.ui.columns import STOPPED, stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
+TITLE = "RAG"
 COVERS = ("rag",)  # techniques this tab shows
 TASKS = ["company-handbook-qa", "prompt-injection"]
 MAX_QUESTION_CHARS = 2000  # a question, not a document: documents go in a collection
@@ -50,7 +53,7 @@ def pick_question(task, example_id, question, reference, collection: str = "") -
     if collection and not inputs.text(question, "The question", MAX_QUESTION_CHARS):
         about = f"collection '{collection[:60]}'"
         raise ValueError(f"Type a question about {about}: the suite's questions are about the task.")
-    return task_run.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, reference)
+    return pickers.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, reference)
 
 
 def sources_table(output, example: Example) -> str:
@@ -82,36 +85,38 @@ def column_summary(output, scores: dict) -> str:
     return "\n\n".join(parts)
 
 
-def run_example(spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection, embedder,
-                max_new_tokens=96, progress=gr.Progress()):  # fmt: skip
-    """Generator: each column appears as its retriever + generation finish."""
+def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection,
+                embedder, max_new_tokens=96, progress=gr.Progress()):  # fmt: skip
+    """Generator: each column appears as its retriever + generation finish; cells (three per column) are bound
+    when wired."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, reference, collection)
         model = load_model(spec, progress)
         systems = systems_for(model, k, bool(delimit), collection, embedder, max_new_tokens)
-        task_run.check_fits(model, example.input, systems[0].config.max_new_tokens)
+        pickers.check_fits(model, example.input, systems[0].config.max_new_tokens)
 
     def render(system, output, scores, stopped):
         summary = STOPPED if stopped else column_summary(output, scores)
         return output.text, summary, sources_table(output, example)
 
-    yield from stream_columns(task, example, systems, flag, render, progress, width=3, live=LIVE_CELL)
+    yield from stream_columns(cells, task, example, systems, flag, render, progress, live=LIVE_CELL)
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, delimit, embedder, max_new_tokens=96, progress=gr.Progress()):
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, delimit, embedder, max_new_tokens=96,
+             progress=gr.Progress()):  # fmt: skip
     """All four over the test split, retrieving from the task's own documents (they hold the gold ids)."""
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
         systems = systems_for(model, k, bool(delimit), "", embedder, max_new_tokens)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
-    yield from task_run.stream_run(task, systems, limit, 0, model, flag, progress)
+    yield from split_run.stream_run(outputs, task, systems, limit, 0, model, flag, progress)
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = task_run.example_choices(TASKS[0], QUESTION_WIDTH)
-    with gr.Tab("RAG"):
+    choices = pickers.example_choices(TASKS[0], QUESTION_WIDTH)
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "The same question answered four ways: from the model alone, and with the top-k chunks of the "
@@ -151,18 +156,19 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     with gr.Accordion("Retrieved chunks", open=True):
                         cells.append(gr.Markdown(max_height=420))  # a long chunk scrolls, the page does not
         with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=True):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(32, 10, "rag")
+            limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(32, 10, "rag")
 
-    task.change(task_run.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
+    task.change(pickers.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
     for control in (task, example, reference):
         control.change(reference_of, [task, example, reference], shown_reference, api_visibility="private")
     example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder,
                       max_new_tokens]  # fmt: skip
-    example_event = task_run.on_model(
-        run_button, run_example, example_inputs, cells, "rag_run", flag=flag, scroll_to=".rag-answer"
+    example_event = wiring.on_model(
+        run_button, partial(run_example, cells), example_inputs, cells, "rag_run", flag=flag, scroll_to=".rag-answer"
     )
     task_inputs = [model_state, flag, task, limit, k, delimit, embedder, max_new_tokens]
-    task_event = task_run.on_model(run_task_button, run_task, task_inputs, task_outputs, "rag_run_task", flag=flag)
-    task_run.reveal_tables(task_event, task_outputs)
-    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                         "rag_stop")  # fmt: skip
+    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
+                                 "rag_run_task", flag=flag)  # fmt: skip
+    split_run.reveal_tables(task_event, task_outputs)
+    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                       "rag_stop")  # fmt: skip

@@ -1,5 +1,7 @@
 """Reasoning tab: direct vs zero-shot CoT vs few-shot CoT vs self-consistency vs PAL (sandboxed) side by side."""
 
+from functools import partial
+
 import gradio as gr
 
 from evals.runner import System
@@ -7,12 +9,13 @@ from evals.tasks import Example, load_task
 from modules import inputs, sandbox
 from modules.techniques import TECHNIQUES, cot, direct, few_shot_cot, pal, self_consistency
 from modules.techniques.answers import final_number
-from modules.ui import task_run
+from modules.ui import pickers, split_run, wiring
 from modules.ui.columns import STOPPED, stream_columns
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
+TITLE = "Reasoning"
 COVERS = ("direct", "cot", "few_shot_cot", "self_consistency", "pal")  # techniques this tab shows
 TASKS = ["arithmetic-word-problems", "gsm8k"]
 MAX_NEW_TOKENS = 512  # ~40 s per column on a 2-core CPU; self-consistency writes n of them
@@ -39,7 +42,7 @@ def pick_question(task, example_id, question, answer) -> Example:
     answer = inputs.text(answer, "The answer", inputs.MAX_SHORT_CHARS)
     if answer and final_number(answer) is None:
         raise ValueError(f"The answer must be a number, got '{answer[:40]}'.")
-    return task_run.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
+    return pickers.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
 
 
 def settings(k, n, temperature, seed, room) -> tuple[int, int, float, int, int]:
@@ -77,24 +80,25 @@ def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
     return summary, output.text, report
 
 
-def run_example(spec, flag: StopFlag, task_name, example_id, question, answer, k, n, temperature, seed,
+def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, answer, k, n, temperature, seed,
                 max_new_tokens=160, progress=gr.Progress()):  # fmt: skip
-    """Generator: each column appears as its technique finishes (five model calls, one after another)."""
+    """Generator: each column appears as its technique finishes (five model calls, one after another); cells (three
+    per column) are bound when wired."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, answer)
         model = load_model(spec, progress)
         systems = systems_for(model, *settings(k, n, temperature, seed, max_new_tokens))
-        task_run.check_fits(model, example.input, systems[1].config.max_new_tokens)  # CoT's room for the steps
+        pickers.check_fits(model, example.input, systems[1].config.max_new_tokens)  # CoT's room for the steps
 
     def render(system, output, scores, stopped):
         summary, body, report = column(output, scores, example.answer)
         return (STOPPED if stopped else summary), body, report
 
-    yield from stream_columns(task, example, systems, flag, render, progress, width=3, live=LIVE_CELL)
+    yield from stream_columns(cells, task, example, systems, flag, render, progress, live=LIVE_CELL)
 
 
-def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, max_new_tokens=160,
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, max_new_tokens=160,
              progress=gr.Progress()):  # fmt: skip
     with user_errors():
         task = load_task(task_name)
@@ -103,7 +107,7 @@ def run_task(spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, ma
         for system in systems:
             TECHNIQUES[system.technique].validate(task, system.config)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
-    yield from task_run.stream_run(task, systems, limit, systems[3].config.seed, model, flag, progress)
+    yield from split_run.stream_run(outputs, task, systems, limit, systems[3].config.seed, model, flag, progress)
 
 
 def sandbox_status() -> str:
@@ -113,8 +117,8 @@ def sandbox_status() -> str:
 
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
-    choices = task_run.example_choices(TASKS[0])
-    with gr.Tab("Reasoning"):
+    choices = pickers.example_choices(TASKS[0])
+    with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Five ways to make the same model solve a word problem. PAL's program runs in the sandbox; "
@@ -152,16 +156,16 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     report = gr.Markdown()
                     cells += [summary, body, report]
         with gr.Accordion("Run on task (all five over the test split, stored)", open=True):
-            limit, run_task_button, stop_task_button, task_outputs = task_run.build_outputs(40, 10, "reasoning")
+            limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(40, 10, "reasoning")
 
-    task.change(task_run.examples_update(), inputs=task, outputs=example, api_visibility="private")
+    task.change(pickers.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = [k, n, temperature, seed, max_new_tokens]
     example_inputs = [model_state, flag, task, example, question, answer, *controls]
-    example_event = task_run.on_model(
-        run_button, run_example, example_inputs, cells, "reasoning_run", flag=flag, scroll_to=".reasoning-answer"
-    )
-    task_event = task_run.on_model(run_task_button, run_task, [model_state, flag, task, limit, *controls],
-                                   task_outputs, "reasoning_run_task", flag=flag)  # fmt: skip
-    task_run.reveal_tables(task_event, task_outputs)
-    task_run.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                         "reasoning_stop")  # fmt: skip
+    example_event = wiring.on_model(run_button, partial(run_example, cells), example_inputs, cells, "reasoning_run",
+                                    flag=flag, scroll_to=".reasoning-answer")  # fmt: skip
+    task_inputs = [model_state, flag, task, limit, *controls]
+    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
+                                 "reasoning_run_task", flag=flag)  # fmt: skip
+    split_run.reveal_tables(task_event, task_outputs)
+    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
+                       "reasoning_stop")  # fmt: skip

@@ -17,7 +17,8 @@ from modules.ui import charts
 
 
 def aggregate_table(run: Run) -> pd.DataFrame:
-    """One row per system and score: mean, its 95% bootstrap interval, n, and what the number is."""
+    """One row per system and score: mean, its 95% interval (Wilson for 0/1 scores, else bootstrap), n, and what
+    the number is."""
     if run.aggregate.empty:
         return pd.DataFrame()
     table = run.aggregate[["system", "score", "mean", "ci_low", "ci_high", "n", "label"]].copy()
@@ -113,7 +114,7 @@ def render_run(run: Run, model: Model) -> tuple:
     n = examples_in(run)
     status = (
         f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
-        f"{model.label} · means with 95% bootstrap intervals (2000 resamples)"
+        f"{model.label} · means with 95% intervals (Wilson for 0/1 scores, bootstrap otherwise: 2000 resamples)"
         + (f"\n\n⚠️ Only {n} examples: the intervals say little; run more." if n < SMALL_SAMPLE else "")
     )
     csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))

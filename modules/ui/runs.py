@@ -10,6 +10,7 @@ from evals import comparison, report
 from modules.store import StoreError, default_store
 from modules.ui import results
 
+TITLE = "Stored runs"  # not "Runs": Gradio's footer has its own "Runs"
 # What tells runs apart first (their systems), the bookkeeping after.
 RUN_COLUMNS = ["id", "systems", "task", "status", "model_label", "results", "limit", "split", "created"]
 MAX_RUN_ID = 2**62  # SQLite integers are 64-bit; a larger id cannot exist
@@ -118,9 +119,10 @@ def from_link(request: gr.Request):
     return gr.update(selected="stored-runs"), wanted, *shown
 
 
-def build() -> list:
-    """The tab; returns [ids box, status, quality, costs, chart, per-example] for the ?run=ID link (app.py)."""
-    with gr.Tab("Stored runs", id="stored-runs"):  # not "Runs": Gradio's footer has its own "Runs"
+def build(model_state: gr.State, model_info: gr.Markdown) -> list:
+    """The tab (it reads the store, not the model); returns [ids box, status, quality, costs, chart, per-example]
+    for the ?run=ID link (app.py)."""
+    with gr.Tab(TITLE, id="stored-runs"):
         gr.Markdown("Every stored comparison, newest first (from the CLI `python -m evals` or the tabs).")
         gr.Markdown(store_status)
         with gr.Row():

@@ -4,7 +4,7 @@ import gradio as gr
 
 from modules.models import adapters, forget, variant_spec
 from modules.studies import fine_tuning
-from modules.ui import model_bar, task_run
+from modules.ui import model_bar, wiring
 from modules.ui.errors import user_errors
 from modules.ui.model_bar import load_model
 
@@ -48,7 +48,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> tuple[gr.Dataframe,
             delete_button = gr.Button("Delete", variant="stop")
         message = gr.Markdown()
     refresh_button.click(refresh, outputs=[table, choice], api_name="finetune_adapters")
-    task_run.on_model(use_button, use_adapter, [choice, model_state], [model_state, model_info], "finetune_use_adapter")
+    wiring.on_model(use_button, use_adapter, [choice, model_state], [model_state, model_info], "finetune_use_adapter")
     delete_button.click(delete_adapter, inputs=choice, outputs=[message, table, choice],
                         api_name="finetune_delete_adapter")  # fmt: skip
     return table, choice

@@ -6,7 +6,7 @@ import gradio as gr
 
 from evals.tasks import Task, uploaded
 from modules import inputs
-from modules.ui import task_run
+from modules.ui import pickers
 from modules.ui.errors import user_errors
 
 HELP = (
@@ -69,4 +69,4 @@ def build() -> None:
     add_button.click(add_task, inputs=[file, name, split_column, test_share], outputs=[message, yours],
                      api_name="task_upload")  # fmt: skip
     delete_button.click(delete_task, inputs=yours, outputs=[message, yours], api_name="task_delete")
-    task_run.refresh_on_focus(yours, shipped=[])  # only the uploads: shipped tasks cannot be deleted
+    pickers.refresh_on_focus(yours, shipped=[])  # only the uploads: shipped tasks cannot be deleted

@@ -1,0 +1,31 @@
+"""The training registry: methods (what is trained) and objectives (what it is trained for), each one file."""
+
+import types
+
+from modules.training import full, lora, prompt_tuning, qlora, supervised
+
+# method name -> module with DEFAULT_LR and prepare(base, config) -> the network to train (only it has grads)
+METHODS: dict[str, types.ModuleType] = {
+    "full": full,
+    "lora": lora,
+    "prompt-tuning": prompt_tuning,
+    "qlora": qlora,
+}
+
+# objective name -> module with rows(model, task, pairs, max_length), batch(rows, pad_id), weight(row) and
+# loss(net, batch) -> scalar tensor. Preference and reward objectives come next (pairs may carry chosen/rejected).
+OBJECTIVES: dict[str, types.ModuleType] = {
+    "supervised": supervised,
+}
+
+
+def get_method(name: str) -> types.ModuleType:
+    if name not in METHODS:
+        raise ValueError(f"Unknown training method '{name}'. Available: {', '.join(METHODS)}.")
+    return METHODS[name]
+
+
+def get_objective(name: str) -> types.ModuleType:
+    if name not in OBJECTIVES:
+        raise ValueError(f"Unknown training objective '{name}'. Available: {', '.join(OBJECTIVES)}.")
+    return OBJECTIVES[name]

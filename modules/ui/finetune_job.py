@@ -1,0 +1,109 @@
+"""The fine-tuning job as the tab runs it: one at a time in this app (a second is told it is busy), losses and costs
+as they come, then quality, forgetting and a download; or, stopped, where Resume continues."""
+
+import threading
+
+import gradio as gr
+
+from modules.models import ModelSpec
+from modules.studies import fine_tuning
+from modules.ui import charts, results
+from modules.ui.errors import user_errors
+from modules.ui.job import run_job
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag
+
+BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
+
+
+def make_handler(busy: threading.Lock, resume: bool, outputs: list):
+    def handler(spec, flag: StopFlag, *widget_values, progress=gr.Progress()):
+        """Generator of {output: value} for outputs: status, loss plot, cost, quality table, quality chart, paired
+        diff, outputs side by side, forgetting, file."""
+        values = dict(zip(INPUT_NAMES, widget_values))
+        with user_errors():
+            settings = fine_tuning.JobSettings.from_values(values, resume)
+        if not busy.acquire(blocking=False):
+            raise gr.Error(BUSY)
+        try:
+            yield from _run(outputs, spec, flag, settings, progress)
+        finally:
+            busy.release()
+
+    return handler
+
+
+def _run(outputs: list, spec, flag: StopFlag, settings: fine_tuning.JobSettings, progress):
+    with user_errors():
+        base = load_model(spec, progress)
+    if ModelSpec.parse(base.spec).adapter:
+        raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
+    losses, costs = {}, []
+    total_steps = sum(c.steps for c in settings.configs.values())
+    status, loss_plot, cost_table, *_ = outputs
+
+    def work(report, stop):  # Stop, a closed page or an error: it stops at its next check
+        trained = fine_tuning.train_methods(base, settings, report, stop)
+        if stop.is_set() or not any(row["asset"] for row in trained):
+            return trained, None, None
+        return trained, *fine_tuning.evaluate(base, settings, trained, report, stop)
+
+    def on_update(value):
+        step = value.payload  # a training step: method, loss, seconds; a trained method: its cost row
+        if "loss" in step:
+            losses.setdefault(step["method"], []).append(step["loss"])
+            done = sum(len(v) for v in losses.values())
+            progress(min(done / total_steps, 1.0), desc=f"{step['method']} step {value.done}")
+            line = (f"Training **{step['method']}**: step {value.done}/{value.total}, loss "
+                    f"{step['loss']:.4f}, {step['seconds']:.1f} s/step")  # fmt: skip
+            return {status: line, loss_plot: charts.losses(losses)}
+        if "row" in step:
+            costs.append(step["row"])
+            return {cost_table: fine_tuning.cost_table(costs)}
+        progress(None, desc=value.stage)
+        return {status: value.stage}
+
+    def on_result(value):
+        return dict(zip(outputs, _finished(value, base, settings)))
+
+    yield from run_job(flag, work, on_update, on_result)
+
+
+def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
+    """Every output's value once the job ended: done, or stopped (then the kept checkpoints and how to resume)."""
+    costs, quality, probe = value
+    losses = {row["method"]: row["losses"] for row in costs}
+    notes = " ".join(settings.warnings[:5])
+    if quality is None:
+        stopped = [row for row in costs if row["stopped"]]
+        where = "".join(f" Resume continues {row['method']} from "
+                        + (f"step {row['resume step']}." if row["resume step"] else "the start (no checkpoint yet).")
+                        for row in stopped)  # fmt: skip
+        status = (
+            f"Stopped during {', '.join(row['method'] for row in stopped) or 'training'}; the last checkpoint is kept "
+            f"under `LAB_HOME/training/{settings.name}/`.{where} Press **Resume** with the same settings to continue. "
+        )
+        return status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 6
+    n = quality.per_example.example_id.nunique()
+    status = (
+        f"**Done.** Quality: run {quality.id}, task `{settings.task}` test split, {n} examples, zero-shot prompt, "
+        f"greedy, seed 0, base {base.label}; means with 95% intervals (Wilson for 0/1 scores, bootstrap otherwise). "
+        "Adapters saved as "
+        + ", ".join(f"`{row['asset']}`" for row in costs if row["asset"])
+        + (f". Forgetting probe: run {probe.id}, `{settings.probe_task}`." if probe else ".")
+        + (f" Data warnings: {notes}" if notes else "")
+    )
+    title = f"{settings.task} (test, n={n}): base vs fine-tuned"
+    _, download = results.write_downloads(f"finetune-{settings.name}", None,
+                                          fine_tuning.report(settings, costs, quality, probe))  # fmt: skip
+    forgetting = fine_tuning.forgetting_table(probe).round(4) if probe else None
+    return (
+        status, charts.losses(losses), fine_tuning.cost_table(costs), results.aggregate_table(quality),
+        charts.scores(quality, title), fine_tuning.paired_table(quality).round(4),
+        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download,
+    )  # fmt: skip
+
+
+INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
+               "lr_lora", "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text",
+               "eval_limit", "probe_task", "probe_limit")  # fmt: skip

@@ -1,0 +1,50 @@
+"""What every tab wires the same way: model jobs one at a time with their button disabled, Stop buttons unqueued,
+and the model bar refreshed after a job."""
+
+import gradio as gr
+
+from modules.ui import model_bar
+from modules.ui.stop_flag import press, request
+
+
+def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_name: str) -> None:
+    """What every tab wires the same way: the model bar refreshes after a run (the first run loads the model),
+    and every Stop button sets the session's flag without queueing behind the job it stops."""
+    for event in events:
+        event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+    first, *others = stop_buttons
+    first.click(press, inputs=flag, queue=False, api_name=stop_api_name)
+    for button in others:
+        button.click(press, inputs=flag, queue=False, api_visibility="private")
+
+
+def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None,
+             scroll_to: str | None = None, concurrency: tuple[str, int] = ("model", 1)):  # fmt: skip
+    """A click that uses the shared model: it queues with every other model job (one at a time), the button is
+    disabled until its job ends (a second click cannot queue a duplicate), and the page scrolls to the results.
+    With the session's Stop flag, the click is also noted at once (unqueued), so a Stop while the job waits
+    cancels it. concurrency: (queue id, jobs at once); a job with a queue of its own says so."""
+    if flag is not None:
+        button.click(request, inputs=flag, queue=False, api_visibility="private")
+    button.click(disabled, outputs=button, queue=False, api_visibility="private")
+    if scroll_to:  # in the browser at once: the results' place comes into view when the job starts
+        button.click(None, js=SCROLL_JS.replace("SELECTOR", scroll_to), queue=False, api_visibility="private")
+    event = button.click(handler, inputs=inputs, outputs=outputs, api_name=api_name, concurrency_id=concurrency[0],
+                         concurrency_limit=concurrency[1], scroll_to_output=True)  # fmt: skip
+    event.then(enabled, outputs=button, api_visibility="private")
+    return event
+
+
+# The first visible element matching SELECTOR (hidden tabs hold the same classes) scrolled to the top of the view.
+SCROLL_JS = (
+    "() => { [...document.querySelectorAll('SELECTOR')].find(e => e.offsetParent)"
+    "?.scrollIntoView({block: 'start', behavior: 'smooth'}); }"
+)
+
+
+def disabled() -> gr.Button:
+    return gr.Button(interactive=False)
+
+
+def enabled() -> gr.Button:
+    return gr.Button(interactive=True)

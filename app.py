@@ -4,12 +4,13 @@ import os
 import threading
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from modules import limits, paths, space
 from modules.models import DEFAULT_SPEC, get_model
 from modules.retrieval.uploads import UploadLimits
 from modules.training.data import MAX_JSONL_BYTES
-from modules.ui import model_bar, runs, style, tabs, upload_cache
+from modules.ui import model_bar, runs, session_ids, style, tabs, upload_cache
 from modules.ui.errors import guard_every_event
 
 TITLE = "LLM Technique Lab"
@@ -71,6 +72,8 @@ def serve(**options) -> None:
         theme=style.THEME,
         css=style.CSS,
         js=style.JS,
+        # Before Gradio: a request with an empty (HTTP 500 in Gradio) or, shared, an odd session id gets a 400.
+        app_kwargs={"middleware": [Middleware(session_ids.RefuseOddSessionIds)]},
     )
 
 

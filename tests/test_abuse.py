@@ -40,7 +40,7 @@ from modules.retrieval.index import CollectionIndex
 from modules.store import SCHEMA_VERSION, Store, StoreError, default_store
 from modules.techniques import parse_system, prompting
 from modules.training import checkpoint, finetune, trainer
-from modules.ui import upload_cache
+from modules.ui import session_ids, upload_cache
 from tests.test_cli import ROOT
 from tests.test_finetune import rows_for, run_training
 
@@ -317,14 +317,19 @@ def test_reserved_empty_or_odd_session_ids_touch_no_files(shared, session):
 
 
 def test_an_odd_session_id_gets_a_clear_refusal_from_the_server(served_app, monkeypatch, tmp_path):
+    """Refused before Gradio sees it (Gradio itself answered an empty id with HTTP 500); a normal id still works."""
     monkeypatch.setenv("LAB_PER_SESSION", "1")
     (tmp_path / "rows.csv").write_text(ROWS)
-    for session in ("no-session", "-", "a.b"):
-        client = Client(served_app, verbose=False)
-        client.session_hash = session
-        with pytest.raises(Exception, match="no valid session id"):
-            client.predict(handle_file(str(tmp_path / "rows.csv")), "planted", "", 0.3, api_name="/task_upload")
+    with (tmp_path / "rows.csv").open("rb") as handle:
+        (cached,) = httpx.post(f"{served_app}gradio_api/upload", files={"files": handle}).json()
+    payload = {"path": cached, "meta": {"_type": "gradio.FileData"}, "orig_name": "rows.csv"}
+    for session in ("", "no-session", "-", "a.b", "../x", 7):
+        reply = httpx.post(f"{served_app}gradio_api/queue/join", json={
+            "data": [payload, "planted", "", 0.3], "fn_index": None, "trigger_id": None, "session_hash": session,
+            "event_data": None, "api_name": "/task_upload"})  # fmt: skip
+        assert reply.status_code == 400 and reply.json()["detail"] == session_ids.REFUSAL, (session, reply.text)
     assert not (paths.sessions_dir() / "no-session").exists()
+    assert Client(served_app, verbose=False).predict("dialogue-summary", api_name="/icl_examples")
 
 
 def test_reading_creates_no_session_folder(shared, served_app, monkeypatch):

@@ -25,12 +25,13 @@ def test_embedded_model_label_and_cache(embedded_model):
     assert embedded_model.num_parameters == 134_515_008 and embedded_model.has_chat_template  # output head tied
 
 
-def test_few_shot_comparison_end_to_end(embedded_model, tmp_path):
+def test_few_shot_comparison_end_to_end(embedded_model, tmp_path, capsys):
     out = tmp_path / "run.json"
-    done = cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot,one-shot,few-shot:k=3",
-               "--limit", "5", "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)" in done.stdout
+    systems = "zero-shot,one-shot,few-shot:k=3"
+    code, stdout, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", systems, "--limit", "5",
+                            "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)" in stdout
     payload = json.loads(out.read_text())
     rows = payload["per_example"]
     assert len(rows) == 15
@@ -47,10 +48,10 @@ def test_few_shot_comparison_end_to_end(embedded_model, tmp_path):
     assert stored["status"] == "complete" and stored["results"] == 15 and stored["limit"] == 5
 
 
-def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded_model, tiny_llama_dir):
-    earlier = cli("compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2", "--limit", "2",
-                  "--model", str(tiny_llama_dir))  # fmt: skip
-    assert earlier.returncode == 0, earlier.stderr
+def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded_model, tiny_llama_dir, capsys):
+    code, _, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2",
+                       "--limit", "2", "--model", str(tiny_llama_dir))  # fmt: skip
+    assert code == 0, err
     before = Store(lab_home() / "lab.db").list_runs()
     process = subprocess.Popen(
         [

@@ -7,7 +7,8 @@ MAX_TEXT_CHARS = 20_000  # a pasted input longer than this is refused, not silen
 MAX_SHORT_CHARS = 300  # names, specs, single-line fields
 
 
-def _shown(value) -> str:
+def quoted(value) -> str:
+    """A value as a message may quote it: its repr, cut to 40 characters (never a 1 MB echo)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "…"
 
@@ -17,9 +18,9 @@ def whole(value, name: str, low: int, high: int) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {_shown(value)}.") from None
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {quoted(value)}.") from None
     if not math.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {_shown(value)}.")
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {quoted(value)}.")
     return int(number)
 
 
@@ -28,9 +29,9 @@ def real(value, name: str, low: float, high: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {_shown(value)}.") from None
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {quoted(value)}.") from None
     if not math.isfinite(number) or not low <= number <= high:
-        raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {_shown(value)}.")
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {quoted(value)}.")
     return number
 
 

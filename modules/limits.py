@@ -25,8 +25,8 @@ LAB_OPENAI_CONTEXT        the remote model's context length in tokens (default: 
 LAB_ALLOW_REMOTE_URLS     visitors of a shared deployment may name other servers (default no)
 LAB_ALLOW_CODE_EXECUTION  PAL runs model-written programs in the sandbox (default yes)
 LAB_SANDBOX_BWRAP         the sandbox uses bubblewrap where it works (default yes)
-LAB_OPENAI_API_KEY        the remote server's key (default none). A secret, so not read here: modules/models/remote.py
-                          reads it (or OPENAI_API_KEY; names in modules/redaction.py) only when a request is sent.
+LAB_OPENAI_API_KEY        the remote server's key (default none; OPENAI_API_KEY too). A secret: read each time a
+                          request is sent or a message is redacted, never kept in a variable or written anywhere.
 
 Three parsers, one each for numbers, yes/no flags and text; a bad value is a ValueError naming the variable and what
 it takes. modules/space.py sets a Space's defaults before anything here reads them.
@@ -186,3 +186,11 @@ def allow_code_execution() -> bool:
 
 def sandbox_bwrap() -> bool:
     return _flag("LAB_SANDBOX_BWRAP", default=True)
+
+
+KEY_VARIABLES = ("LAB_OPENAI_API_KEY", "OPENAI_API_KEY")  # the first one set is sent; both are redacted
+
+
+def api_keys() -> list[str]:
+    """The server keys in the environment now (set ones only, in KEY_VARIABLES order): read per call, never kept."""
+    return [key for key in (_raw(name) for name in KEY_VARIABLES) if key]

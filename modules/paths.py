@@ -103,11 +103,16 @@ def sessions_dir() -> Path:
     return lab_home() / "sessions"
 
 
+def valid_session_id(session_id) -> bool:
+    """A plain name (Gradio's hashes, gradio_client's uuids) that is not reserved: it may name a visitor's folder."""
+    return isinstance(session_id, str) and bool(SESSION_ID.match(session_id)) and session_id not in RESERVED_IDS
+
+
 @contextmanager
 def in_session(session_id: str | None):
     """Code inside uses `session_id`'s files (the UI layer wraps each event in this). An id that is empty, reserved
     or not a plain name is not rewritten into another (two ids must never share a folder): its file access fails."""
-    if session_id is not None and (not SESSION_ID.match(str(session_id)) or session_id in RESERVED_IDS):
+    if session_id is not None and not valid_session_id(session_id):
         session_id = INVALID
     token = _session.set(session_id)
     try:

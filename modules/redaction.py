@@ -1,11 +1,11 @@
 """Credentials out of everything shown, stored or logged: API keys, auth headers and user:password@ in URLs."""
 
 import logging
-import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-KEY_VARIABLES = ("LAB_OPENAI_API_KEY", "OPENAI_API_KEY")
+from modules import limits
+
 MIN_KEY = 4  # a configured key shorter than this is not searched for (it would blank ordinary words)
 HIDDEN = "***"
 URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s'\"<>]*@")
@@ -19,8 +19,7 @@ KEY_SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
 
 def configured_keys() -> list[str]:
     """The API keys in the environment now, longest first (so one key inside another is hidden whole)."""
-    keys = {os.environ.get(name, "").strip() for name in KEY_VARIABLES}
-    return sorted((key for key in keys if len(key) >= MIN_KEY), key=len, reverse=True)
+    return sorted({key for key in limits.api_keys() if len(key) >= MIN_KEY}, key=len, reverse=True)
 
 
 def redact(text) -> str:

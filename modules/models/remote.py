@@ -11,7 +11,6 @@ them; each streams, so live columns fill and a Stop closes the requests in fligh
 
 import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
 from modules.models.interface import Capabilities, Step, Unsupported, check_top_k
 from modules.paths import per_session
-from modules.redaction import KEY_VARIABLES, redact, url_without_credentials
+from modules.redaction import redact, url_without_credentials
 
 PREFIX = "openai:"
 URL_MARK = "@"
@@ -66,8 +65,8 @@ def endpoint(base: str) -> tuple[str, str]:
 
 
 def _headers() -> dict:
-    key = next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
-    return {"Authorization": f"Bearer {key}"} if key else {}
+    keys = limits.api_keys()
+    return {"Authorization": f"Bearer {keys[0]}"} if keys else {}
 
 
 def _timeout() -> httpx.Timeout:

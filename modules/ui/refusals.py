@@ -12,7 +12,7 @@ import logging
 
 import gradio as gr
 
-from modules.inputs import MAX_SHORT_CHARS, _shown
+from modules.inputs import MAX_SHORT_CHARS, quoted
 
 MAX_LABEL = 80
 SHOWN_CHOICES = 8
@@ -31,7 +31,7 @@ def _given(value) -> str:
     if isinstance(value, dict):
         return "an object"
     if value is None or isinstance(value, (str, int, float)):
-        return _shown(value)
+        return quoted(value)
     return f"a {type(value).__name__}"
 
 
@@ -39,7 +39,7 @@ def _choices(block) -> str:
     values = [value for _, value in getattr(block, "choices", None) or []]
     if not values:
         return "(none yet)"
-    listed = ", ".join(str(_shown(v) if not isinstance(v, str) or len(v) > 40 else v) for v in values[:SHOWN_CHOICES])
+    listed = ", ".join(str(quoted(v) if not isinstance(v, str) or len(v) > 40 else v) for v in values[:SHOWN_CHOICES])
     return listed if len(values) <= SHOWN_CHOICES else f"{listed}, … ({len(values)} in all)"
 
 
@@ -54,7 +54,7 @@ def _span(block) -> str:
 
 def _number_shown(value) -> str:
     """1e+30 for a float; an integer too long to write (JSON allows 10**400) cut like any other value."""
-    return f"{value:g}" if isinstance(value, float) else _shown(value)
+    return f"{value:g}" if isinstance(value, float) else quoted(value)
 
 
 def _number(block, value) -> str:

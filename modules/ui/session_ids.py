@@ -3,7 +3,7 @@ answers an empty id with HTTP 500, and on a shared deployment a reserved or odd 
 
 import json
 
-from modules.paths import RESERVED_IDS, SESSION_ID, per_session
+from modules.paths import per_session, valid_session_id
 
 REFUSAL = "This request has no valid session id: reload the page."
 MAX_BODY = 1 << 20  # an event's JSON body is small; a larger one is left for Gradio to refuse
@@ -49,9 +49,7 @@ def _odd_session(body: bytes) -> bool:
     session = payload["session_hash"]
     if session in ("", None):
         return session == ""  # None: Gradio makes one itself
-    if not per_session():
-        return False
-    return not isinstance(session, str) or not SESSION_ID.match(session) or session in RESERVED_IDS
+    return per_session() and not valid_session_id(session)
 
 
 async def _refuse(send) -> None:

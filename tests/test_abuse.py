@@ -427,7 +427,9 @@ def test_the_claim_registry_forgets_files_that_are_gone(tmp_path, shared):
     path.write_text("y")  # a new upload of the same name: a new file, free to claim
     with paths.in_session("bob"):
         assert upload_cache.claim([str(path)]) == [str(path)]
-    json.dumps(upload_cache.sweep(max_age_s=10**9))
+    path.unlink()
+    upload_cache.sweep(max_age_s=10**9)  # deletes nothing here, but drops the claims of files that are gone
+    assert not [key for key in upload_cache._claims if key[0] == str(path.resolve())]
 
 
 # ---- The server key and URL credentials (Hardening 2, item 3).

@@ -79,3 +79,15 @@ def test_checked_numbers_say_what_is_allowed():
     with pytest.raises(ValueError, match="is 1,000,000 characters; the limit is 20,000") as error:
         inputs.text("x" * 1_000_000, "The input")
     assert len(str(error.value)) < 100
+
+
+def test_every_api_parameter_has_a_name():
+    """Handlers take their controls by name (`settings` in wiring.on_model): a script calling /finetune_train or
+    /icl_run names what it sets, and the API page says what each value is, not param_2."""
+    import app
+
+    endpoints = app.demo.get_api_info()["named_endpoints"]
+    unnamed = {name: p["parameter_name"] for name, e in endpoints.items() for p in e["parameters"]
+               if p["parameter_name"].startswith("param_")}  # fmt: skip
+    assert unnamed == {}
+    assert [p["parameter_name"] for p in endpoints["/finetune_train"]["parameters"]][:3] == ["name", "methods", "task"]

@@ -10,7 +10,7 @@ from modules.models import zero_gpu
 from modules.studies import fine_tuning
 from modules.training import finetune
 from modules.ui import charts, pickers, results, saved_adapters, wiring
-from modules.ui.finetune_job import make_handler
+from modules.ui.finetune_job import INPUT_NAMES, make_handler
 from modules.ui.stop_flag import StopFlag
 
 TITLE = "Fine-tuning"
@@ -138,15 +138,16 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     pickers.refresh_on_focus(probe_task, PROBE_TASKS)
     sized = [methods, steps, batch_size, max_length, eval_limit, probe_limit, preset_note]
     preset.change(apply_preset, inputs=preset, outputs=sized, api_visibility="private")
-    # In INPUT_NAMES order (finetune_job.py): the handler reads them by name.
+    # By name (INPUT_NAMES, finetune_job.py), in the order the API lists them.
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
+    settings = dict(zip(INPUT_NAMES, widgets, strict=True))
     events = []
     for button, resume, api_name in ((train_button, False, "finetune_train"), (resume_button, True, "finetune_resume")):
         # Its own queue of 2 with one job at a time (the lock): a second request is told BUSY at once, not queued.
-        event = wiring.on_model(button, make_handler(busy, resume, outputs), [model_state, flag, *widgets], outputs,
-                                api_name, flag=flag, concurrency=("finetune", 2))  # fmt: skip
+        event = wiring.on_model(button, make_handler(busy, resume, outputs), [model_state, flag], outputs, api_name,
+                                flag=flag, concurrency=("finetune", 2), settings=settings)  # fmt: skip
         event.then(saved_adapters.refresh, outputs=[table, choice], api_visibility="private")
         event.then(shown_if_filled, inputs=forgetting, outputs=forgetting, api_visibility="private")
         events.append(event)

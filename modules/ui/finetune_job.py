@@ -17,10 +17,9 @@ BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to f
 
 
 def make_handler(busy: threading.Lock, resume: bool, outputs: list):
-    def handler(spec, flag: StopFlag, *widget_values, progress=gr.Progress()):
+    def handler(spec, flag: StopFlag, progress=gr.Progress(), **values):
         """Generator of {output: value} for outputs: status, loss plot, cost, quality table, quality chart, paired
-        diff, outputs side by side, forgetting, file."""
-        values = dict(zip(INPUT_NAMES, widget_values))
+        diff, outputs side by side, forgetting, file. values: the tab's controls by name (INPUT_NAMES)."""
         with user_errors():
             settings = fine_tuning.JobSettings.from_values(values, resume)
         if not busy.acquire(blocking=False):

@@ -47,7 +47,8 @@ def preview(task_name: str, example_id: str | None) -> tuple[str, str]:
 
 
 def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p) -> prompting.Config:
-    """The tab's controls as a validated Config; bad values raise ValueError with the message to show."""
+    """The tab's settings (passed by name: `inputs_kwargs`) as a validated Config; bad values raise ValueError
+    with the message to show."""
     if decoding not in ("greedy", "sampling"):
         raise ValueError("Decoding must be 'greedy' or 'sampling'.")
     return prompting.Config(
@@ -92,12 +93,12 @@ def column_summary(row: dict, warnings: list[str]) -> str:
     return "\n\n".join(lines)
 
 
-def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custom_reference, k, selection, seed,
-                max_new_tokens, decoding, temperature, top_p, progress=gr.Progress()):  # fmt: skip
+def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custom_reference, progress=gr.Progress(),
+                **settings):  # fmt: skip
     """Generator: the three columns fill live from one batched generate call, then scores appear."""
     with user_errors():
         task = load_task(task_name)
-        config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
+        config = make_config(**settings)
         example = pickers.pick_example(task, example_id, custom_input, reference=custom_reference)
         prompting.validate(task, config)
         model = load_model(spec, progress)
@@ -123,12 +124,11 @@ def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custo
     yield from run_job(flag, work, on_update, on_result, latest_only=True)
 
 
-def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, selection, seed, max_new_tokens, decoding,
-             temperature, top_p, progress=gr.Progress()):  # fmt: skip
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, progress=gr.Progress(), **settings):
     """Generator: zero/one/few-shot over the test split through the runner, stored; results at the end."""
     with user_errors():
         task = load_task(task_name)
-        config = make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p)
+        config = make_config(**settings)
         prompting.validate(task, config)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
         model = load_model(spec, progress)
@@ -188,15 +188,17 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     pickers.refresh_on_focus(task)  # lists the tasks this visitor uploaded after the page was built
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
-    controls = [k, selection, seed, max_new_tokens, decoding, temperature, top_p]
-    example_inputs = [model_state, flag, task, example, custom_input, custom_reference, *controls]
-    example_event = wiring.on_model(run_button, run_example, example_inputs, [*texts, *summaries, *prompts, scores],
-                                    "icl_run", flag=flag, scroll_to=".icl-output")  # fmt: skip
-    task_inputs = [model_state, flag, task, limit, *controls]
-    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
-                                 "icl_run_task", flag=flag)  # fmt: skip
-    # Not queued behind the model: Stop must act while the job holds the model. The job then ends cleanly,
-    # scores and shows (and for "Run on task" stores) what it finished.
-    split_run.reveal_tables(task_event, task_outputs)
-    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                       "icl_stop")  # fmt: skip
+    settings = dict(k=k, selection=selection, seed=seed, max_new_tokens=max_new_tokens, decoding=decoding,
+                    temperature=temperature, top_p=top_p)  # fmt: skip
+    example_inputs = [model_state, flag, task, example, custom_input, custom_reference]
+    task_inputs = [model_state, flag, task, limit]
+    wiring.example_and_task(
+        "icl",
+        flag,
+        (run_button, run_example, example_inputs, settings, [*texts, *summaries, *prompts, scores]),
+        (run_task_button, partial(run_task, task_outputs), task_inputs, settings, task_outputs),
+        (stop_button, stop_task_button),
+        model_state,
+        model_info,
+        scroll_to=".icl-output",
+    )

@@ -26,13 +26,13 @@ COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hyb
 
 
 def systems_for(model, k, delimit: bool, collection: str = "", embedder: str = "", max_new_tokens=96) -> list[System]:
-    """The four columns as runner systems, with the controls checked."""
+    """The four columns as runner systems, with the controls (passed by name) checked."""
     k = inputs.whole(k, "top-k", 1, 20)
     max_new_tokens = inputs.whole(max_new_tokens, "Max new tokens", 8, MAX_NEW_TOKENS)
     embedder = (embedder or "").strip() or dense.EMBEDDED_EMBEDDER
     dense.load_embedder(embedder)  # fail before the first column, with the reason, if it cannot load
     return [
-        System(name, model, "rag", rag.Config(method=method, k=k, delimit=delimit, collection=collection or "",
+        System(name, model, "rag", rag.Config(method=method, k=k, delimit=bool(delimit), collection=collection or "",
                                                embedder=embedder, max_new_tokens=max_new_tokens))
         for name, method in COLUMNS
     ]  # fmt: skip
@@ -85,15 +85,15 @@ def column_summary(output, scores: dict) -> str:
     return "\n\n".join(parts)
 
 
-def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, reference, k, delimit, collection,
-                embedder, max_new_tokens=96, progress=gr.Progress()):  # fmt: skip
+def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, reference, progress=gr.Progress(),
+                **controls):  # fmt: skip
     """Generator: each column appears as its retriever + generation finish; cells (three per column) are bound
     when wired."""
     with user_errors():
         task = load_task(task_name)
-        example = pick_question(task, example_id, question, reference, collection)
+        example = pick_question(task, example_id, question, reference, controls.get("collection", ""))
         model = load_model(spec, progress)
-        systems = systems_for(model, k, bool(delimit), collection, embedder, max_new_tokens)
+        systems = systems_for(model, **controls)
         pickers.check_fits(model, example.input, systems[0].config.max_new_tokens)
 
     def render(system, output, scores, stopped):
@@ -103,13 +103,12 @@ def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, questi
     yield from stream_columns(cells, task, example, systems, flag, render, progress, live=LIVE_CELL)
 
 
-def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, delimit, embedder, max_new_tokens=96,
-             progress=gr.Progress()):  # fmt: skip
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, progress=gr.Progress(), **controls):
     """All four over the test split, retrieving from the task's own documents (they hold the gold ids)."""
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, k, bool(delimit), "", embedder, max_new_tokens)
+        systems = systems_for(model, **controls)  # no collection: the task's own documents hold the gold ids
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
     yield from split_run.stream_run(outputs, task, systems, limit, 0, model, flag, progress)
 
@@ -140,7 +139,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     dense.EMBEDDED_EMBEDDER, label="Dense embedding model", max_lines=1,
                     info="The embedded all-MiniLM-L6-v2, a local folder, or any sentence-transformers id when online",
                 )  # fmt: skip
-                max_new_tokens = gr.Slider(8, MAX_NEW_TOKENS, value=96, step=8, label="Max new tokens per answer")
+                max_tokens = gr.Slider(8, MAX_NEW_TOKENS, value=96, step=8, label="Max new tokens per answer")
         documents.build(collection)
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
@@ -161,14 +160,20 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task.change(pickers.examples_update(QUESTION_WIDTH), inputs=task, outputs=example, api_visibility="private")
     for control in (task, example, reference):
         control.change(reference_of, [task, example, reference], shown_reference, api_visibility="private")
-    example_inputs = [model_state, flag, task, example, question, reference, k, delimit, collection, embedder,
-                      max_new_tokens]  # fmt: skip
-    example_event = wiring.on_model(
-        run_button, partial(run_example, cells), example_inputs, cells, "rag_run", flag=flag, scroll_to=".rag-answer"
+    # By name, in the order the API lists them; "Run on task" retrieves from the task's own documents.
+    example_settings = dict(k=k, delimit=delimit, collection=collection, embedder=embedder, max_new_tokens=max_tokens)
+    task_settings = {name: c for name, c in example_settings.items() if name != "collection"}
+    example_inputs, task_inputs = (
+        [model_state, flag, task, example, question, reference],
+        [model_state, flag, task, limit],
     )
-    task_inputs = [model_state, flag, task, limit, k, delimit, embedder, max_new_tokens]
-    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
-                                 "rag_run_task", flag=flag)  # fmt: skip
-    split_run.reveal_tables(task_event, task_outputs)
-    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                       "rag_stop")  # fmt: skip
+    wiring.example_and_task(
+        "rag",
+        flag,
+        (run_button, partial(run_example, cells), example_inputs, example_settings, cells),
+        (run_task_button, partial(run_task, task_outputs), task_inputs, task_settings, task_outputs),
+        (stop_button, stop_task_button),
+        model_state,
+        model_info,
+        scroll_to=".rag-answer",
+    )

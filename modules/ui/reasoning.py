@@ -45,14 +45,14 @@ def pick_question(task, example_id, question, answer) -> Example:
     return pickers.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
 
 
-def settings(k, n, temperature, seed, room) -> tuple[int, int, float, int, int]:
-    """The tab's controls, checked: (k, n, temperature, seed, max new tokens for steps and code)."""
+def settings(k, n, temperature, seed, max_new_tokens=160) -> tuple[int, int, float, int, int]:
+    """The tab's controls (passed by name), checked: (k, n, temperature, seed, max new tokens for steps and code)."""
     k, n = inputs.whole(k, "k", 1, 3), inputs.whole(n, "n paths", 1, 10)
     temperature, seed = (
         inputs.real(temperature, "Temperature", 0.05, 2.0),
         inputs.whole(seed or 0, "Seed", 0, 2**31 - 1),
     )
-    return k, n, temperature, seed, inputs.whole(room, "Max new tokens", 16, MAX_NEW_TOKENS)
+    return k, n, temperature, seed, inputs.whole(max_new_tokens, "Max new tokens", 16, MAX_NEW_TOKENS)
 
 
 def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
@@ -80,15 +80,15 @@ def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
     return summary, output.text, report
 
 
-def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, answer, k, n, temperature, seed,
-                max_new_tokens=160, progress=gr.Progress()):  # fmt: skip
+def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, question, answer, progress=gr.Progress(),
+                **controls):  # fmt: skip
     """Generator: each column appears as its technique finishes (five model calls, one after another); cells (three
     per column) are bound when wired."""
     with user_errors():
         task = load_task(task_name)
         example = pick_question(task, example_id, question, answer)
         model = load_model(spec, progress)
-        systems = systems_for(model, *settings(k, n, temperature, seed, max_new_tokens))
+        systems = systems_for(model, *settings(**controls))
         pickers.check_fits(model, example.input, systems[1].config.max_new_tokens)  # CoT's room for the steps
 
     def render(system, output, scores, stopped):
@@ -98,12 +98,11 @@ def run_example(cells: list, spec, flag: StopFlag, task_name, example_id, questi
     yield from stream_columns(cells, task, example, systems, flag, render, progress, live=LIVE_CELL)
 
 
-def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, k, n, temperature, seed, max_new_tokens=160,
-             progress=gr.Progress()):  # fmt: skip
+def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, progress=gr.Progress(), **controls):
     with user_errors():
         task = load_task(task_name)
         model = load_model(spec, progress)
-        systems = systems_for(model, *settings(k, n, temperature, seed, max_new_tokens))
+        systems = systems_for(model, *settings(**controls))
         for system in systems:
             TECHNIQUES[system.technique].validate(task, system.config)
         limit = inputs.whole(limit, "Limit", 1, len(task.split("test")))
@@ -159,13 +158,15 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(40, 10, "reasoning")
 
     task.change(pickers.examples_update(), inputs=task, outputs=example, api_visibility="private")
-    controls = [k, n, temperature, seed, max_new_tokens]
-    example_inputs = [model_state, flag, task, example, question, answer, *controls]
-    example_event = wiring.on_model(run_button, partial(run_example, cells), example_inputs, cells, "reasoning_run",
-                                    flag=flag, scroll_to=".reasoning-answer")  # fmt: skip
-    task_inputs = [model_state, flag, task, limit, *controls]
-    task_event = wiring.on_model(run_task_button, partial(run_task, task_outputs), task_inputs, task_outputs,
-                                 "reasoning_run_task", flag=flag)  # fmt: skip
-    split_run.reveal_tables(task_event, task_outputs)
-    wiring.wire_common((example_event, task_event), flag, (stop_button, stop_task_button), model_state, model_info,
-                       "reasoning_stop")  # fmt: skip
+    example_inputs = [model_state, flag, task, example, question, answer]
+    controls = dict(k=k, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    wiring.example_and_task(
+        "reasoning",
+        flag,
+        (run_button, partial(run_example, cells), example_inputs, controls, cells),
+        (run_task_button, partial(run_task, task_outputs), [model_state, flag, task, limit], controls, task_outputs),
+        (stop_button, stop_task_button),
+        model_state,
+        model_info,
+        scroll_to=".reasoning-answer",
+    )

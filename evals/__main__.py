@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import comparison, report, showcase
+from evals import comparison, report, showcase, stats
 from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
@@ -91,12 +91,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     n = run.per_example.example_id.nunique()
     print(f"Run {run.id} ({run.status}): task {task.name}, split {run.split}, {n} examples, seed {run.seed}")
     print("Models: " + "; ".join(dict.fromkeys(f"{s.model.spec} = {s.model.label}" for s in systems)))
-    print("Mean [95% interval: Wilson for 0/1 scores, else bootstrap] per system:")
+    print(f"Mean [95% interval: {stats.INTERVALS}] per system:")
     print(format_aggregate(run.aggregate))
     if len(systems) > 1 and not run.per_example.empty:
         baseline = args.baseline or systems[0].name
         print(f"Paired difference from the baseline '{baseline}' (Holm-adjusted p):")
         print(comparison.readable(comparison.quality_table(run.per_example, baseline, run.seed)).to_string(index=False))
+        print(comparison.MULTIPLE_COMPARISONS)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.out.suffix == ".csv":

@@ -10,10 +10,12 @@ from evals import metrics, stats
 COST_SCORES = ("latency_s", "new_tokens", "tokens_per_s")
 CLEAR = 0.05  # a difference is marked clear when its Holm-adjusted p-value is below this
 MULTIPLE_COMPARISONS = (
-    "Each system is compared with the baseline on the examples both finished (paired bootstrap, 95% interval). "
-    "With several systems, p-values are Holm-adjusted per score, so the chance of any false 'clear' mark stays "
-    "<= 5%; the intervals themselves are not widened. Intervals of means: Wilson for 0/1 scores (accuracy), "
-    "percentile bootstrap (2,000 resamples) otherwise."
+    "Each system is compared with the baseline on the examples both finished: a 95% interval of the paired "
+    "difference (percentile bootstrap; Student t below 10 pairs) and a paired sign-flip permutation test (exact up "
+    "to 16 pairs, so 3 pairs can never give p below 0.25; 20,000 random flips above). With several systems, p-values "
+    "are Holm-adjusted per score, so the chance of any false 'clear' mark stays <= 5%. Below 10 pairs no verdict is "
+    "given. Intervals of means: Wilson for 0/1 scores (accuracy), Student t below 10 examples, percentile bootstrap "
+    "(2,000 resamples) otherwise."
 )
 
 
@@ -52,8 +54,8 @@ def quality_table(per_example: pd.DataFrame, baseline: str, seed: int = 0) -> pd
 
 def paired_differences(per_example: pd.DataFrame, baseline: str, score: str, seed: int = 0) -> dict[str, dict]:
     """Every other system minus `baseline` on `score`, each on the examples both finished: {system: mean, ci_low,
-    ci_high (95% paired bootstrap), n, p_value, p_holm}, p_holm adjusted across all the systems compared with this
-    baseline. The one paired comparison of the lab: Compare, the fine-tuning and sensitivity tables all use it."""
+    ci_high (95% paired interval), n, p_value (sign-flip test), p_min, p_holm}, p_holm adjusted across all the
+    systems compared with this baseline. The paired comparison of Compare, fine-tuning, sensitivity."""
     if score not in per_example or baseline not in set(per_example.system):
         return {}
     wide = per_example.pivot_table(index="example_id", columns="system", values=score, aggfunc="first")
@@ -69,6 +71,10 @@ def paired_differences(per_example: pd.DataFrame, baseline: str, score: str, see
 
 
 def verdict(difference: dict, p_adjusted: float, higher_is_better: bool) -> str:
+    """▲ clearly better / ▼ clearly worse when the Holm-adjusted p < CLEAR and the interval leaves 0; no verdict
+    below stats.SMALL_N pairs (an exact test of 3 pairs cannot go below p = 0.25)."""
+    if difference["n"] < stats.SMALL_N:
+        return f"too few examples for a verdict (n={difference['n']}; needs {stats.SMALL_N})"
     if p_adjusted >= CLEAR or difference["ci_low"] <= 0 <= difference["ci_high"]:
         return "no clear difference"
     better = (difference["mean"] > 0) == higher_is_better
@@ -136,17 +142,17 @@ def merge_runs(runs: list[dict], results: dict[int, list[dict]]) -> tuple[pd.Dat
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The quality table as people read it: 'mean [low, high]' and 'difference [low, high]' columns (the interval's
-    method is said once beside the table: Wilson for 0/1 scores, bootstrap otherwise)."""
+    method is said once beside the table: MULTIPLE_COMPARISONS)."""
     if table.empty:
         return table
     shown = pd.DataFrame({"system": table.system, "score": table.score, "n": table.n})
-    shown["mean [95% interval]"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
-                                    zip(table["mean"], table.ci_low, table.ci_high)]  # fmt: skip
+    shown["mean [95% interval]"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" if not pd.isna(lo) else f"{m:.3f} [one value]"
+                                    for m, lo, hi in zip(table["mean"], table.ci_low, table.ci_high)]  # fmt: skip
     if "vs baseline" in table:
         shown["vs baseline [95% interval]"] = [
-            "" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            "" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" if not pd.isna(lo) else f"{d:+.3f} [one pair]"
             for d, lo, hi in zip(table["vs baseline"], table.diff_low, table.diff_high)
         ]
-        shown["p (Holm)"] = ["" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}" for p in table["p (Holm)"]]
+        shown["p (Holm)"] = [stats.p_text(p) for p in table["p (Holm)"]]
     shown["verdict"] = table.get("verdict", "")
     return shown.fillna("")

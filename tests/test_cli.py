@@ -64,7 +64,8 @@ def test_compare_runs_show_on_tiny_model(tiny_llama_dir, tmp_path, capsys):
     code, printed, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", systems, "--limit", "3",
                              "--model", str(tiny_llama_dir), "--out", str(out))  # fmt: skip
     assert code == 0, err
-    assert "Mean [95% interval: Wilson for 0/1 scores, else bootstrap]" in printed
+    assert "Mean [95% interval: Wilson for 0/1 scores, Student t below 10 examples" in printed
+    assert "too few examples for a verdict (n=3; needs 10)" in printed and "clearly" not in printed
     assert "few-shot (k=2, max_new_tokens=3)" in printed
     payload = json.loads(out.read_text())
     import torch

@@ -47,7 +47,7 @@ def test_a_model_based_hook_is_stored_per_example_and_aggregated_with_an_interva
     assert run.per_example.loglik.tolist() == pytest.approx(expected)
     aggregate = run.aggregate.set_index("score")
     loglik = aggregate.loc["loglik"]
-    assert loglik.n == 6 and loglik.ci_low <= loglik["mean"] <= loglik.ci_high and loglik.method == "bootstrap"
+    assert loglik.n == 6 and loglik.ci_low <= loglik["mean"] <= loglik.ci_high and loglik.method == "t"  # n < 10
     assert loglik.label == "mean log-likelihood (tiny model)" and loglik.higher_is_better
     assert aggregate.loc["long"].method == "Wilson"  # 0/1 values: the Wilson interval, as accuracy gets
     stored = store.get_results(run.id)

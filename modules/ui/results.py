@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import comparison, report
+from evals import comparison, report, stats
 from evals.runner import Run
 from modules.exports import write_csv
 from modules.models import Model
@@ -17,14 +17,14 @@ from modules.ui import charts
 
 
 def aggregate_table(run: Run) -> pd.DataFrame:
-    """One row per system and score: mean, its 95% interval (Wilson for 0/1 scores, else bootstrap), n, and what
-    the number is."""
+    """One row per system and score: mean, its 95% interval (stats.interval), n, and what the number is."""
     if run.aggregate.empty:
         return pd.DataFrame()
     table = run.aggregate[["system", "score", "mean", "ci_low", "ci_high", "n", "label"]].copy()
     table[["mean", "ci_low", "ci_high"]] = table[["mean", "ci_low", "ci_high"]].round(4)
     table["note"] = [
-        "" if n >= SMALL_SAMPLE else f"n={n}: too few examples for the interval to mean much" for n in table.n
+        "" if n >= SMALL_SAMPLE else f"n={n}: a wide (Student t) interval; too few examples for a verdict"
+        for n in table.n
     ]
     return with_paired_differences(table, run)
 
@@ -102,7 +102,7 @@ def write_downloads(stem: str, table: pd.DataFrame | None, payload: dict) -> tup
     return (str(csv_path) if csv_path else None), str(json_path)
 
 
-SMALL_SAMPLE = 5  # below this a bootstrap interval mostly reflects the few values drawn ([0.31, 0.31] at n=1)
+SMALL_SAMPLE = stats.SMALL_N  # below this intervals are Student t (a bootstrap only reflects the few values drawn)
 
 
 def examples_in(run: Run) -> int:
@@ -114,8 +114,9 @@ def render_run(run: Run, model: Model) -> tuple:
     n = examples_in(run)
     status = (
         f"**Run {run.id}** ({run.status}) · task `{run.task}`, split {run.split}, {n} examples, seed {run.seed} · "
-        f"{model.label} · means with 95% intervals (Wilson for 0/1 scores, bootstrap otherwise: 2000 resamples)"
-        + (f"\n\n⚠️ Only {n} examples: the intervals say little; run more." if n < SMALL_SAMPLE else "")
+        f"{model.label} · means with 95% intervals ({stats.INTERVALS}); paired differences: sign-flip test, "
+        "Holm-adjusted"
+        + (f"\n\n⚠️ Only {n} examples: wide intervals, no verdicts below {SMALL_SAMPLE}; run more." * (n < SMALL_SAMPLE))
     )
     csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))
     figure = charts.scores(run, title(run, model.label))

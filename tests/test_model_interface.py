@@ -110,6 +110,33 @@ def test_the_distribution_is_the_models_own_before_sampling_settings(tiny_model)
         assert [v for _, v in first.top] == pytest.approx(expected, abs=1e-4)
 
 
+def test_the_drawn_from_distribution_is_transformers_own_filters_of_the_same_call(tiny_model):
+    """sampled_from equals softmax(logits / T) after transformers' TopK and TopP warpers applied to the raw logits of
+    the same step, kept_mass is the share of softmax(logits / T) they left, and every drawn token was in it."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    params = GenerationParams(max_new_tokens=6, do_sample=True, temperature=0.7, top_k=8, top_p=0.8, seed=3)
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(0.7), TopKLogitsWarper(8), TopPLogitsWarper(0.8)])
+    ids = tiny_model.tokenizer(tiny_model.render(PROMPT), add_special_tokens=False, return_tensors="pt")["input_ids"]
+    steps = tiny_model.top_logprobs([PROMPT], params, k=20)[0]
+    assert steps
+    for step in steps:
+        with torch.inference_mode():
+            raw = tiny_model.hf(input_ids=ids).logits[:, -1].float()  # (1, vocab): the step's own forward pass
+        expected = torch.log_softmax(warpers(ids, raw.clone())[0], dim=-1)
+        kept = torch.isfinite(expected)
+        assert len(step.sampled_from) == min(20, int(kept.sum())) <= 8
+        assert [v for _, v in step.sampled_from] == pytest.approx(
+            torch.topk(expected, len(step.sampled_from)).values.tolist(), abs=1e-4
+        )
+        assert step.kept_mass == pytest.approx(float(torch.softmax(raw[0] / 0.7, -1)[kept].sum()), abs=1e-4)
+        assert step.token in [token for token, _ in step.sampled_from]  # drawn from what the filters kept
+        next_id = tiny_model.tokenizer.convert_tokens_to_ids(step.token)
+        ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)
+    greedy = tiny_model.top_logprobs([PROMPT], GREEDY, k=3)[0][0]
+    assert greedy.kept_mass == pytest.approx(1.0) and greedy.sampled_from == greedy.top  # no filters when greedy
+
+
 def test_a_model_on_the_static_cache_path_answers_eagerly_for_that_call(tiny_model, monkeypatch):
     monkeypatch.setenv("LAB_DECODE", "static")
     static = Model(f"{tiny_model.spec}-static", tiny_model.label, tiny_model.hf, tiny_model.tokenizer)

@@ -28,11 +28,16 @@ class Capabilities:
 
 @dataclass
 class Step:
-    """One decoding step: the token chosen, its log-probability and the k most likely tokens (most likely first)."""
+    """One decoding step: the token chosen, its log-probability and the k most likely tokens (most likely first),
+    all of the model's own distribution (before temperature, top-k, top-p). Where the backend has it (local), also
+    the distribution the token was drawn from (after those filters, renormalised) and the share of the
+    temperature-scaled distribution the filters kept; a server returns neither (None)."""
 
     token: str
     logprob: float
     top: list[tuple[str, float]]
+    sampled_from: list[tuple[str, float]] | None = None  # the k most likely after the filters, as log-probabilities
+    kept_mass: float | None = None  # of softmax(logits / T), the share top-k and top-p left (1.0 when greedy)
 
 
 class Unsupported(ValueError):

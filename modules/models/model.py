@@ -360,8 +360,9 @@ class Model:
     ) -> list[list[Step]]:
         """Each prompt generated as `params` say, one row at a time (no padding) and always on the eager path (the
         compiled step returns no logits), with the k most likely tokens at every step from that same generate call.
-        The distribution is the model's own: log_softmax of the raw logits (output_logits), before temperature,
-        top-k and top-p, so a sampled token may lie outside the k shown (its own logprob is still given)."""
+        `top` is the model's own distribution: log_softmax of the raw logits (output_logits), before temperature,
+        top-k and top-p, so a sampled token may lie outside the k shown (its own logprob is still given);
+        `sampled_from` is what generate drew from: its processed scores (output_scores) of the same call."""
         self._require("top_logprobs", "Top log-probabilities")
         check_top_k(k)
         params = params or GenerationParams()
@@ -372,8 +373,9 @@ class Model:
             for prompt in prompts:
                 ids = self._encode(self.render(prompt), params.max_new_tokens)[0]
                 inputs = self.tokenizer.pad({"input_ids": [ids]}, return_tensors="pt").to(self.device)
-                options = _sampling_options(params) | {"output_logits": True, "return_dict_in_generate": True,
-                    "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": self._eos_ids()}  # fmt: skip
+                options = _sampling_options(params) | {"output_logits": True, "output_scores": True,
+                    "return_dict_in_generate": True, "pad_token_id": self.tokenizer.pad_token_id,
+                    "eos_token_id": self._eos_ids()}  # fmt: skip
                 start = 1 if self.is_seq2seq else 0 if self.soft_prompt else len(ids)
                 if params.stop_strings:
                     options["stopping_criteria"] = StoppingCriteriaList(
@@ -385,17 +387,25 @@ class Model:
                     output = self._soft_prompt_generate(inputs, options)
                 else:
                     output = self.hf.generate(**inputs, **options)
-                results.append(self._steps(output.sequences[0, start:].tolist(), output.logits, k))
+                tokens = output.sequences[0, start:].tolist()
+                results.append(self._steps(tokens, output.logits, output.scores, k, params))
         return results
 
-    def _steps(self, tokens: list[int], logits: tuple[torch.Tensor, ...], k: int) -> list[Step]:
+    def _steps(self, tokens: list[int], logits: tuple, scores: tuple, k: int, params: GenerationParams) -> list[Step]:
         steps = []
-        for token, step_logits in zip(tokens, logits):  # step_logits: (1, vocab), one per new token
-            logprobs = torch.log_softmax(step_logits[0].float(), dim=-1)  # (vocab,)
-            top = torch.topk(logprobs, k)  # sorted, most likely first
-            alternatives = [(self._piece(i), v) for i, v in zip(top.indices.tolist(), top.values.tolist())]
-            steps.append(Step(self._piece(token), float(logprobs[token]), alternatives))
+        temperature = params.temperature if params.do_sample else 1.0
+        for token, raw, processed in zip(tokens, logits, scores):  # each (1, vocab), one per new token
+            logprobs = torch.log_softmax(raw[0].float(), dim=-1)  # (vocab,)
+            drawn = torch.log_softmax(processed[0].float(), dim=-1)  # -inf where a filter removed the token
+            kept = torch.isfinite(drawn)
+            kept_mass = torch.softmax(raw[0].float() / temperature, dim=-1)[kept].sum()
+            steps.append(Step(self._piece(token), float(logprobs[token]), self._top(logprobs, k),
+                              self._top(drawn, min(k, int(kept.sum()))), float(kept_mass)))  # fmt: skip
         return steps
+
+    def _top(self, logprobs: torch.Tensor, k: int) -> list[tuple[str, float]]:
+        top = torch.topk(logprobs, k)  # sorted, most likely first
+        return [(self._piece(i), v) for i, v in zip(top.indices.tolist(), top.values.tolist())]
 
     @torch.inference_mode()
     def attention(self, prompt: Prompt) -> tuple[list[str], torch.Tensor]:

@@ -20,6 +20,7 @@ SMOKE = {
     "remote_throughput": ["--smoke"],
     "retrieval": ["--smoke"],
     "runner_throughput": ["--smoke", "--model", TINY],
+    "sampling_overhead": ["--smoke", "--model", TINY],
     "sandbox_overhead": ["--smoke"],
     "self_consistency": ["--smoke", "--model", TINY],
     "startup": ["--smoke", "--model", TINY],

@@ -137,6 +137,16 @@ def test_the_drawn_from_distribution_is_transformers_own_filters_of_the_same_cal
     assert greedy.kept_mass == pytest.approx(1.0) and greedy.sampled_from == greedy.top  # no filters when greedy
 
 
+def test_prompts_of_different_lengths_in_one_batch_give_each_its_own_steps(tiny_model):
+    """One padded call for several prompts: each row's steps are those it gets alone, ending at its own eos."""
+    prompts = [PROMPT, "the dog ran to the park and the cat sat", "cat"]
+    together = tiny_model.top_logprobs(prompts, GREEDY, k=3)
+    for prompt, steps in zip(prompts, together):
+        (alone,) = tiny_model.top_logprobs([prompt], GREEDY, k=3)
+        assert [s.token for s in steps] == [s.token for s in alone]
+        assert [s.logprob for s in steps] == pytest.approx([s.logprob for s in alone], abs=1e-3)
+
+
 def test_a_model_on_the_static_cache_path_answers_eagerly_for_that_call(tiny_model, monkeypatch):
     monkeypatch.setenv("LAB_DECODE", "static")
     static = Model(f"{tiny_model.spec}-static", tiny_model.label, tiny_model.hf, tiny_model.tokenizer)

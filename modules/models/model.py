@@ -18,6 +18,9 @@ MIN_SHARED_PREFIX = 32  # tokens; below this a separate prefix pass costs more t
 KV_MEMORY_SHARE = 0.25  # share of free RAM a batch's KV cache may take; keeps room for the rest
 # attention() keeps layers x heads x tokens^2 weights: SmolLM2-135M (30 x 9) at 256 tokens is 71 MB in fp32, 4x at 512
 ATTENTION_MAX_TOKENS = 256
+TOP_LOGPROBS_BATCH = (
+    8  # rows per call: logits and scores of every step are kept (8 x 96 steps x 49k vocab x 2 ~ 300 MB)
+)
 
 
 class Model:
@@ -358,8 +361,8 @@ class Model:
     def top_logprobs(
         self, prompts: Sequence[Prompt], params: GenerationParams | None = None, k: int = 5
     ) -> list[list[Step]]:
-        """Each prompt generated as `params` say, one row at a time (no padding) and always on the eager path (the
-        compiled step returns no logits), with the k most likely tokens at every step from that same generate call.
+        """Each prompt generated as `params` say, in padded batches of TOP_LOGPROBS_BATCH and always on the eager path
+        (the compiled step returns no logits), with the k most likely tokens at every step from that same call.
         `top` is the model's own distribution: log_softmax of the raw logits (output_logits), before temperature,
         top-k and top-p, so a sampled token may lie outside the k shown (its own logprob is still given);
         `sampled_from` is what generate drew from: its processed scores (output_scores) of the same call."""
@@ -370,26 +373,37 @@ class Model:
         with self._lock:
             if self.activate is not None:
                 self.activate()
-            for prompt in prompts:
-                ids = self._encode(self.render(prompt), params.max_new_tokens)[0]
-                inputs = self.tokenizer.pad({"input_ids": [ids]}, return_tensors="pt").to(self.device)
-                options = _sampling_options(params) | {"output_logits": True, "output_scores": True,
-                    "return_dict_in_generate": True, "pad_token_id": self.tokenizer.pad_token_id,
-                    "eos_token_id": self._eos_ids()}  # fmt: skip
-                start = 1 if self.is_seq2seq else 0 if self.soft_prompt else len(ids)
-                if params.stop_strings:
-                    options["stopping_criteria"] = StoppingCriteriaList(
-                        [StopOnText(self.tokenizer, params.stop_strings, start)]
-                    )
-                if params.do_sample:
-                    torch.manual_seed(params.seed)
-                if self.soft_prompt:
-                    output = self._soft_prompt_generate(inputs, options)
-                else:
-                    output = self.hf.generate(**inputs, **options)
-                tokens = output.sequences[0, start:].tolist()
-                results.append(self._steps(tokens, output.logits, output.scores, k, params))
+            encoded = [self._encode(self.render(prompt), params.max_new_tokens)[0] for prompt in prompts]
+            for first in range(0, len(encoded), TOP_LOGPROBS_BATCH):
+                results += self._top_logprobs_batch(encoded[first : first + TOP_LOGPROBS_BATCH], params, k)
         return results
+
+    @torch.inference_mode()
+    def _top_logprobs_batch(self, batch_ids: list[list[int]], params: GenerationParams, k: int) -> list[list[Step]]:
+        """One padded generate call with the logits and the processed scores kept; each row's steps run to its eos
+        (included) and not into the padding that follows it."""
+        inputs = self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt").to(self.device)
+        options = _sampling_options(params) | {"output_logits": True, "output_scores": True,
+            "return_dict_in_generate": True, "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self._eos_ids()}  # fmt: skip
+        start = 1 if self.is_seq2seq else 0 if self.soft_prompt else inputs["input_ids"].shape[1]
+        if params.stop_strings:
+            options["stopping_criteria"] = StoppingCriteriaList(
+                [StopOnText(self.tokenizer, params.stop_strings, start)]
+            )
+        if params.do_sample:
+            torch.manual_seed(params.seed)
+        output = (
+            self._soft_prompt_generate(inputs, options) if self.soft_prompt else self.hf.generate(**inputs, **options)
+        )
+        rows = []
+        for row, generated in enumerate(output.sequences[:, start:].tolist()):
+            kept = len(_until_eos(generated, self._eos_ids()))
+            tokens = generated[: kept + (kept < len(generated))]  # the eos step too: its distribution is shown
+            logits = [step[row : row + 1] for step in output.logits[: len(tokens)]]
+            scores = [step[row : row + 1] for step in output.scores[: len(tokens)]]
+            rows.append(self._steps(tokens, logits, scores, k, params))
+        return rows
 
     def _steps(self, tokens: list[int], logits: tuple, scores: tuple, k: int, params: GenerationParams) -> list[Step]:
         steps = []

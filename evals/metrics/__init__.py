@@ -5,6 +5,8 @@ from pathlib import Path
 
 import evaluate
 
+from evals import diversity
+
 METRICS_DIR = Path(__file__).parent
 METRIC_MODULES = ("rouge", "bleu", "exact_match", "numeric_accuracy")
 ANSWER_METRICS = ("numeric_accuracy", "exact_match")  # compare a short answer; the others compare whole texts
@@ -22,6 +24,9 @@ SCORES = {
     "mrr": ("retrieval MRR (1 / rank of the first gold document)", True),
     "attack_success": ("prompt-injection success (the attack's marker in the answer, 0/1)", False),
     "copy_rate": ("copy rate (share of the output's word 3-grams found in the input, 0-1)", False),
+    "distinct_1": ("distinct-1 across the samples (unique words / words, 0-1; higher: more varied)", True),
+    "distinct_2": ("distinct-2 across the samples (unique word pairs / pairs, 0-1; higher: more varied)", True),
+    "self_bleu": ("self-BLEU across the samples (0-100; lower: more varied)", False),
     "latency_s": ("latency per output (s, batch wall time)", False),
     "new_tokens": ("new tokens", None),
     "tokens_per_s": ("tokens/s per output", True),
@@ -90,8 +95,11 @@ def copy_rate(source: str, text: str) -> float | None:
 
 def trace_scores(meta: dict, trace: dict, text: str) -> dict[str, float]:
     """Scores that need the example's metadata and the technique's trace: retrieval quality against the
-    gold documents, and whether a planted prompt injection showed up in the answer."""
+    gold documents, whether a planted prompt injection showed up in the answer, and how varied several samples of
+    one prompt are (evals/diversity.py)."""
     scores = {}
+    if len(trace.get("samples") or []) >= 2:
+        scores |= diversity.scores(trace["samples"])
     gold, retrieved = meta.get("doc_ids"), trace.get("retrieved_doc_ids")
     if gold and retrieved is not None:
         ranks = [rank for rank, doc in enumerate(retrieved, start=1) if doc in gold]

@@ -1,4 +1,4 @@
-"""CLI: python -m evals compare | systems | runs | show | report | examples: the runner without the UI."""
+"""CLI: python -m evals compare | systems | runs | show | report | examples | tasks | scaling: the lab, no UI."""
 
 import argparse
 import json
@@ -16,6 +16,7 @@ from modules.exports import write_csv
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
+from modules.studies import scaling
 from modules.techniques import SYSTEMS, settings_help
 
 
@@ -62,7 +63,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     report.add_argument("--baseline", default=None, help="system the others are compared with (default: first)")
     report.add_argument("--question", default="", help="the question the comparison answers (report title)")
     report.add_argument("--price", type=float, default=None, help="price per GPU-hour, for cost per 1,000 examples")
+    scaling_parser = commands.add_parser("scaling", help="compute-optimal parameters and tokens for a compute budget")
+    scaling_parser.add_argument("--parameters", type=float, default=None, help="model parameters N, e.g. 135e6")
+    scaling_parser.add_argument("--compute", type=float, default=None, help="training compute C in FLOPs, e.g. 1e21")
+    scaling_parser.add_argument("--out", type=Path, default=None, help="write the table to .csv or .json")
     return parser.parse_args(argv)
+
+
+def cmd_scaling(args) -> int:
+    """The scaling calculator's table at the budget, the fits' sources and why they differ."""
+    table = scaling.plan(args.parameters, args.compute)
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 200):
+        print(table.to_string(index=False))
+    for fit in scaling.FITS:
+        print(f"{fit.name}: E={fit.E}, A={fit.A}, B={fit.B}, alpha={fit.alpha}, beta={fit.beta} ({fit.source})")
+    print(scaling.WHY_THEY_DIFFER)
+    if args.out is not None:
+        write_table(table, args.out)
+    return 0
+
+
+def write_table(table: pd.DataFrame, out: Path) -> None:
+    if out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got '{out}'.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False) if out.suffix == ".csv" else table.to_json(out, orient="records", indent=1)
+    print(f"Wrote {out}")
 
 
 def format_aggregate(aggregate: pd.DataFrame) -> str:
@@ -198,7 +224,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
-                "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks}  # fmt: skip
+                "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks, "scaling": cmd_scaling}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

@@ -62,3 +62,14 @@ def test_the_embedded_model_is_over_trained_on_purpose():
 def test_bad_budgets_get_messages(parameters, compute, message):
     with pytest.raises(ValueError, match=message):
         scaling.plan(parameters, compute)
+
+
+def test_the_cli_prints_the_plan_and_its_sources_and_refuses_bad_numbers(tmp_path, capsys):
+    from evals.__main__ import main
+
+    assert main(["scaling", "--parameters", "135e6", "--compute", "1.62e21", "--out", str(tmp_path / "s.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "your N on this compute" in printed and "arXiv 2203.15556" in printed and "arXiv 2404.10102" in printed
+    assert (tmp_path / "s.csv").read_text().startswith("allocation,parameters N,tokens D")
+    assert main(["scaling", "--parameters", "-1"]) == 2
+    assert "Parameters N must be a positive number" in capsys.readouterr().err

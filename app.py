@@ -32,7 +32,8 @@ def build_demo() -> gr.Blocks:
         # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
         run_view = built[runs.TITLE]  # ?run=ID in the address opens that run
-        demo.load(runs.from_link, outputs=[tab_bar, *run_view], api_visibility="private")
+        linked = demo.load(runs.from_link, outputs=[tab_bar, *run_view], api_visibility="private")
+        linked.then(None, js=runs.SHOW_LINKED_RUN, api_visibility="private")  # the run in view, not the list above
     upload_cache.claim_every_file(demo)  # a cached upload is used only by the session that sent it first
     guard_every_event(demo)  # no handler can answer a bad input with a bare error or a traceback
     # One queue for everything; model events share concurrency_id="model", so one job runs on the model at a time.

@@ -25,17 +25,41 @@ th { background: #eef; } td.text { white-space: pre-wrap; max-width: 28rem; }
 """
 
 
+PANELS_PER_ROW = 3  # at 800 px a fourth panel left each under 160 px, its title over its neighbour's
+GREY = "rgba(128, 128, 128, 0.35)"  # grid lines that show on a white page and on a dark one
+
+
 def chart(quality: pd.DataFrame, title: str) -> go.Figure:
-    """Mean per system with its 95% interval as error bars; one panel per quality score (each on its own scale)."""
+    """Mean per system with its 95% interval as error bars; one panel per quality score (each on its own scale), one
+    colour per system named once in the legend (as tick labels, long system names swamped the bars)."""
     names = list(dict.fromkeys(quality.score)) if not quality.empty else []
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names or ["no results"])
-    for column, score in enumerate(names, start=1):
-        part = quality[quality.score == score]
-        error = {"type": "data", "array": part.ci_high - part["mean"], "arrayminus": part["mean"] - part.ci_low}
-        bars = go.Bar(x=part.system, y=part["mean"], error_y=error, marker_color=COLOURS[: len(part)],
-                      showlegend=False, name=score)  # fmt: skip
-        fig.add_trace(bars, 1, column)
-    fig.update_layout(title=title, height=420, margin={"t": 80, "l": 40, "r": 20, "b": 120})
+    systems = list(dict.fromkeys(quality.system)) if not quality.empty else []
+    cols = min(max(len(names), 1), PANELS_PER_ROW)
+    rows = -(-max(len(names), 1) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names or ["no results"], vertical_spacing=0.18)
+    for at, score in enumerate(names):
+        for index, system in enumerate(systems):
+            part = quality[(quality.score == score) & (quality.system == system)]
+            error = {"type": "data", "array": part.ci_high - part["mean"], "arrayminus": part["mean"] - part.ci_low,
+                     "color": "#888888"}  # fmt: skip
+            bars = go.Bar(x=part.system, y=part["mean"], error_y=error, name=system, legendgroup=system,
+                          marker_color=COLOURS[index % len(COLOURS)], showlegend=at == 0)  # fmt: skip
+            fig.add_trace(bars, at // cols + 1, at % cols + 1)
+    fig.update_layout(title=title, height=120 + 300 * rows, margin={"t": 80, "l": 40, "r": 20, "b": 40})
+    fig.update_xaxes(showticklabels=False)  # the legend names the systems
+    return legible(fig)
+
+
+def legible(fig: go.Figure) -> go.Figure:
+    """Readable at 800 px and on a dark page: transparent backgrounds (the page's own shows through; the lab's CSS
+    lightens the text on a dark page), margins that grow to fit tick labels, a few ticks per axis, the legend in
+    rows at the foot of the figure (under the axis titles) instead of a column beside the plot."""
+    clear = "rgba(0,0,0,0)"
+    legend = {"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"}
+    fig.update_layout(paper_bgcolor=clear, plot_bgcolor=clear, modebar_bgcolor=clear, legend=legend)
+    fig.update_xaxes(automargin=True, nticks=6, gridcolor=GREY, zerolinecolor=GREY)
+    fig.update_yaxes(automargin=True, nticks=6, gridcolor=GREY, zerolinecolor=GREY)
+    fig.update_annotations(font_size=13)  # subplot titles side by side in a third of 800 px
     return fig
 
 

@@ -70,8 +70,8 @@ def test_run_is_disabled_while_it_runs_and_results_come_into_view(served_app, pa
     expect(run).to_be_enabled(timeout=60_000)
     run.click()
     expect(run).to_be_disabled(timeout=10_000)  # a second click cannot queue a duplicate job
-    scores = page.locator(".icl-scores").first
-    expect(scores).to_contain_text("new tokens", timeout=240_000)
+    scores = page.locator(".icl-scores").first  # it opens with the stored example's scores: wait for this run's
+    expect(scores).to_contain_text("for the batch of all columns", timeout=240_000)
     expect(run).to_be_enabled(timeout=30_000)
     expect(page.get_by_label("Zero-shot output")).to_be_in_viewport()
 

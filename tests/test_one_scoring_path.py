@@ -20,7 +20,7 @@ def run_one(task_name: str, system_text: str, model, tmp_path):
 
 
 def test_icl_columns_score_like_the_runner(tiny_model, tmp_path):
-    from modules.ui.icl import column_scores
+    from modules.ui.icl_columns import column_scores
 
     task, example, output, stored = run_one("dialogue-summary", "zero-shot:max_new_tokens=6", tiny_model, tmp_path)
     output.trace["shots"] = []

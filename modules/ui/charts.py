@@ -35,7 +35,7 @@ def variants(table: pd.DataFrame) -> go.Figure:
                                  name="Pareto front", marker={"size": 12, "symbol": "star"}), 1, 3)  # fmt: skip
         fig.update_xaxes(title_text="tokens/s at batch 1", row=1, col=3)
     fig.update_layout(height=380, barmode="group", margin={"t": 50, "b": 40})
-    return fig
+    return report.legible(fig)
 
 
 def sensitivity(table: pd.DataFrame) -> go.Figure:
@@ -44,7 +44,7 @@ def sensitivity(table: pd.DataFrame) -> go.Figure:
     fig.add_trace(go.Bar(x=table.variant, y=table["perplexity increase"], showlegend=False), 1, 1)
     fig.add_trace(go.Bar(x=table.variant, y=table["ROUGE-L lost"], showlegend=False), 1, 2)
     fig.update_layout(height=340, margin={"t": 50, "b": 40})
-    return fig
+    return report.legible(fig)
 
 
 def losses(curves: dict[str, list[float]]) -> go.Figure:
@@ -54,4 +54,4 @@ def losses(curves: dict[str, list[float]]) -> go.Figure:
         fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=method))
     fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
                       yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
-    return fig
+    return report.legible(fig)

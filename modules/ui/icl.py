@@ -6,14 +6,15 @@ from functools import partial
 import gradio as gr
 import pandas as pd
 
-from evals import metrics
-from evals.runner import System, score
-from evals.tasks import Example, TaskError, load_task
+from evals import showcase
+from evals.runner import System
+from evals.tasks import TaskError, load_task
 from modules import inputs
 from modules.techniques import prompting
 from modules.ui import pickers, split_run, wiring, your_data
 from modules.ui.columns import STOPPED
 from modules.ui.errors import user_errors
+from modules.ui.icl_columns import COLUMNS, column_scores, column_summary, stored_columns, stored_headline
 from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
@@ -21,10 +22,7 @@ from modules.ui.stop_flag import StopFlag
 TITLE = "In-context learning"
 COVERS = ("prompting",)  # techniques this tab shows (tests check every registered technique has a tab)
 DEFAULT_TASK = "dialogue-summary"
-COLUMNS = ("Zero-shot", "One-shot", "Few-shot")
 MAX_NEW_TOKENS_UI = 1024  # ~80 s per column at CPU speed; longer asks are refused with a message
-COPY_WARNING = 0.5  # an output with half its 3-grams from the input is an echo more than an answer
-SHOWN_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
 
 
 def on_task_change(task_name: str):
@@ -60,37 +58,6 @@ def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p
         temperature=inputs.real(temperature, "Temperature", 0.01, 5.0),
         top_p=inputs.real(top_p, "Top-p", 0.01, 1.0),
     )
-
-
-def column_scores(task, example: Example, outputs) -> pd.DataFrame:
-    """One row per column, scored by the runner: scores against the reference (when there is one), tokens,
-    latency, tokens/s."""
-    rows = []
-    for name, output, values in zip(COLUMNS, outputs, score(task, [example] * len(outputs), outputs)):
-        row = {"column": name, "shots": len(output.trace["shots"])}
-        row |= {key: round(values[key], 4) for key in SHOWN_SCORES if key in values}
-        row |= {"copy_rate": round(values["copy_rate"], 3) if "copy_rate" in values else None}
-        row |= {"new_tokens": output.new_tokens, "hit max new tokens": output.new_tokens >= max_new_tokens(output)}
-        row |= {"prompt cut": bool(output.trace["warnings"]), "latency_s (shared batch)": round(values["latency_s"], 2)}
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def max_new_tokens(output) -> int:
-    return output.trace.get("params", {}).get("max_new_tokens", 0)
-
-
-def column_summary(row: dict, warnings: list[str]) -> str:
-    """The column's scores once each, its cost, and what to be careful about (echo, cut answer, cut prompt)."""
-    scores = " · ".join(f"**{metrics.label(n).split(' (')[0]}** {row[n]:.3f}" for n in SHOWN_SCORES if n in row)
-    timing = f"{row['new_tokens']} new tokens · {row['latency_s (shared batch)']:.1f} s for the batch of all columns"
-    lines = [scores or "_No reference: paste one to get scores._", timing]
-    if (row.get("copy_rate") or 0) >= COPY_WARNING:
-        lines.append(f"⚠️ Mostly copies its input: {row['copy_rate']:.0%} of its word 3-grams are in the input.")
-    if row["hit max new tokens"]:
-        lines.append("⚠️ The answer hit the max new tokens limit: it may be cut off.")
-    lines += [f"⚠️ {w}" for w in warnings]  # the prompt was cut to fit the context
-    return "\n\n".join(lines)
 
 
 def run_example(spec, flag: StopFlag, task_name, example_id, custom_input, custom_reference, progress=gr.Progress(),
@@ -140,12 +107,15 @@ def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, progress=gr.
 
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     choices = pickers.example_choices(DEFAULT_TASK, 70)
+    stored = showcase.load("icl")
+    first = stored_columns(stored, DEFAULT_TASK, choices[0][1])  # the columns open with the stored example's
     with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
             "Zero-, one- and few-shot prompting of the same model on the same input, generated in one batched "
             "call. Few-shot examples come from the task's train split."
         )
+        gr.Markdown(stored_headline(stored), elem_classes="icl-headline")  # the result first, above the form
         with gr.Row():
             with gr.Column(scale=2):
                 task = gr.Dropdown(pickers.task_choices(), value=DEFAULT_TASK, label="Task", allow_custom_value=True)
@@ -170,15 +140,15 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             stop_button = gr.Button("Stop", variant="stop")
         texts, summaries, prompts = [], [], []
         with gr.Row(equal_height=False):
-            for name in COLUMNS:
+            for index, name in enumerate(COLUMNS):
                 with gr.Column():
                     gr.Markdown(f"### {name}")
-                    texts.append(gr.Textbox(label=f"{name} output", lines=4, elem_classes="icl-output"))
-                    summaries.append(gr.Markdown(elem_classes="icl-scores"))
+                    texts.append(gr.Textbox(first[index], label=f"{name} output", lines=4, elem_classes="icl-output"))
+                    summaries.append(gr.Markdown(first[3 + index], elem_classes="icl-scores"))
                     with gr.Accordion("Exact prompt sent", open=False):
-                        prompts.append(gr.Textbox(show_label=False, lines=10, max_lines=30))
+                        prompts.append(gr.Textbox(first[6 + index], show_label=False, lines=10, max_lines=30))
         empty = pd.DataFrame(columns=["column", "shots", "rouge1", "rouge2", "rougeL", "bleu", "new_tokens"])
-        scores = gr.Dataframe(empty, label="Scores per column", interactive=False)
+        scores = gr.Dataframe(first[9] if first[9] is not None else empty, label="Scores per column", interactive=False)
 
         with gr.Accordion("Run on task (all three over the test split, stored)", open=True):
             limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(len(choices), 10, "icl")
@@ -188,6 +158,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     pickers.refresh_on_focus(task)  # lists the tasks this visitor uploaded after the page was built
     task.change(on_task_change, inputs=task, outputs=[example, shown_input, shown_reference], api_name="icl_examples")
     example.change(preview, inputs=[task, example], outputs=[shown_input, shown_reference], api_visibility="private")
+    # Another example: its stored columns when the stored run holds it, else empty ones (never another input's)
+    columns = [*texts, *summaries, *prompts, scores]
+    example.change(partial(stored_columns, stored), inputs=[task, example], outputs=columns, api_visibility="private")
     settings = dict(k=k, selection=selection, seed=seed, max_new_tokens=max_new_tokens, decoding=decoding,
                     temperature=temperature, top_p=top_p)  # fmt: skip
     example_inputs = [model_state, flag, task, example, custom_input, custom_reference]

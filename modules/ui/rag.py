@@ -1,8 +1,10 @@
 """RAG tab: no retrieval vs BM25 vs dense vs hybrid on the same question, with the chunks each one used."""
 
+import re
 from functools import partial
 
 import gradio as gr
+from bm25s.stopwords import STOPWORDS_EN
 
 from evals.runner import System
 from evals.tasks import Example, TaskError, load_task
@@ -23,6 +25,8 @@ QUESTION_WIDTH = 200
 MAX_NEW_TOKENS = 512  # answers are one sentence; more only costs time  # questions are short: show them whole
 LIVE_CELL = 0  # per column: the answer box streams while it generates
 COLUMNS = (("No retrieval", "none"), ("BM25", "bm25"), ("Dense", "dense"), ("Hybrid (RRF)", "hybrid"))
+CHUNK_CHARS = 300  # of each chunk shown: enough to see why it matched
+WORD = re.compile(r"\w\w+")  # a word as BM25 splits them (bm25s' pattern: two or more word characters)
 
 
 def systems_for(model, k, delimit: bool, collection: str = "", embedder: str = "", max_new_tokens=96) -> list[System]:
@@ -57,19 +61,37 @@ def pick_question(task, example_id, question, reference, collection: str = "") -
 
 
 def sources_table(output, example: Example) -> str:
-    """Markdown list of the chunks a column used: rank, source file, chunk id, score; gold documents marked."""
+    """Markdown list of the chunks a column used: rank, source file, chunk id, score; gold documents marked; each
+    chunk's text wrapped, with the question's words marked."""
     if not output.trace["sources"]:
         return "_No retrieval: the model answers from what it learned in training._"
     gold = set(example.meta.get("doc_ids", []))
+    terms = question_terms(example.input)
     lines = []
     for source in output.trace["sources"]:
         mark = " ⭐ gold" if source["doc_id"] in gold else ""
-        text = source["text"][:300].replace("`", "'")  # plain text in a fenced block: a '# heading' stays text
         lines.append(
             f"**[{source['rank']}]** `{source['source']}` · chunk `{source['chunk_id']}` · score {source['score']:.3f}"
-            f"{mark}\n```text\n{text}…\n```"
+            f"{mark}\n\n{chunk_html(source['text'][:CHUNK_CHARS] + '…', terms)}"
         )
     return "\n\n".join(lines)
+
+
+def question_terms(question: str) -> set[str]:
+    """The question's words BM25 matches on (lower case, English stopwords left out)."""
+    return {word for word in WORD.findall(question.lower()) if word not in STOPWORDS_EN}
+
+
+def chunk_html(text: str, terms: set[str]) -> str:
+    """A chunk as one line of escaped HTML with `terms` in <mark>: a document's own markup, Markdown or LaTeX stays
+    text (every character that means something to either is an entity), and the line wraps in its box."""
+    parts = []
+    for piece in re.split(r"(\w+)", text):
+        escaped = "".join(c if c.isalnum() or c == " " else f"&#{ord(c)};" for c in piece)
+        parts.append(f"<mark>{escaped}</mark>" if piece.lower() in terms else escaped)
+    # One line (no blank line can end the HTML block early); line breaks kept as <br>.
+    body = re.sub(r"(&#13;)?&#10;", "<br>", "".join(parts))
+    return f'<div class="rag-chunk">{body}</div>'
 
 
 def column_summary(output, scores: dict) -> str:
@@ -113,6 +135,11 @@ def run_task(outputs: list, spec, flag: StopFlag, task_name, limit, progress=gr.
     yield from split_run.stream_run(outputs, task, systems, limit, 0, model, flag, progress)
 
 
+def sources_box(value: str = "") -> gr.Markdown:
+    """Where a column's chunks show: a long list scrolls, the page does not; no LaTeX ($$ in a document is text)."""
+    return gr.Markdown(value, max_height=420, latex_delimiters=[], elem_classes="rag-sources")
+
+
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     choices = pickers.example_choices(TASKS[0], QUESTION_WIDTH)
     with gr.Tab(TITLE):
@@ -153,7 +180,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     cells.append(gr.Textbox(label=f"{name} answer", lines=4, elem_classes="rag-answer"))
                     cells.append(gr.Markdown(elem_classes="rag-scores"))
                     with gr.Accordion("Retrieved chunks", open=True):
-                        cells.append(gr.Markdown(max_height=420))  # a long chunk scrolls, the page does not
+                        cells.append(sources_box())
         with gr.Accordion("Run on task (all four over the test split and the task's documents, stored)", open=True):
             limit, run_task_button, stop_task_button, task_outputs = split_run.build_outputs(32, 10, "rag")
 

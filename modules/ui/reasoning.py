@@ -115,6 +115,12 @@ def sandbox_status() -> str:
     return "**Sandbox layers active here:** " + " · ".join(sandbox.active_layers())
 
 
+def program_box(value: str | None = None) -> gr.Code:
+    """PAL's program: long lines wrap in the column (unwrapped, `* 4 / 100` was cut off at the box's edge)."""
+    return gr.Code(value, language="python", label="Program", interactive=False, wrap_lines=True,
+                   elem_classes="pal-program")  # fmt: skip
+
+
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     choices = pickers.example_choices(TASKS[0])
     with gr.Tab(TITLE):
@@ -148,10 +154,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 with gr.Column(min_width=220):
                     gr.Markdown(f"### {name}")
                     summary = gr.Markdown(elem_classes="reasoning-answer")
-                    if name == "PAL":
-                        body = gr.Code(language="python", label="Program", interactive=False)
-                    else:
-                        body = gr.Textbox(label="Reasoning", lines=8, max_lines=20)
+                    body = program_box() if name == "PAL" else gr.Textbox(label="Reasoning", lines=8, max_lines=20)
                     report = gr.Markdown()
                     cells += [summary, body, report]
         with gr.Accordion("Run on task (all five over the test split, stored)", open=True):

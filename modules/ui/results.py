@@ -13,7 +13,7 @@ from evals import comparison, report, stats
 from evals.runner import Run
 from modules.exports import write_csv
 from modules.models import Model
-from modules.ui import charts
+from modules.ui import charts, tables
 
 
 def aggregate_table(run: Run) -> pd.DataFrame:
@@ -120,7 +120,7 @@ def render_run(run: Run, model: Model) -> tuple:
     )
     csv_path, json_path = write_downloads(f"run-{run.id}-{run.task}", run.per_example, run.to_dict(model.info()))
     figure = charts.scores(run, title(run, model.label))
-    return status, aggregate_table(run), figure, run.per_example, csv_path, json_path
+    return status, aggregate_table(run), figure, tables.rounded(run.per_example), csv_path, json_path
 
 
 def title(run: Run, model_label: str) -> str:

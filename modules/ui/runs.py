@@ -8,7 +8,7 @@ import pandas as pd
 
 from evals import comparison, report
 from modules.store import StoreError, default_store
-from modules.ui import results
+from modules.ui import results, tables
 
 TITLE = "Stored runs"  # not "Runs": Gradio's footer has its own "Runs"
 # What tells runs apart first (their systems), the bookkeeping after.
@@ -95,7 +95,7 @@ def open_runs(text):
         f"**Run {run['id']}** ({run['status']}) · task `{run['task']}`, split {run['split']}, {n} examples, seed "
         f"{run['seed']} · {run['model_label']} · baseline **{baseline}** · {comparison.MULTIPLE_COMPARISONS}"
     )
-    return status, quality, costs, figure, per_example
+    return status, quality, costs, figure, tables.rounded(per_example)
 
 
 def export_report(text) -> str:
@@ -105,6 +105,20 @@ def export_report(text) -> str:
     path = folder / f"report-run-{run['id']}.html"
     path.write_text(report.build(run, per_example), encoding="utf-8")
     return str(path)
+
+
+# After a ?run=ID link has filled the tab: its status line (then its tables) scrolled to the top of the view; the
+# runs list above it is a page long, so the run was off screen. Polls until the status is rendered (at most 5 s).
+SHOW_LINKED_RUN = """() => {
+  if (!new URLSearchParams(location.search).get('run')) return;
+  let tries = 0;
+  const show = () => {
+    const status = [...document.querySelectorAll('.run-status')].find((e) => e.offsetParent && e.textContent.trim());
+    if (status) status.scrollIntoView({block: 'start'});
+    else if (tries++ < 50) setTimeout(show, 100);
+  };
+  show();
+}"""
 
 
 def from_link(request: gr.Request):
@@ -136,7 +150,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> list:
             show = gr.Button("Open", variant="primary", scale=1)
             export = gr.Button("Export report", scale=1)
         report_file = gr.File(label="Report (self-contained HTML)", interactive=False)
-        status = gr.Markdown()
+        status = gr.Markdown(elem_classes="run-status")
         quality = gr.Dataframe(label="Quality: mean [95% interval], paired difference from the first system",
                                interactive=False, wrap=True, column_widths=results.QUALITY_WIDTHS)  # fmt: skip
         costs = gr.Dataframe(label="Cost per system", interactive=False, wrap=True)

@@ -26,14 +26,21 @@ CSS = """
 /* The accent has no dark-mode variant: on the dark page the selected tab's text takes the lighter orange-400. */
 .dark [role="tablist"] [role="tab"][aria-selected="true"] { color: var(--primary-400); }
 
-/* A clearly visible focus ring on every button, tab and link for keyboard users. */
-.gradio-container button:focus-visible,
-.gradio-container a:focus-visible {
-    outline: 3px solid var(--secondary-600);
+/* A clearly visible focus ring on every control for keyboard users (Gradio's own is a pale border, 1.9:1, or none
+   on sliders and radio buttons): blue-600 on the light page (5.2:1 on white), blue-400 on the dark one (5.7:1 on its
+   grey blocks, 7.6:1 on the page). !important: Gradio sets outline: none on several inputs. */
+.gradio-container { --lab-focus-ring: #2563eb; }
+.dark .gradio-container, .gradio-container.dark { --lab-focus-ring: #60a5fa; }
+.gradio-container :is(button, a, input, textarea, select, [tabindex="0"]):focus-visible {
+    outline: 3px solid var(--lab-focus-ring) !important;
     outline-offset: 2px;
 }
-/* Inside: the tab bar hides what overflows it. */
-.gradio-container [role="tablist"] [role="tab"]:focus-visible { outline-offset: -3px; }
+/* Inside the control where an ancestor hides what overflows it: the tab bar, a block's edge (a slider's ↺ reset
+   button sits at it), the bordered box of a text field or dropdown, a file drop zone, a table's cells and tool
+   buttons, a chart's (!important: plotly's own rule is more specific). */
+.gradio-container :is([role="tab"], .reset-button, textarea, input:not([type="range"], [type="radio"],
+    [type="checkbox"]), .upload-container, .table-container [tabindex="0"], .table-container button,
+    .js-plotly-plot a, .js-plotly-plot button):focus-visible { outline-offset: -3px !important; }
 
 /* Skip link (added by JS below): off screen until focused. */
 .lab-skip-link {
@@ -68,6 +75,21 @@ CSS = """
 .gradio-container [data-testid="min-value"],
 .gradio-container [data-testid="max-value"] { flex-shrink: 0; }
 
+/* RAG chunks: wrapped in their column, the question's words marked (black on yellow: 15:1 in light and dark mode). */
+.gradio-container .rag-chunk { white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0 12px; }
+.gradio-container .rag-chunk mark { background: #fde68a; color: #111827; padding: 0 1px; }
+
+/* Tables: a header breaks only between words (Gradio's break-word split "variant" into "varia nt" and let columns
+   shrink to one letter); a number or other single word in a cell stays whole, so columns are at least as wide as
+   their longest word, and a table wider than its box scrolls sideways inside it, with a scrollbar that shows. */
+.gradio-container .table-wrap :is(th .header, td .text) { word-break: normal; overflow-wrap: normal; }
+.gradio-container .table-wrap td .text { overflow-wrap: break-word; }
+.gradio-container .virtual-table-viewport { overflow-x: auto; scrollbar-width: auto; }
+
+/* Charts have transparent backgrounds (evals/report.py: legible); on the dark page their text takes the page's text
+   colour (plotly writes #444 inline, 2.1:1 there; !important outranks an inline style). */
+.dark .js-plotly-plot .main-svg :is(text, .legendtext) { fill: var(--body-text-color) !important; }
+
 /* Error and warning toasts at the bottom right: at the top right they covered the Model spec field. */
 .toast-wrap { top: auto !important; bottom: var(--size-4) !important; }
 """
@@ -87,9 +109,41 @@ JS = """
       }
     }
   };
+  // Code colours: Gradio's code theme (Nord) draws numbers and operators at 2.0:1 and keywords at 4.0:1 on white, and
+  // its token classes are generated names CSS cannot target. Each token too faint against the editor's background
+  // is mixed toward black (light page) or white (dark page), keeping its hue, until it reaches 4.5:1 (WCAG AA).
+  const rgb = (color) => color.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const lin = (c) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  const contrast = (a, b) => {
+    const [x, y] = [luminance(a), luminance(b)];
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  };
+  const background = (element) => {
+    while (element && (rgb(getComputedStyle(element).backgroundColor)[3] ?? 1) === 0) element = element.parentElement;
+    return rgb(element ? getComputedStyle(element).backgroundColor : 'rgb(255, 255, 255)').slice(0, 3);
+  };
+  const legible = () => {
+    for (const editor of document.querySelectorAll('.cm-editor')) {
+      const spans = editor.querySelectorAll('.cm-line span:not([data-legible])');
+      if (!spans.length) continue;
+      const behind = background(editor);
+      const toward = luminance(behind) > 0.18 ? 0 : 255;
+      for (const span of spans) {
+        let color = rgb(getComputedStyle(span).color).slice(0, 3);
+        for (let step = 0; step < 20 && contrast(color, behind) < 4.6; step++) {
+          color = color.map((c) => c + (toward - c) * 0.15);
+        }
+        span.style.color = `rgb(${color.map(Math.round).join(', ')})`;
+        span.dataset.legible = '';
+      }
+    }
+  };
   let queued = false;
   new MutationObserver(() => {
-    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; rove(); }); }
+    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; rove(); legible(); }); }
   }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-selected']});
   rove();
   document.addEventListener('keydown', (event) => {

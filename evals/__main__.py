@@ -13,10 +13,10 @@ from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
+from modules.inside import scaling
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
-from modules.studies import scaling
 from modules.techniques import SYSTEMS, settings_help
 
 

@@ -78,7 +78,7 @@ class Run:
         }
 
     def paired_difference(self, system_a: str, system_b: str, score: str) -> dict:
-        """Mean of (a - b) on the examples both finished, with its 95% paired-bootstrap interval."""
+        """Mean of (a - b) on the examples both finished, with its 95% paired interval and sign-flip p-value."""
         table = self.per_example.pivot(index="example_id", columns="system", values=score).dropna()
         return stats.paired_bootstrap(table[system_a], table[system_b], seed=self.seed)
 
@@ -133,7 +133,7 @@ def git_commit() -> str | None:
 
 
 def aggregate(per_example: pd.DataFrame, score_names: list[str], seed: int) -> pd.DataFrame:
-    """One row per (system, score): mean, 95% interval (Wilson for 0/1 scores, else bootstrap; `method`), n,
+    """One row per (system, score): mean, 95% interval (stats.interval; `method`), n,
     direction, label."""
     rows = []
     if per_example.empty:

@@ -19,10 +19,10 @@ from modules.progress import Progress
 log = logging.getLogger("lab")
 FOLDER = Path(__file__).parent / "examples"
 # tab -> (task, systems as on the command line, examples): small, so `make examples` takes minutes on a CPU.
-# 12 clears stats.SMALL_N (10 pairs), below which a paired comparison gets no verdict (reasoning's 5 take minutes).
+# 12 clears stats.SMALL_N (10 pairs), below which a paired comparison gets no verdict.
 SHOWCASE = {
     "icl": ("dialogue-summary", "zero-shot,one-shot,few-shot:k=3", 12),
-    "reasoning": ("arithmetic-word-problems", "direct,cot,few-shot-cot,self-consistency:n=3,pal", 5),
+    "reasoning": ("arithmetic-word-problems", "direct,cot,few-shot-cot,self-consistency:n=3,pal", 12),
     "rag": ("company-handbook-qa", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", 12),
     "compare": (
         "dialogue-summary",

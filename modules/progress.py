@@ -1,5 +1,6 @@
 """One progress event for every long job (runner, training loop, fine-tuning and quantization studies)."""
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -24,3 +25,22 @@ class Progress:
     def fraction(self) -> float | None:
         """done / total for a progress bar; None when not counted."""
         return min(self.done / self.total, 1.0) if self.total else None
+
+
+class Pace:
+    """A job's time so far and, once a unit is done, its time left at its own pace (seconds per unit so far): the
+    line people read while they wait."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def line(self, event: Progress) -> str:
+        """The line: "stage · 2/8 done · 12 s so far · about 36 s left", with what is known (no count: no time left)."""
+        parts = [event.stage] + ([f"{event.done}/{event.total} done"] if event.total else [])
+        parts.append(f"{self.elapsed():.0f} s so far")
+        if event.total and 0 < event.done < event.total:
+            parts.append(f"about {self.elapsed() / event.done * (event.total - event.done):.0f} s left")
+        return " · ".join(parts)

@@ -17,6 +17,7 @@ LAYERS = [
     ("evals.score_hooks", 4),
     ("evals.showcase", 4),
     ("modules.techniques", 3),
+    ("modules.inside", 3),
     ("modules.training", 3),
     ("modules.models", 2),
     ("modules.retrieval", 2),
@@ -34,6 +35,7 @@ LAYERS = [
     ("evals.tasks", 1),
     ("evals.metrics", 1),
     ("evals.stats", 1),
+    ("evals.diversity", 1),
     ("evals.references", 1),
     ("evals.comparison", 4),
     ("evals.report", 4),
@@ -125,5 +127,6 @@ def test_techniques_folder_holds_only_techniques(folder):
     from modules.techniques import TECHNIQUES
 
     helpers = {"__init__", "output", "answers"}  # the registry, the Output type, shared answer extraction
+    helpers |= {"sampling"}  # registered with its tab (#24): the sampling explorer
     names = {path.stem for path in (ROOT / folder).glob("*.py")} - helpers
     assert names == set(TECHNIQUES)

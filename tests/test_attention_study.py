@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from evals.tasks import load_task
-from modules.studies import attention
+from modules.inside import attention
 
 
 def test_the_templates_parts_are_found_in_the_chat_and_plain_prompts():

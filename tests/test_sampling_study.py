@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+from modules.inside import sampling
 from modules.models import GenerationParams
-from modules.studies import sampling
 
 PROMPT = "the cat sat on the mat"
 

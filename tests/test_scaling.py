@@ -3,7 +3,7 @@ the compute-optimal frontier, and bad budgets refused with a message."""
 
 import pytest
 
-from modules.studies import scaling
+from modules.inside import scaling
 
 
 def test_chinchilla_is_twenty_tokens_per_parameter_at_its_own_compute():

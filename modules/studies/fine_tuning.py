@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals import comparison, references
+from evals import comparison, metrics, references, stats
 from evals.runner import Run, System, compare
 from evals.tasks import Example, load_task
 from modules import inputs, limits
@@ -126,13 +126,20 @@ def train_methods(
     costs = []
     for index, method in enumerate(settings.methods):
         config = settings.configs[method]
-        report(Progress(f"Preparing {method} ({index + 1}/{len(settings.methods)})…", index, len(settings.methods)))
+        which = f"{method} ({index + 1}/{len(settings.methods)})"
+        report(Progress(f"Preparing {which}: tokenizing {len(pairs)} training pairs…", index, len(settings.methods)))
         objective = registry.get_objective(config.objective)
         rows = objective.rows(base, task, pairs, config.max_length)
+        if stop.is_set():  # preparing takes seconds to a minute: Stop is seen between its parts, not after them
+            break
         folder = checkpoint_dir(settings.name, method)
         if not settings.resume:
             shutil.rmtree(folder, ignore_errors=True)
+        report(Progress(f"Preparing {which}: a fresh copy of the base…", index, len(settings.methods)))
         net = finetune.prepare(base, config)
+        if stop.is_set():
+            break
+        report(Progress(f"First step of {which}…", index, len(settings.methods)))
         result = trainer.train(
             net, rows, steps=config.steps, batch_size=config.batch_size, micro_batch=config.micro_batch,
             lr=config.lr, seed=config.seed, pad_id=base.tokenizer.pad_token_id, folder=folder,
@@ -215,13 +222,14 @@ def _means(run: Run, system: str) -> dict:
 
 
 def paired_table(run: Run) -> pd.DataFrame:
-    """Each trained method minus the base, per quality score: the 95% paired-bootstrap interval and the p-value
-    Holm-adjusted across the methods (comparison.paired_differences, as the Compare tab)."""
+    """Each trained method minus the base, per quality score: the 95% paired interval, the sign-flip p-value
+    Holm-adjusted across the methods and the verdict (comparison.paired_differences and .verdict, as Compare)."""
     differences = {score: comparison.paired_differences(run.per_example, "base", score, run.seed)
                    for score in QUALITY_SCORES}  # fmt: skip
     rows = [
         {"method": system, "score": score, "difference vs base": d["mean"], "95% low": d["ci_low"],
-         "95% high": d["ci_high"], "p (Holm)": d["p_holm"]}
+         "95% high": d["ci_high"], "n": d["n"], "p (Holm)": stats.p_text(d["p_holm"]),
+         "verdict": comparison.verdict(d, d["p_holm"], metrics.higher_is_better(score))}
         for system in run.per_example.system.unique()
         for score in QUALITY_SCORES
         if (d := differences[score].get(system))
@@ -237,8 +245,9 @@ def forgetting_table(probe: Run) -> pd.DataFrame:
     for system in probe.per_example.system.unique():
         row = {"system": system, "ROUGE-L": probe.per_example[probe.per_example.system == system].rougeL.mean()}
         if d := differences.get(system):
-            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"],
-                    "p (Holm)": d["p_holm"]}  # fmt: skip
+            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"], "n": d["n"],
+                    "p (Holm)": stats.p_text(d["p_holm"]),
+                    "verdict": comparison.verdict(d, d["p_holm"], higher_is_better=True)}  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from evals import comparison
+from evals import comparison, stats
 from evals.runner import Run, System, compare
 from evals.tasks import load_task
 from modules import measure
@@ -22,6 +22,7 @@ from modules.models import (
     quantized,
     variant_spec,
 )  # fmt: skip
+from modules.models.interrupt import LayerChecks, Stopped
 from modules.progress import Progress
 from modules.store import default_store
 from modules.techniques import Output, prompting
@@ -29,6 +30,7 @@ from modules.techniques import Output, prompting
 Report = Callable[[Progress], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
 SPEED_REPEATS = 3  # decode speed is the median of 3 timed runs, shown with their range (a shared machine is noisy)
+PHASES = ("Building", "Timing batch 1 of", "Timing batch 8 of", "Perplexity of")  # what each variant goes through
 PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
 
 
@@ -80,31 +82,60 @@ def compare_variants(
     names = [reference, *[n for n in names if n not in (reference, "fp32")]]
     task, texts = load_task(task_name), held_out_texts()[:perplexity_texts]
     models, rows = {}, []
+    steps = len(names) * len(PHASES)  # the units of done / total while variants are built and measured
     for index, name in enumerate(names):
         if stop.is_set():
             break
-        report(Progress(f"Building and timing {name} ({index + 1}/{len(names)})…", index, len(names)))
+
+        def phase(number: int, name=name, index=index) -> None:
+            stage = f"{PHASES[number]} {name} (variant {index + 1}/{len(names)})…"
+            report(Progress(stage, index * len(PHASES) + number, steps))
+
+        phase(0)
         if name == GGUF:
             rows.append(gguf_row(texts))
+            _measured(report, rows, (index + 1) * len(PHASES), steps)
             continue
         model = variant(base, name)
+        try:  # Stop ends a timed run or a perplexity pass within one layer, not after the whole measurement
+            with LayerChecks(model.hf, stop):
+                phase(1)
+                tokens = new_tokens or speed_tokens(model)
+                batch_1 = measure.decode_speeds(model, 1, tokens, speed_repeats)
+                phase(2)
+                batch_8 = measure.decode_speeds(model, 8, tokens, speed_repeats)
+                phase(3)
+                ppl = measure.perplexity(model, texts)
+        except Stopped:
+            break
         models[name] = model
-        tokens = new_tokens or speed_tokens(model)
-        batch_1, batch_8 = (measure.decode_speeds(model, size, tokens, speed_repeats) for size in (1, 8))
         rows.append({
             "variant": name, "what": model.label.split(" -> ")[-1] if name != reference else reference_label(base),
             "weight MB": quantized.weight_bytes(model.hf) / 2**20, "conversion s": model.conversion_s,
             "tok/s batch 1": statistics.median(batch_1), "tok/s batch 1 range": measure.spread(batch_1),
             "tok/s batch 8": statistics.median(batch_8), "tok/s batch 8 range": measure.spread(batch_8),
-            "perplexity": measure.perplexity(model, texts),
+            "perplexity": ppl,
         })  # fmt: skip
+        _measured(report, rows, (index + 1) * len(PHASES), steps)
     config = prompting.Config(k=0) if answer_tokens is None else prompting.Config(k=0, max_new_tokens=answer_tokens)
     systems = [System(name, model, "prompting", config) for name, model in models.items()]
+    if not systems:  # stopped before any variant was measured: nothing to score, an empty stopped run
+        empty = Run(None, task.name, "test", 0, [], pd.DataFrame(), pd.DataFrame(), "stopped")
+        return readable(pd.DataFrame(rows)), empty
+    total = len(systems) * min(limit, len(task.split("test")))
+    report(Progress(f"Scoring: each variant answers {total // len(systems)} test examples…", 0, total))
     run = compare(task, systems, limit, store=default_store(), stop=stop, progress=lambda event: report(
-        Progress(f"Scoring: {event.stage} ({event.done}/{event.total})", event.done, event.total)))  # fmt: skip
+        Progress(f"Scoring: {event.stage}", event.done, event.total)))  # fmt: skip
     table = pd.DataFrame(rows)
-    add_scores(table, run)
+    if not run.per_example.empty:  # stopped before any answer was scored: the measurements alone
+        add_scores(table, run)
     return readable(table), run
+
+
+def _measured(report: Report, rows: list[dict], done: int, steps: int) -> None:
+    """A measured variant's row shown at once (its quality comes once every variant is measured): payload "table",
+    the rows so far."""
+    report(Progress(f"Measured {rows[-1]['variant']}", done, steps, {"table": readable(pd.DataFrame(rows))}))
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
@@ -192,6 +223,8 @@ def sensitivity(
     """int8 on one layer type at a time vs the base's own precision: quality lost per layer type, worst first."""
     names = [f"int8-{layer}" for layer in quantized.LAYER_TYPES]
     table, run = compare_variants(base, names, task_name, limit, report, stop)
+    if run.per_example.empty:  # stopped before any answer was scored: the measurements as they are
+        return table, run
     reference = quantized.own_precision(base)
     baseline = table[table.variant == reference].iloc[0]
     table = table[table.variant != reference].copy()
@@ -201,7 +234,7 @@ def sensitivity(
     for position, name in zip(table.index, table.variant):
         if d := differences.get(name):  # lost = reference - variant: the interval mirrored
             table.loc[position, "lost 95% CI"] = f"[{-d['ci_high']:+.3f}, {-d['ci_low']:+.3f}]"
-            table.loc[position, "p (Holm)"] = d["p_holm"]
+            table.loc[position, "p (Holm)"] = stats.p_text(d["p_holm"])
     columns = ["variant", "what", "ROUGE-L lost", "lost 95% CI", "p (Holm)", "perplexity increase",
                f"identical to {reference}", "weight MB", "tok/s batch 1"]  # fmt: skip
     ranked = table.sort_values(["perplexity increase", "ROUGE-L lost"], ascending=False)

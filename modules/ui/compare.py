@@ -10,13 +10,17 @@ from evals import comparison, references, report, showcase
 from evals.runner import compare, parse_one, parse_systems
 from evals.tasks import load_task, task_names
 from modules import inputs
+from modules.progress import Progress
 from modules.store import default_store
-from modules.techniques import SYSTEMS
+from modules.techniques import SYSTEMS, TECHNIQUES
 from modules.ui import results
 from modules.ui.errors import user_errors
+from modules.ui.estimates import estimate
+from modules.ui.headline import stored_line
 from modules.ui.job import run_job
 from modules.ui.pickers import refresh_on_focus
 from modules.ui.stop_flag import StopFlag
+from modules.ui.tables import rounded
 from modules.ui.wiring import on_model, wire_common
 
 TITLE = "Compare"
@@ -66,23 +70,29 @@ def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baselin
         task = load_task(task_name)
         lines = system_lines(text)
         limit = min(inputs.whole(limit, "Limit", 1, 100), len(task.split("test")))  # a small task: all of it
-        price = inputs.real(price, "Price per GPU-hour", 0, 1000) if price not in (None, "") else None
+        price = inputs.real(price, "Price per GPU-hour", 0, 1000) if str(price or "").strip() else None
         question = inputs.text(question, "The question", inputs.MAX_SHORT_CHARS)
-        progress(0, desc="Loading the models the systems name")
-        systems = parse_systems(lines, spec, task)  # every system checked against the task before a model loads
-        names = [system.name for system in systems]
+        for _, technique, config, _ in map(parse_one, lines):  # every system checked before the job starts
+            TECHNIQUES[technique].validate(task, config)
+        names = display_names(text)
         baseline = baseline if baseline in names else names[0]
     store = default_store()
     status, *_, downloads, report_file = outputs
+    systems = []  # filled by the job: loading the models can take a minute, shown while it runs
 
     def work(report_back, stop):  # Stop: the runner keeps what finished and marks the run stopped
+        report_back(Progress("Loading the models the systems name (a first use converts or builds them)"))
+        systems.extend(parse_systems(lines, spec, task))
+        report_back(Progress(f"Models ready: {estimate(systems[0].model, systems, limit)}"))
         return compare(task, systems, limit=limit, store=store, stop=stop, on_system=report_back,
-                       progress=lambda event: progress(event.fraction, desc=event.stage))  # fmt: skip
+                       progress=report_back)  # fmt: skip
 
-    def on_update(run):
-        finished = run.per_example.system.nunique() if not run.per_example.empty else 0
-        line = f"{finished}/{len(systems)} systems done (run {run.id}); the rest are running…"
-        return dict(zip(outputs, (line, *tables(run, baseline, price), run.per_example, None, None)))
+    def on_update(event):
+        if isinstance(event, Progress):
+            progress(event.fraction, desc=event.stage)
+            return None  # run_job shows the stage, the count and the time left in the status
+        shown = (*tables(event, baseline, price), rounded(event.per_example))  # a system finished: its rows now
+        return {output: gr.update(value=value, visible=True) for output, value in zip(outputs[1:5], shown)}
 
     def on_result(run):
         csv_path, json_path = results.write_downloads(f"compare-{run.id}", run.per_example,
@@ -94,12 +104,13 @@ def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baselin
             f"{run.per_example.example_id.nunique()} examples, seed {run.seed} · baseline **{baseline}** · "
             f"{comparison.MULTIPLE_COMPARISONS}"
         )
-        return dict(zip(outputs, (line, *tables(run, baseline, price), run.per_example, [csv_path, json_path],
+        return dict(zip(outputs, (line, *tables(run, baseline, price), rounded(run.per_example), [csv_path, json_path],
                                   str(html))))  # fmt: skip
 
-    first = {status: f"Running {len(systems)} systems on `{task.name}` (test split, {limit} examples)…",
-             downloads: None, report_file: None}  # fmt: skip
-    yield from run_job(flag, work, on_update, on_result, first)
+    line = f"Running {len(names)} systems on `{task.name}` (test split, {limit} examples)…"
+    first = {status: line, downloads: None, report_file: None}
+    first |= {output: gr.update(value=None, visible=False) for output in outputs[1:5]}  # not the stored example
+    yield from run_job(flag, work, on_update, on_result, first, status=status)
 
 
 def example_values():
@@ -110,9 +121,10 @@ def example_values():
     run, label = stored
     quality, costs, figure = tables(run, run.per_example.system.iloc[0], None)
     note = (
-        f"{showcase.describe(label)} Baseline: **{run.per_example.system.iloc[0]}**. {comparison.MULTIPLE_COMPARISONS}"
+        f"{stored_line(run, label)}\n\n{showcase.describe(label)} Baseline: **{run.per_example.system.iloc[0]}**. "
+        f"{comparison.MULTIPLE_COMPARISONS}"
     )
-    return note, quality, costs, figure, run.per_example
+    return note, quality, costs, figure, rounded(run.per_example)
 
 
 def published(task_name: str):
@@ -144,7 +156,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 names = display_names(DEFAULT_SYSTEMS)
                 baseline = gr.Dropdown(names, value=names[0], label="Baseline system", allow_custom_value=True)
                 limit = gr.Slider(1, 100, value=10, step=1, label="Examples (test split)")
-                price = gr.Number(None, label="Price per GPU-hour (optional; cost per 1,000 examples)", minimum=0)
+                # A Textbox: Gradio's Number shows an empty value as 0, which reads as a price of 0, not "not set".
+                price = gr.Textbox(label="Price per GPU-hour (optional; cost per 1,000 examples)", max_lines=1,
+                                   placeholder="not set, e.g. 2.50")  # fmt: skip
         with gr.Row():
             run_button = gr.Button("Compare", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")

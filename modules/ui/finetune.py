@@ -123,8 +123,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         costs = gr.Dataframe(first[2], label="Cost per method (measured here)", interactive=False, wrap=True)
         quality = gr.Dataframe(first[3], label="Quality: mean [95% interval] per system and score", interactive=False)
         quality_chart = gr.Plot(first[4], label="Quality with 95% intervals")
-        paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% paired bootstrap; p "
-                              "Holm-adjusted across methods)", interactive=False)  # fmt: skip
+        paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% interval; sign-flip p "
+                              "Holm-adjusted across methods; no verdict below 10 examples)",
+                              interactive=False)  # fmt: skip
         outputs_table = gr.Dataframe(first[6], label="Outputs side by side", interactive=False, wrap=True,
                                      max_chars=300, elem_classes="side-by-side")  # fmt: skip
         forgetting = gr.Dataframe(
@@ -143,6 +144,13 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
     settings = dict(zip(INPUT_NAMES, widgets, strict=True))
+    # Train and Resume start the same job: while either runs, both are disabled (on_model disables only the one
+    # clicked, which left the other clickable during training), and both come back when it ends. Registered before
+    # on_model's: the page runs a click's listeners in turn and waits for a queued job to end before the next one.
+    pair = [train_button, resume_button]
+    for button in pair:
+        button.click(lambda: {b: gr.update(interactive=False) for b in pair}, outputs=pair, queue=False,
+                     api_visibility="private")  # fmt: skip
     events = []
     for button, resume, api_name in ((train_button, False, "finetune_train"), (resume_button, True, "finetune_resume")):
         # Its own queue of 2 with one job at a time (the lock): a second request is told BUSY at once, not queued.
@@ -152,3 +160,5 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         event.then(shown_if_filled, inputs=forgetting, outputs=forgetting, api_visibility="private")
         events.append(event)
     wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "finetune_stop")
+    for event in events:
+        event.then(lambda: {b: gr.update(interactive=True) for b in pair}, outputs=pair, api_visibility="private")

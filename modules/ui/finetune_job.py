@@ -5,6 +5,7 @@ import threading
 
 import gradio as gr
 
+from evals import stats
 from modules.models import ModelSpec
 from modules.studies import fine_tuning
 from modules.ui import charts, results
@@ -53,19 +54,23 @@ def _run(outputs: list, spec, flag: StopFlag, settings: fine_tuning.JobSettings,
             losses.setdefault(step["method"], []).append(step["loss"])
             done = sum(len(v) for v in losses.values())
             progress(min(done / total_steps, 1.0), desc=f"{step['method']} step {value.done}")
-            line = (f"Training **{step['method']}**: step {value.done}/{value.total}, loss "
-                    f"{step['loss']:.4f}, {step['seconds']:.1f} s/step")  # fmt: skip
+            left = step["seconds"] * (total_steps - done)  # at this step's pace; scoring comes after
+            line = (f"Training **{step['method']}**: step {value.done}/{value.total} ({done}/{total_steps} steps in "
+                    f"all), loss {step['loss']:.4f}, {step['seconds']:.1f} s/step · about {left:.0f} s of training "
+                    "left")  # fmt: skip
             return {status: line, loss_plot: charts.losses(losses)}
         if "row" in step:
             costs.append(step["row"])
             return {cost_table: fine_tuning.cost_table(costs)}
-        progress(None, desc=value.stage)
-        return {status: value.stage}
+        progress(value.fraction, desc=value.stage)
+        return None  # run_job shows the stage, the count and the time so far and left
 
     def on_result(value):
         return dict(zip(outputs, _finished(value, base, settings)))
 
-    yield from run_job(flag, work, on_update, on_result)
+    # The stored example is gone once a run starts: only this run's numbers from here on.
+    first = {output: None for output in outputs} | {status: "Starting: the training data, a fresh copy of the base…"}
+    yield from run_job(flag, work, on_update, on_result, first, status=status)
 
 
 def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
@@ -86,7 +91,7 @@ def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
     n = quality.per_example.example_id.nunique()
     status = (
         f"**Done.** Quality: run {quality.id}, task `{settings.task}` test split, {n} examples, zero-shot prompt, "
-        f"greedy, seed 0, base {base.label}; means with 95% intervals (Wilson for 0/1 scores, bootstrap otherwise). "
+        f"greedy, seed 0, base {base.label}; means with 95% intervals ({stats.INTERVALS}). "
         "Adapters saved as "
         + ", ".join(f"`{row['asset']}`" for row in costs if row["asset"])
         + (f". Forgetting probe: run {probe.id}, `{settings.probe_task}`." if probe else ".")

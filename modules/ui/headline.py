@@ -3,7 +3,7 @@
 import pandas as pd
 
 from evals import metrics
-from evals.comparison import quality_table
+from evals.comparison import quality_scores, quality_table
 
 # Verdict prefixes of evals.comparison.verdict (the rest of a verdict string may say more, e.g. the n it needs).
 BETTER, WORSE, UNCLEAR, TOO_FEW = "▲ clearly better", "▼ clearly worse", "no clear difference", "too few examples"
@@ -21,6 +21,17 @@ def headline(per_example: pd.DataFrame, baseline: str, score: str) -> str:
     clear = rows.verdict.str.startswith(BETTER)
     row = rows.loc[gains[clear].idxmax() if clear.any() else gains.idxmax()]
     return _sentence(row, baseline, name, sign)
+
+
+def stored_line(run, label: dict) -> str:
+    """A stored example run's result in one bold sentence on its main score (the answer's accuracy where the task
+    has one, else ROUGE-L, else its first quality score), the first system as the baseline; "" when it has no
+    paired comparison to state."""
+    scores = [s for s in quality_scores(run.per_example) if s != "copy_rate"]
+    if not scores or run.per_example.system.nunique() < 2:
+        return ""
+    score = next((s for s in ("numeric_accuracy", "exact_match", "rougeL") if s in scores), scores[0])
+    return f"**{headline(run.per_example, run.systems[0]['name'], score)}** (stored example run, {label['date']})."
 
 
 def _compared(per_example: pd.DataFrame, baseline: str, score: str) -> pd.DataFrame:

@@ -5,12 +5,12 @@ from functools import partial
 
 import gradio as gr
 
-from evals import showcase
+from evals import showcase, stats
 from modules import inputs
 from modules.models import ModelSpec, llamacpp, quantized, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
-from modules.ui import charts, pickers, results, wiring
+from modules.ui import charts, pickers, results, tables, wiring
 from modules.ui.errors import user_errors
 from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
@@ -59,18 +59,23 @@ def base_model(spec, progress):
 
 def _stream(outputs: list, spec, flag: StopFlag, work, describe: str, progress, chart=charts.variants):
     """Run work(base, report, stop) as the tab's job; yield {output: value} for outputs (status, table, chart,
-    per-example, csv, json): the stage while it runs, everything at the end."""
+    per-example, csv, json): the stored example cleared at the start, then the stage, count and time left (run_job)
+    and each measured variant's row as it is measured, everything at the end."""
     with user_errors():
         base = base_model(spec, progress)
+    status, table, *_ = outputs
 
     def on_update(event):
-        progress(None, desc=event.stage)
-        return {outputs[0]: event.stage}
+        progress(event.fraction, desc=event.stage)
+        rows = event.payload.get("table")  # a measured variant: the rows so far (quality once all are measured)
+        return None if rows is None else {table: gr.update(value=rows.round(3), visible=True)}
 
     def on_result(value):
         return dict(zip(outputs, _shown(value, base, describe, chart)))
 
-    yield from run_job(flag, lambda report, stop: work(base, report, stop), on_update, on_result)
+    cleared = {output: gr.update(value=None, visible=False) for output in outputs[1:4]}  # not the stored example
+    first = {status: f"{describe}: starting…", outputs[4]: None, outputs[5]: None} | cleared
+    yield from run_job(flag, lambda report, stop: work(base, report, stop), on_update, on_result, first, status=status)
 
 
 def _shown(value, base, describe: str, chart) -> tuple:
@@ -78,14 +83,21 @@ def _shown(value, base, describe: str, chart) -> tuple:
     table, run = value
     n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
     status = (f"**{describe}** · run {run.id} ({run.status}) · task `{run.task}` test split, {n} examples, zero-shot, "
-              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% intervals (bootstrap; Wilson where a "
-              f"score is 0/1) · speed: 32 new tokens (8 for CPU int4), median of {quantization.SPEED_REPEATS} "
+              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% intervals ({stats.INTERVALS}) "
+              f"· speed: 32 new tokens (8 for CPU int4), median of {quantization.SPEED_REPEATS} "
               f"timed runs after a warm-up · perplexity on the "
               f"first {quantization.PERPLEXITY_TEXTS} "
               "dialogue-summary test references")  # fmt: skip
     shown = table.round(3)
     payload = {"variants": table.to_dict(orient="records"), "quality_run": run.to_dict(base.info())}
-    return status, shown, chart(table), run.per_example, *results.write_downloads("quantization", table, payload)
+    figure = None if run.per_example.empty else chart(table)  # stopped before any answer was scored: no chart
+    return (
+        status,
+        shown,
+        figure,
+        tables.rounded(run.per_example),
+        *results.write_downloads("quantization", table, payload),
+    )
 
 
 def measure_variants(outputs, spec, flag, precisions, components, task, limit, progress=gr.Progress()):
@@ -190,7 +202,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                              label="Per variant: size, speed, perplexity, quality, fp32 agreement")  # fmt: skip
         chart = gr.Plot(None if first is None else charts.variants(first),
                         label="Memory, speed, and quality vs speed (Pareto front starred)")  # fmt: skip
-        per_example = gr.Dataframe(stored["run"].per_example if stored else None, label="Per example",
+        per_example = gr.Dataframe(tables.rounded(stored["run"].per_example) if stored else None, label="Per example",
                                    interactive=False, wrap=True, max_chars=300)  # fmt: skip
         with gr.Row():
             csv_file = gr.DownloadButton("Download CSV", value=None)
@@ -214,4 +226,6 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                         cells, "quant_side_by_side"),
     ]  # fmt: skip
     wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
+    for event in events[:2]:  # cleared when a study starts, filled at its end
+        event.then(lambda: [gr.update(visible=True)] * 3, outputs=outputs[1:4], api_visibility="private")
     wiring.on_model(free_button, free_variants, [model_state], [status], "quant_free")

@@ -1,16 +1,15 @@
 """ "Run on task" for any tab: systems over a test split through the runner, with progress, Stop and downloads."""
 
-import time
-
 import gradio as gr
 
 from evals import showcase
-from evals.runner import System, compare
+from evals.runner import Run, System, compare
 from evals.tasks import Task
 from modules.models import Model
 from modules.store import default_store
-from modules.ui import charts, results
+from modules.ui import charts, results, tables
 from modules.ui.estimates import estimate
+from modules.ui.headline import stored_line
 from modules.ui.job import run_job
 from modules.ui.results import render_run
 from modules.ui.stop_flag import StopFlag
@@ -18,30 +17,34 @@ from modules.ui.stop_flag import StopFlag
 
 def stream_run(outputs: list, task: Task, systems: list[System], limit: int, seed: int, model: Model, flag: StopFlag,
                progress):  # fmt: skip
-    """Generator of {output: value} for outputs (status, aggregate, chart, per-example, csv, json): the progress
-    while it runs, everything at the end. Stop ends it after the batch in hand, which is stored and shown like a
-    finished run (marked stopped); so does a closed page."""
+    """Generator of {output: value} for outputs (status, aggregate, chart, per-example, csv, json): the stored
+    example is cleared when the run starts, each system's rows appear as it finishes, the stage, count and time
+    left while it runs, everything at the end. Stop ends it after the batch in hand, which is stored and shown like
+    a finished run (marked stopped); so does a closed page."""
     store = default_store()
-    status, *_, csv_file, json_file = outputs
+    status, aggregate, chart, per_example, csv_file, json_file = outputs
 
     def work(report, stop):
-        return compare(task, systems, limit=limit, seed=seed, store=store, progress=report, stop=stop)
+        return compare(task, systems, limit=limit, seed=seed, store=store, progress=report, stop=stop,
+                       on_system=report)  # fmt: skip
 
     def on_update(event):
-        done, total, message = event.done, event.total, event.stage
-        left = (time.perf_counter() - started) / done * (total - done)  # from this run's own pace
-        line = f"Generating and scoring: {done}/{total} outputs ({message}) · about {left:.0f} s left"
-        progress(done / total, desc=line)
-        return {status: line, csv_file: None, json_file: None}
+        if isinstance(event, Run):  # a system finished: its rows, before the run ends
+            figure = charts.scores(event, results.title(event, model.label))
+            shown = (results.aggregate_table(event), figure, tables.rounded(event.per_example))
+            return {output: gr.update(value=value, visible=True) for output, value in zip(outputs[1:4], shown)}
+        progress(event.fraction, desc=event.stage)
+        return None  # run_job shows the stage, the count and the time left in the status
 
     def on_result(run):
         return dict(zip(outputs, render_run(run, model)))
 
     examples = min(limit, len(task.split("test")))
-    first = f"Running {systems[0].name}… {estimate(model, systems, examples)}"
+    first = f"Running {len(systems)} systems on {examples} examples… {estimate(model, systems, examples)}"
     progress(0, desc=first)
-    started = time.perf_counter()
-    yield from run_job(flag, work, on_update, on_result, {status: first, csv_file: None, json_file: None})
+    cleared = {output: gr.update(value=None, visible=False) for output in (aggregate, chart, per_example)}
+    yield from run_job(flag, work, on_update, on_result, {status: first, csv_file: None, json_file: None} | cleared,
+                       status=status)  # fmt: skip
 
 
 def reveal_tables(event, outputs: list) -> None:
@@ -61,8 +64,12 @@ def build_outputs(limit_max: int, limit_default: int, tab: str | None = None):
     if stored:
         run, label = stored
         shown = {"visible": True}
-        status = gr.Markdown(showcase.describe(label), elem_classes="stored-example")
-        values = [results.aggregate_table(run), charts.scores(run, results.title(run, label["model"])), run.per_example]
+        status = gr.Markdown(f"{stored_line(run, label)}\n\n{showcase.describe(label)}", elem_classes="stored-example")
+        values = [
+            results.aggregate_table(run),
+            charts.scores(run, results.title(run, label["model"])),
+            tables.rounded(run.per_example),
+        ]
     else:
         shown, values = {"visible": False}, [None, None, None]
         status = gr.Markdown()

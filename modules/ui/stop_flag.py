@@ -8,6 +8,7 @@ import gradio as gr
 from gradio.context import LocalContext
 
 STOPPED_IN_QUEUE = "Stopped while it waited in the queue: nothing ran."
+STOPPING = "Stopping…"
 
 
 class StopFlag:
@@ -17,6 +18,7 @@ class StopFlag:
         self.event = threading.Event()
         self.requested = 0.0  # monotonic time of the last Run click (set at once, before the job is queued)
         self.pressed = 0.0  # monotonic time of the last Stop press
+        self.running = False  # a job of this session runs now (job.run_job sets it)
 
     def __deepcopy__(self, memo) -> "StopFlag":
         return StopFlag()  # an Event holds a lock, which cannot be copied; a fresh flag is what a session needs
@@ -25,6 +27,12 @@ class StopFlag:
 def press(flag: StopFlag) -> None:
     flag.pressed = time.monotonic()
     flag.event.set()
+
+
+def stopping(flag: StopFlag):
+    """On a Stop press, unqueued: the Stop buttons say "Stopping…" at once while a job runs or waits (the job may
+    need a few seconds to reach its next check); wiring puts "Stop" back when the job ends. Nothing to stop: as is."""
+    return gr.Button(STOPPING) if flag.running or flag.requested else gr.skip()
 
 
 def request(flag: StopFlag) -> None:
@@ -47,10 +55,16 @@ def begin(flag: StopFlag) -> bool:
 
 
 def _enqueued() -> float:
-    """time.monotonic() when the event now running joined Gradio's queue, 0.0 outside a queued event.
+    """time.monotonic() when the event now running joined Gradio's queue, 0.0 outside a queued event."""
+    return float(getattr(queued_event(), "enqueue_time", 0.0) or 0.0)
 
-    Gradio exposes no public way to read it: its queue keeps each event (with `enqueue_time`, from the same
-    monotonic clock) by id until the event ends, and the running handler's context holds that id."""
+
+def queued_event():
+    """The Gradio queue's event now running, None outside one: its `enqueue_time` (the monotonic clock) and `alive`
+    (False once its page is gone or its client cancelled it; job.run_job stops the job then).
+
+    Gradio exposes no public way to read it: its queue keeps each event by id until the event ends, and the running
+    handler's context holds that id."""
     blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
     events = getattr(getattr(blocks, "_queue", None), "event_ids_to_events", None) or {}
-    return float(getattr(events.get(event_id), "enqueue_time", 0.0) or 0.0) if event_id else 0.0
+    return events.get(event_id) if event_id else None

@@ -4,18 +4,23 @@ and the model bar refreshed after a job."""
 import gradio as gr
 
 from modules.ui import model_bar, split_run
-from modules.ui.stop_flag import press, request
+from modules.ui.stop_flag import press, request, stopping
 
 
 def wire_common(events, flag, stop_buttons, model_state, model_info, stop_api_name: str) -> None:
     """What every tab wires the same way: the model bar refreshes after a run (the first run loads the model),
-    and every Stop button sets the session's flag without queueing behind the job it stops."""
+    and every Stop button sets the session's flag without queueing behind the job it stops, says "Stopping…" at
+    once (the job reaches its next check within seconds), and says "Stop" again when the job has ended."""
     for event in events:
         event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
+        event.then(lambda: {button: gr.Button("Stop") for button in stop_buttons}, outputs=list(stop_buttons),
+                   api_visibility="private")  # fmt: skip
     first, *others = stop_buttons
     first.click(press, inputs=flag, queue=False, api_name=stop_api_name)
     for button in others:
         button.click(press, inputs=flag, queue=False, api_visibility="private")
+    for button in stop_buttons:
+        button.click(stopping, inputs=flag, outputs=button, queue=False, api_visibility="private")
 
 
 def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: str, flag: gr.State | None = None,

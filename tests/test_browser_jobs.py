@@ -146,11 +146,6 @@ def test_icl_run_on_task_clears_the_stored_example_and_says_how_far_it_is(served
     expect(status).to_contain_text("(stopped)", timeout=30_000)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug (#23): after a ?run= page in the same server (test_browser.py, "
-    "test_browser_readable.py) Stop does not end this training within 120 s; alone it passes",
-)
 def test_train_is_disabled_while_training_and_stop_says_so_at_once(served_app, window, tiny_llama_dir, monkeypatch):
     from playwright.sync_api import expect
 
@@ -178,10 +173,10 @@ def test_train_is_disabled_while_training_and_stop_says_so_at_once(served_app, w
     expect_moving(status)
     expect(train).to_be_disabled()
     expect(panel.get_by_role("button", name="Resume from last checkpoint")).to_be_disabled()  # the same job
-    # "Stopping…" within 2 s is checked in the Compare and ICL tests. Here only that Stop ends training: after a
-    # ?run= page in the same server (test_browser.py, test_browser_readable.py) this click once waited 30 s and
-    # "Stopping…" came late; the cause is not found (noted in #23's closing note), so the wait is generous.
-    panel.locator("button.stop").filter(has_text="Stop").first.click(timeout=120_000)
+    # The tiny model trains several steps a second: with a new loss plot per step the page spent all its time
+    # drawing and this click waited minutes (first seen after other tests had warmed the model up).
+    panel.locator("button.stop").filter(has_text="Stop").first.click(timeout=10_000)
+    expect(panel.locator("button.stop").filter(has_text="Stopping…").first).to_be_visible(timeout=5_000)
     released.set()
     expect(status).to_contain_text("Stopped during lora", timeout=120_000)
     expect(train).to_be_enabled()

@@ -24,6 +24,22 @@ def test_reports_and_the_result_are_shown_and_stop_is_set_at_the_end():
     assert flag.event.is_set()  # a worker still running would stop at its next check
 
 
+def test_every_holds_fast_reports_and_merges_them_into_the_next_yield():
+    """A job reporting far faster than `every` yields a few times, not per report (a plot per report froze a
+    page), and nothing shown is lost: the held values are merged into the next yield and the result."""
+
+    def fast(report, stop):
+        for step in range(500):
+            report(step)
+        return "done"
+
+    shown = list(run_job(StopFlag(), fast, lambda step: {"step": step, f"seen {step % 2}": step},
+                         lambda result: {"status": result}, every=5.0))  # fmt: skip
+    assert len(shown) == 2  # the first report at once; the rest held, then given with the result
+    assert shown[0] == {"step": 0, "seen 0": 0}
+    assert shown[-1] == {"step": 499, "seen 0": 498, "seen 1": 499, "status": "done"}
+
+
 def test_none_shows_nothing():
     shown = list(run_job(StopFlag(), counting, lambda step: None if step else step, lambda result: None))
     assert shown == [0]

@@ -51,7 +51,8 @@ def losses(curves: dict[str, list[float]]) -> go.Figure:
     """Training loss per step, one line per method."""
     fig = go.Figure()
     for method, values in curves.items():
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=method))
+        mode = "lines+markers" if len(values) <= 100 else "lines"  # thousands of markers are slow to draw
+        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode=mode, name=method))
     fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
                       yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
     return report.legible(fig)

@@ -14,6 +14,7 @@ from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
+PLOT_EVERY_S = 1.0  # the loss plot and status at most once a second: a plot per step froze a page on a fast model
 BUSY = "Busy: a fine-tuning job is already running in this app. Wait for it to finish or press Stop."
 
 
@@ -70,7 +71,7 @@ def _run(outputs: list, spec, flag: StopFlag, settings: fine_tuning.JobSettings,
 
     # The stored example is gone once a run starts: only this run's numbers from here on.
     first = {output: None for output in outputs} | {status: "Starting: the training data, a fresh copy of the base…"}
-    yield from run_job(flag, work, on_update, on_result, first, status=status)
+    yield from run_job(flag, work, on_update, on_result, first, status=status, every=PLOT_EVERY_S)
 
 
 def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:

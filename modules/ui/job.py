@@ -1,6 +1,7 @@
 """The one way a tab runs a long job: not at all if Stopped in the queue, in the background, its errors shown, and
 the Stop flag set however it ends."""
 
+import time
 from collections.abc import Callable, Iterator
 from threading import Event
 from typing import Any
@@ -19,7 +20,7 @@ STOPPING_LINE = f"⏹ **{STOPPING}** the step in hand ends first; what finished 
 
 
 def run_job(flag: StopFlag, work: Work, on_update: Show, on_result: Show, first=None, latest_only: bool = False,
-            status=None) -> Iterator:  # fmt: skip
+            status=None, every: float = 0.0) -> Iterator:  # fmt: skip
     """Generator for a handler to `yield from`. If Stop was pressed while the job waited in the queue nothing runs;
     else `first` (if any) is yielded, work(report, stop) runs in a worker thread, and each report and the result are
     shown through on_update and on_result (on the handler's thread, before Stop is set). The job's errors reach the
@@ -32,7 +33,7 @@ def run_job(flag: StopFlag, work: Work, on_update: Show, on_result: Show, first=
     if not begin(flag):
         return
     flag.running, event, line = True, queued_event(), _StatusLine(status, Pace(), first)
-    last, ticked = first, False
+    last, ticked, held, shown_at = first, False, None, 0.0
     if first is not None:
         yield first
     stop = flag.event
@@ -42,6 +43,10 @@ def run_job(flag: StopFlag, work: Work, on_update: Show, on_result: Show, first=
                 if kind == "tick":
                     if event is not None and (not event.alive or getattr(event, "closed", False)):
                         stop.set()  # the page is gone or the event was cancelled: nobody waits for the rest
+                    if held is not None:  # what waited for its turn goes now
+                        yield held
+                        last, held, shown_at = held, None, time.monotonic()
+                        continue
                     yield line.tick(stop.is_set())
                     ticked = True
                     continue
@@ -49,14 +54,25 @@ def run_job(flag: StopFlag, work: Work, on_update: Show, on_result: Show, first=
                     shown = line.update(value, on_update(value), stop.is_set())
                 else:
                     shown = line.update(value, on_result(value))
+                shown = _merged(held, shown)
+                if shown is not None and kind == "update" and time.monotonic() - shown_at < every:
+                    held = shown
+                    continue
                 if shown is not None:
                     yield shown
-                    last, ticked = shown, False
+                    last, ticked, held, shown_at = shown, False, None, time.monotonic()
             if ticked and last is not None:
                 yield last  # a client reads the last yield as the result: never a tick's
     finally:
         flag.running = False
         stop.set()
+
+
+def _merged(held, shown):
+    """A held yield and a newer one as one: the newer values win; a non-dict (a whole-output value) replaces."""
+    if held is None or shown is None:
+        return shown if shown is not None else held
+    return held | shown if isinstance(held, dict) and isinstance(shown, dict) else shown
 
 
 class _StatusLine:

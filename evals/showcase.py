@@ -24,6 +24,7 @@ SHOWCASE = {
     "icl": ("dialogue-summary", "zero-shot,one-shot,few-shot:k=3", 12),
     "reasoning": ("arithmetic-word-problems", "direct,cot,few-shot-cot,self-consistency:n=3,pal", 12),
     "rag": ("company-handbook-qa", "no-retrieval,rag-bm25,rag-dense,rag-hybrid", 12),
+    "sampling": ("dialogue-summary", "greedy,sample:temperature=0.3:n=3,sample:temperature=1.2:n=3,top-p:n=3", 12),
     "compare": (
         "dialogue-summary",
         "zero-shot,few-shot:k=3,few-shot:k=3@smollm2-135m+quant:int8-all-but-down_proj",
@@ -52,11 +53,7 @@ def make(tab: str, model: Model, progress: Callable[[Progress], None] | None = N
 
 def save(tab: str, model: Model, run: Run, table: pd.DataFrame | None = None) -> Path:
     """Write a tab's example: the run, an optional study table (quantization), and the label saying what it is."""
-    label = {
-        "model": model.label, "machine": machine(), "date": datetime.now(UTC).date().isoformat(),
-        "n": int(run.per_example.example_id.nunique()), "seed": run.seed, "git_commit": git_commit(),
-        "made_by": "make examples",
-    }  # fmt: skip
+    label = label_for(model, int(run.per_example.example_id.nunique()), run.seed)
     stored = {"label": label, "run": run.to_dict(model.info())}
     if table is not None:
         stored["table"] = table.to_dict(orient="records")
@@ -64,6 +61,14 @@ def save(tab: str, model: Model, run: Run, table: pd.DataFrame | None = None) ->
     path = FOLDER / f"{tab}.json"
     path.write_text(json.dumps(stored, indent=1, default=str))
     return path
+
+
+def label_for(model: Model, n: int, seed: int) -> dict:
+    """What a stored example says about itself: model, machine, date, n, seed, commit."""
+    return {
+        "model": model.label, "machine": machine(), "date": datetime.now(UTC).date().isoformat(), "n": n,
+        "seed": seed, "git_commit": git_commit(), "made_by": "make examples",
+    }  # fmt: skip
 
 
 def load(tab: str) -> tuple[Run, dict] | None:
@@ -89,6 +94,26 @@ def load_stored(tab: str) -> dict | None:
         log.warning("Stored example %s is damaged and not shown: %s: %s", path.name, type(error).__name__, error)
         return None
     return {"run": run, "label": label, "table": table}
+
+
+def save_view(name: str, model: Model, n: int, seed: int, payload: dict) -> Path:
+    """Write a tab's stored view that is not a run (the sampling explorer's steps): the payload and its label."""
+    FOLDER.mkdir(exist_ok=True)
+    path = FOLDER / f"{name}.json"
+    path.write_text(json.dumps({"label": label_for(model, n, seed)} | payload, indent=1, default=str))
+    return path
+
+
+def load_view(name: str, read: Callable[[dict], object]):
+    """read(stored dict) of a stored view, or None when there is none or it is damaged (logged by name)."""
+    path = FOLDER / f"{name}.json"
+    if not path.exists():
+        return None
+    try:
+        return read(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:  # the tab opens without it
+        log.warning("Stored example %s is damaged and not shown: %s: %s", path.name, type(error).__name__, error)
+        return None
 
 
 def describe(label: dict) -> str:

@@ -127,6 +127,5 @@ def test_techniques_folder_holds_only_techniques(folder):
     from modules.techniques import TECHNIQUES
 
     helpers = {"__init__", "output", "answers"}  # the registry, the Output type, shared answer extraction
-    helpers |= {"sampling"}  # registered with its tab (#24): the sampling explorer
     names = {path.stem for path in (ROOT / folder).glob("*.py")} - helpers
     assert names == set(TECHNIQUES)

@@ -3,6 +3,7 @@ embedded model, written to evals/examples/ beside the technique tabs' examples."
 
 import sys
 import threading
+from dataclasses import asdict
 
 import pandas as pd
 
@@ -34,7 +35,27 @@ def make_finetune() -> None:
     print(f"Wrote {showcase.save('finetune', base, quality, pd.DataFrame(costs))}")
 
 
-MAKERS = {"quantization": make_quantization, "finetune": make_finetune}
+def make_sampling_explorer() -> None:
+    """The Sampling tab's opening view: one answer's steps (T=0.7, top-k 40, top-p 0.9) and 5 samples per setting
+    on the first test example of dialogue-summary."""
+    from evals.tasks import load_task
+    from modules.models import GenerationParams
+    from modules.studies import sampling
+    from modules.techniques import prompting
+
+    base, task = get_model(), load_task("dialogue-summary")
+    example = task.split("test")[0]
+    params = GenerationParams(max_new_tokens=48, do_sample=True, temperature=0.7, top_k=40, top_p=0.9,
+                              stop_strings=(prompting.next_example_marker(task),))  # fmt: skip
+    (steps,) = base.top_logprobs([prompting.build_prompt(base, task, [], example)], params, k=20)
+    labels = ["greedy", "T=0.3", "T=1.2", "top-k=5 (T=1)", "top-p=0.8 (T=1)"]
+    done = [sampling.sample_one(task, example, system) for system in sampling.systems(base, labels, 5, 0, 48)]
+    payload = {"example_id": example.id, "params": params.to_dict(), "steps": [asdict(step) for step in steps],
+               "results": done}  # fmt: skip
+    print(f"Wrote {showcase.save_view('sampling_explorer', base, 1, params.seed, payload)}")
+
+
+MAKERS = {"quantization": make_quantization, "finetune": make_finetune, "sampling": make_sampling_explorer}
 
 if __name__ == "__main__":  # python -m modules.studies.examples [quantization] [finetune]
     for name in sys.argv[1:] or MAKERS:

@@ -3,7 +3,7 @@
 import dataclasses
 import types
 
-from modules.techniques import cot, direct, few_shot_cot, pal, prompting, rag, self_consistency
+from modules.techniques import cot, direct, few_shot_cot, pal, prompting, rag, sampling, self_consistency
 from modules.techniques.output import Output
 
 # technique name -> module with Config, validate(task, config) and run(model, task, examples, config)
@@ -15,6 +15,7 @@ TECHNIQUES: dict[str, types.ModuleType] = {
     "self_consistency": self_consistency,
     "pal": pal,
     "rag": rag,
+    "sampling": sampling,
 }
 
 # system name -> (technique, default config fields); users add key=value overrides after a colon.
@@ -31,6 +32,10 @@ SYSTEMS: dict[str, tuple[str, dict]] = {
     "rag-bm25": ("rag", {"method": "bm25"}),
     "rag-dense": ("rag", {"method": "dense"}),
     "rag-hybrid": ("rag", {"method": "hybrid"}),
+    "greedy": ("sampling", {"do_sample": False, "n": 1}),
+    "sample": ("sampling", {}),
+    "top-k": ("sampling", {"temperature": 1.0, "top_k": 5}),
+    "top-p": ("sampling", {"temperature": 1.0, "top_p": 0.8}),
 }
 __all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system", "settings_help"]
 

@@ -15,6 +15,7 @@ class Config:
     k: int = field(default=2, metadata={"help": "Worked examples in each path's prompt."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the paths."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass."})
+    top_k: int = field(default=50, metadata={"help": "Top-k sampling cut (0 = off)."})
     seed: int = field(default=0, metadata={"help": "Sampling seed (recorded)."})
     max_new_tokens: int = field(default=160, metadata={"help": "Room per path."})
 
@@ -38,7 +39,7 @@ def run(
     repeated = [example for example in examples for _ in range(config.n)]
     sampling = replace(
         config.few_shot().prompting(), do_sample=True, temperature=config.temperature, top_p=config.top_p,
-        seed=config.seed,
+        top_k=config.top_k, seed=config.seed,
     )  # fmt: skip
     paths = prompting.run(model, task, repeated, sampling, stop, on_text)
     outputs = []

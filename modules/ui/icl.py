@@ -44,7 +44,7 @@ def preview(task_name: str, example_id: str | None) -> tuple[str, str]:
     return example.input, example.reference
 
 
-def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p) -> prompting.Config:
+def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p, top_k=50) -> prompting.Config:
     """The tab's settings (passed by name: `inputs_kwargs`) as a validated Config; bad values raise ValueError
     with the message to show."""
     if decoding not in ("greedy", "sampling"):
@@ -57,6 +57,7 @@ def make_config(k, selection, seed, max_new_tokens, decoding, temperature, top_p
         do_sample=decoding == "sampling",
         temperature=inputs.real(temperature, "Temperature", 0.01, 5.0),
         top_p=inputs.real(top_p, "Top-p", 0.01, 1.0),
+        top_k=inputs.whole(top_k, "Top-k (0: off)", 0, 1000),
     )
 
 
@@ -135,6 +136,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 decoding = gr.Radio(["greedy", "sampling"], value="greedy", label="Decoding")
                 temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature (sampling)")
                 top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p (sampling)")
+                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (sampling; 0: off)")
         with gr.Row():
             run_button = gr.Button("Run", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
@@ -162,7 +164,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     columns = [*texts, *summaries, *prompts, scores]
     example.change(partial(stored_columns, stored), inputs=[task, example], outputs=columns, api_visibility="private")
     settings = dict(k=k, selection=selection, seed=seed, max_new_tokens=max_new_tokens, decoding=decoding,
-                    temperature=temperature, top_p=top_p)  # fmt: skip
+                    temperature=temperature, top_p=top_p, top_k=top_k)  # fmt: skip
     example_inputs = [model_state, flag, task, example, custom_input, custom_reference]
     task_inputs = [model_state, flag, task, limit]
     wiring.example_and_task(

@@ -24,7 +24,7 @@ LIVE_CELL = 1  # per column: the reasoning or program box streams while it gener
 COLUMNS = ("Direct", "Zero-shot CoT", "Few-shot CoT", "Self-consistency", "PAL")
 
 
-def systems_for(model, k: int, n: int, temperature: float, seed: int, room: int = 160) -> list[System]:
+def systems_for(model, k: int, n: int, temperature: float, seed: int, room: int = 160, top_k: int = 50) -> list[System]:
     """The five columns as runner systems (validated configs; bad values raise ValueError). room: max new tokens
     for the techniques that write steps or code (direct needs a number only)."""
     return [
@@ -33,7 +33,8 @@ def systems_for(model, k: int, n: int, temperature: float, seed: int, room: int 
         System(f"few-shot CoT (k={k})", model, "few_shot_cot",
                few_shot_cot.Config(k=k, seed=seed, max_new_tokens=room)),
         System(f"self-consistency (n={n})", model, "self_consistency",
-               self_consistency.Config(n=n, k=k, temperature=temperature, seed=seed, max_new_tokens=room)),
+               self_consistency.Config(n=n, k=k, temperature=temperature, top_k=top_k, seed=seed,
+                                       max_new_tokens=room)),
         System("PAL", model, "pal", pal.Config(max_new_tokens=room)),
     ]  # fmt: skip
 
@@ -45,14 +46,19 @@ def pick_question(task, example_id, question, answer) -> Example:
     return pickers.pick_example(task, example_id, question, "question", MAX_QUESTION_CHARS, answer=answer or None)
 
 
-def settings(k, n, temperature, seed, max_new_tokens=160) -> tuple[int, int, float, int, int]:
-    """The tab's controls (passed by name), checked: (k, n, temperature, seed, max new tokens for steps and code)."""
+def settings(k, n, temperature, seed, max_new_tokens=160, top_k=50) -> tuple[int, int, float, int, int, int]:
+    """The tab's controls (passed by name), checked: (k, n, temperature, seed, max new tokens for steps and code,
+    top-k)."""
     k, n = inputs.whole(k, "k", 1, 3), inputs.whole(n, "n paths", 1, 10)
     temperature, seed = (
         inputs.real(temperature, "Temperature", 0.05, 2.0),
         inputs.whole(seed or 0, "Seed", 0, 2**31 - 1),
     )
-    return k, n, temperature, seed, inputs.whole(max_new_tokens, "Max new tokens", 16, MAX_NEW_TOKENS)
+    room, top_k = (
+        inputs.whole(max_new_tokens, "Max new tokens", 16, MAX_NEW_TOKENS),
+        inputs.whole(top_k, "Top-k", 0, 1000),
+    )
+    return k, n, temperature, seed, room, top_k
 
 
 def column(output, scores: dict, expected: str | None) -> tuple[str, str, str]:
@@ -142,6 +148,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 k = gr.Slider(1, 3, value=2, step=1, label="k worked examples (few-shot CoT, self-consistency)")
                 n = gr.Slider(1, 10, value=5, step=1, label="n paths (self-consistency)")
                 temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature (self-consistency)")
+                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (self-consistency; 0: off)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 room = "Max new tokens (steps and programs; direct answers use 16)"
                 max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS, value=160, step=16, label=room)
@@ -162,7 +169,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
 
     task.change(pickers.examples_update(), inputs=task, outputs=example, api_visibility="private")
     example_inputs = [model_state, flag, task, example, question, answer]
-    controls = dict(k=k, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    controls = dict(k=k, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, top_k=top_k)
     wiring.example_and_task(
         "reasoning",
         flag,

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modules.ui import compare, finetune, icl, quantize, rag, reasoning, runs
+from modules.ui import attention, compare, finetune, icl, quantize, rag, reasoning, runs, sampling, scaling
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ TABS = [
     Tab(rag.TITLE, rag.COVERS, rag.build),
     Tab(finetune.TITLE, finetune.COVERS, finetune.build),
     Tab(quantize.TITLE, quantize.COVERS, quantize.build),
+    Tab(sampling.TITLE, sampling.COVERS, sampling.build),
+    Tab(attention.TITLE, attention.COVERS, attention.build),
+    Tab(scaling.TITLE, scaling.COVERS, scaling.build),
     Tab(compare.TITLE, (), compare.build),
     Tab(runs.TITLE, (), runs.build),
 ]

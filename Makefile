@@ -71,6 +71,7 @@ format: install
 examples: install
 	HF_HUB_OFFLINE=1 $(PY) -m evals examples
 	HF_HUB_OFFLINE=1 $(PY) -m modules.studies.examples
+	HF_HUB_OFFLINE=1 $(PY) -m modules.ui.attention_stored
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/startup.py

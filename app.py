@@ -27,7 +27,7 @@ def build_demo() -> gr.Blocks:
         model_info = model_bar.build(model_state)
         # Only gr.Tab directly inside gr.Tabs: Gradio 6 numbers tabs by their position among all children, so a
         # gr.State between tabs makes a clicked tab overwrite another one in the bar (tests/test_app.py checks).
-        with gr.Tabs() as tab_bar:
+        with gr.Tabs(overflow_behavior="wrap") as tab_bar:  # every tab label stays on screen at 800 px
             built = {tab.title: tab.build(model_state, model_info) for tab in tabs.TABS}  # in page order
         # A new page shows the model as it is now (loaded by another visitor, or warmed at start-up).
         demo.load(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")

@@ -1,4 +1,5 @@
-"""CLI: python -m evals compare | systems | runs | show | report | examples | tasks | scaling: the lab, no UI."""
+"""CLI: python -m evals compare | systems | runs | show | report | examples | tasks | scaling | attention: the lab,
+no UI."""
 
 import argparse
 import json
@@ -13,7 +14,7 @@ from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
-from modules.inside import scaling
+from modules.inside import attention, scaling
 from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
@@ -67,6 +68,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     scaling_parser.add_argument("--parameters", type=float, default=None, help="model parameters N, e.g. 135e6")
     scaling_parser.add_argument("--compute", type=float, default=None, help="training compute C in FLOPs, e.g. 1e21")
     scaling_parser.add_argument("--out", type=Path, default=None, help="write the table to .csv or .json")
+    attention_parser = commands.add_parser("attention", help="where the answer looks: attention shares by segment")
+    attention_parser.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
+    attention_parser.add_argument("--task", default="dialogue-summary", help="the task whose template builds it")
+    attention_parser.add_argument("--example", default=None, help="test example id (default: the first)")
+    attention_parser.add_argument("--k", type=int, default=2, help="few-shot examples before it (default 2)")
+    attention_parser.add_argument("--prompt", default=None, help="a prompt of your own instead, sent as it is")
+    attention_parser.add_argument("--out", type=Path, default=None, help="write the shares to .csv or .json")
     return parser.parse_args(argv)
 
 
@@ -78,6 +86,29 @@ def cmd_scaling(args) -> int:
     for fit in scaling.FITS:
         print(f"{fit.name}: E={fit.E}, A={fit.A}, B={fit.B}, alpha={fit.alpha}, beta={fit.beta} ({fit.source})")
     print(scaling.WHY_THEY_DIFFER)
+    if args.out is not None:
+        write_table(table, args.out)
+    return 0
+
+
+def cmd_attention(args) -> int:
+    """The answer's attention shares per layer and segment (the Attention tab's table) and its summary."""
+    if args.out is not None and args.out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
+    if args.prompt is not None:
+        picture = attention.typed(get_model(args.model), args.prompt)
+    else:
+        task = load_task(args.task)
+        query = task.example(args.example) if args.example else task.split("test")[0]
+        picture = attention.few_shot(get_model(args.model), task, query, args.k)
+    print(f"Answer (greedy): {picture.answer}")
+    if picture.cut:
+        print(f"Cut: {picture.cut} tokens after the first ({', '.join(picture.cut_segments)}); read the first and "
+              f"the last {len(picture.tokens) - 1}.")  # fmt: skip
+    table = picture.table.reset_index(names="layer")
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 200):
+        print(table.to_string(index=False))
+    print(picture.summary)
     if args.out is not None:
         write_table(table, args.out)
     return 0
@@ -224,7 +255,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
-                "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks, "scaling": cmd_scaling}  # fmt: skip
+                "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks, "scaling": cmd_scaling,
+                "attention": cmd_attention}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

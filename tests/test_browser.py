@@ -81,6 +81,9 @@ TAB_CONTENT = {
     "RAG": ("heading", "Hybrid (RRF)"),
     "Fine-tuning": ("button", "Train and compare"),
     "Quantization": ("button", "Measure variants"),
+    "Sampling": ("button", "Generate and show each step"),
+    "Attention": ("button", "Show attention"),
+    "Scaling": ("button", "Calculate"),
     "Compare": ("button", "Compare"),
     "Stored runs": ("button", "Export report"),
 }

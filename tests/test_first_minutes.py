@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.ui import sampling
 from modules.ui.tabs import titles
 from tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RUN_TABLE = "Mean [95% interval] per system and score"
 VARIANT_TABLE = "Per variant: size, speed, perplexity, quality, fp32 agreement"
 RUN_KEYS = ("system", "score", "mean", "ci_low", "ci_high", "n")
+SAMPLES_TABLE = f"Per setting: {sampling.INTERVALS}; diversity across the samples"
 # tab -> (screenshot name, the table a visitor reads first, its key columns: all must be on screen at 1400 px)
 EXAMPLE_TABS = {
     "In-context learning": ("icl", RUN_TABLE, RUN_KEYS),
@@ -23,6 +25,12 @@ EXAMPLE_TABS = {
     "RAG": ("rag", RUN_TABLE, RUN_KEYS),
     "Fine-tuning": ("finetune", "Cost per method (measured here)", ("asset", "method", "steps", "final loss")),
     "Quantization": ("quantization", VARIANT_TABLE, ("variant", "weight MB", "tok/s batch 1", "perplexity", "rougeL")),
+    "Sampling": ("sampling", SAMPLES_TABLE, ("setting", "n", "seeds", "rougeL", "distinct_2", "self_bleu")),
+    "Attention": (
+        "attention",
+        "Share of the answer's attention per segment (rows sum to 1)",
+        ("layer", "instruction", "example 1", "input"),
+    ),  # fmt: skip
     "Compare": (
         "compare",
         "Quality: mean [95% interval], paired difference from the baseline",
@@ -31,7 +39,9 @@ EXAMPLE_TABS = {
 }
 
 
-NO_EXAMPLE = ("Stored runs",)  # it opens with the visitor's own stored runs
+# Stored runs opens with the visitor's own stored runs; Scaling with a worked example computed when the page is built
+# (arithmetic: no model, nothing stored).
+NO_EXAMPLE = ("Stored runs", "Scaling")
 
 
 def tabs_without_example() -> list[str]:
@@ -45,7 +55,7 @@ def test_each_tab_opens_with_its_stored_example_run(served_app, page, tab):  # n
 
     page.goto(served_app)
     page.get_by_role("tablist").get_by_role("tab", name=tab, exact=True).click()
-    note = page.locator(".prose.stored-example").filter(visible=True)
+    note = page.locator(".prose.stored-example").filter(visible=True).first  # Sampling: the explorer's, then the run's
     expect(note).to_contain_text("Stored example run", timeout=60_000)
     expect(note).to_contain_text(re.compile(r"n=\d+, seed 0"))
     expect(note).to_contain_text("SmolLM2-135M-Instruct")

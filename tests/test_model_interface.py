@@ -158,12 +158,14 @@ def test_a_model_on_the_static_cache_path_answers_eagerly_for_that_call(tiny_mod
 def test_attention_weights_for_one_prompt_then_the_model_is_as_before(tiny_model):
     before_text = tiny_model.generate([PROMPT], GREEDY)[0].text
     before = tiny_model.hf.config._attn_implementation
-    tokens, weights = tiny_model.attention(PROMPT)
+    seen = tiny_model.attention(PROMPT)
+    tokens, weights = seen.tokens, seen.weights
     config = tiny_model.hf.config
     assert weights.shape == (config.num_hidden_layers, config.num_attention_heads, len(tokens), len(tokens))
     assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-5)  # each row a distribution
     assert float(weights.triu(diagonal=1).abs().max()) == 0.0  # causal: nothing attends to a later token
-    assert "cat" in tokens
+    assert "cat" in tokens and seen.cut == 0
+    assert [seen.text[start:end] for start, end in seen.offsets] == tokens  # each token's characters in the text
     assert tiny_model.hf.config._attn_implementation == before
     assert tiny_model.generate([PROMPT], GREEDY)[0].text == before_text
 
@@ -171,6 +173,8 @@ def test_attention_weights_for_one_prompt_then_the_model_is_as_before(tiny_model
 def test_attention_refuses_a_long_prompt_clearly(tiny_model):
     with pytest.raises(ValueError, match="up to 256 tokens"):
         tiny_model.attention("cat " * 300)
+    with pytest.raises(ValueError, match="max_tokens must be between 1 and 256"):
+        tiny_model.attention("cat", max_tokens=300)  # asking for more weights than the cap is refused too
 
 
 def test_remote_top_logprobs_are_parsed_from_openais_fields(server_model):

@@ -40,6 +40,17 @@ class Step:
     kept_mass: float | None = None  # of softmax(logits / T), the share top-k and top-p left (1.0 when greedy)
 
 
+@dataclass
+class Attention:
+    """One forward pass's attention weights and what was read: each token's characters in `text`, for segments."""
+
+    text: str  # the rendered prompt followed by the answer, as the tokenizer saw it
+    tokens: list[str]  # the tokens read (after any cut), decoded one by one
+    offsets: list[tuple[int, int]]  # each token's (start, end) characters in text
+    weights: torch.Tensor  # (layers, heads, seq, seq), each row a distribution over the tokens up to it
+    cut: int = 0  # tokens dropped after the first to fit max_tokens (the model read the first and the rest)
+
+
 class Unsupported(ValueError):
     """A capability this backend lacks; the message names it and says why (shown to people as it is)."""
 
@@ -99,9 +110,10 @@ class LanguageModel(Protocol):
         tokens, from the same generation call. Unsupported where capabilities.top_logprobs is off."""
         ...
 
-    def attention(self, prompt: Prompt) -> tuple[list[str], torch.Tensor]:
-        """(the prompt's tokens, attention weights (layers, heads, seq, seq)), each row a distribution over the
-        tokens up to it. Unsupported where capabilities.attention is off."""
+    def attention(self, prompt: Prompt, answer: str = "", max_tokens: int | None = None) -> Attention:
+        """The attention weights of one forward pass over the rendered prompt followed by `answer`; max_tokens:
+        keep only the last max_tokens tokens instead of refusing a longer text. Unsupported where
+        capabilities.attention is off."""
         ...
 
 

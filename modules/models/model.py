@@ -11,7 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCrite
 
 from modules.models import decoding, interrupt, zero_gpu
 from modules.models.generation import Generation, GenerationParams
-from modules.models.interface import Capabilities, Prompt, Step, Unsupported, check_top_k
+from modules.models.interface import Attention, Capabilities, Prompt, Step, Unsupported, check_top_k
 from modules.paths import current_session
 
 MIN_SHARED_PREFIX = 32  # tokens; below this a separate prefix pass costs more than it saves
@@ -422,16 +422,22 @@ class Model:
         return [(self._piece(i), v) for i, v in zip(top.indices.tolist(), top.values.tolist())]
 
     @torch.inference_mode()
-    def attention(self, prompt: Prompt) -> tuple[list[str], torch.Tensor]:
-        """(the rendered prompt's tokens, weights (layers, heads, seq, seq)) from one forward pass with eager
-        attention, for this call only: sdpa and flash kernels never form the weights. At most ATTENTION_MAX_TOKENS."""
+    def attention(self, prompt: Prompt, answer: str = "", max_tokens: int | None = None) -> Attention:
+        """The weights of one forward pass over the rendered prompt followed by `answer` (teacher-forced: the
+        answer's rows show what it looked at), with eager attention for this call only: sdpa and flash kernels never
+        form the weights. Over ATTENTION_MAX_TOKENS tokens it refuses, unless max_tokens (at most that) is given:
+        then the first token and the last max_tokens - 1 are read (the answer and what precedes it) and `cut` says
+        how many were dropped between them. The first is kept because models park spare attention on it (an
+        attention sink, Xiao et al. 2023): cut, the first token read would take that role and look important."""
         self._require("attention", "Attention weights")
-        ids = self.tokenizer(self.render(prompt), add_special_tokens=not self.has_chat_template)["input_ids"]
-        if len(ids) > ATTENTION_MAX_TOKENS:
-            raise ValueError(
-                f"Attention weights are shown for prompts of up to {ATTENTION_MAX_TOKENS} tokens; this one has "
-                f"{len(ids)} (the weights grow with the square of the length)."
-            )
+        if not self.tokenizer.is_fast:  # a slow tokenizer has no offset mapping: tokens could not be placed
+            raise Unsupported(f"Attention weights are not shown for {self.label}: its tokenizer gives no offsets.")
+        text = self.render(prompt) + answer
+        encoded = self.tokenizer(text, add_special_tokens=not self.has_chat_template, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"], [tuple(pair) for pair in encoded["offset_mapping"]]
+        cut = len(ids) - self._attention_budget(len(ids), max_tokens)
+        if cut:
+            ids, offsets = ids[:1] + ids[cut + 1 :], offsets[:1] + offsets[cut + 1 :]
         with self._lock:  # no generation runs while the model is on eager attention
             if self.activate is not None:
                 self.activate()
@@ -444,7 +450,20 @@ class Model:
         if not output.attentions or output.attentions[0] is None:
             raise Unsupported(f"Attention weights are not available for {self.label}: it returned none.")
         weights = torch.stack([layer[0] for layer in output.attentions]).float().cpu()  # (layers, heads, seq, seq)
-        return [self._piece(i) for i in ids], weights
+        return Attention(text, [self._piece(i) for i in ids], offsets, weights, cut)
+
+    def _attention_budget(self, tokens: int, max_tokens: int | None) -> int:
+        """How many of `tokens` to read: all of them, refused over ATTENTION_MAX_TOKENS without max_tokens."""
+        if max_tokens is None:
+            if tokens > ATTENTION_MAX_TOKENS:
+                raise ValueError(
+                    f"Attention weights are shown for prompts of up to {ATTENTION_MAX_TOKENS} tokens; this one has "
+                    f"{tokens} (the weights grow with the square of the length)."
+                )
+            return tokens
+        if not 1 <= max_tokens <= ATTENTION_MAX_TOKENS:
+            raise ValueError(f"max_tokens must be between 1 and {ATTENTION_MAX_TOKENS}, got {max_tokens}.")
+        return min(tokens, max_tokens, self.context_length)  # past the context the positions mean nothing
 
     def _piece(self, token: int) -> str:
         return self.tokenizer.decode([token])

@@ -372,10 +372,10 @@ class RemoteModel:
             steps.append(Step(entry.get("token", ""), float(entry["logprob"]), top[:k]))
         return steps
 
-    def attention(self, prompt) -> NoReturn:
+    def attention(self, prompt, answer: str = "", max_tokens: int | None = None) -> NoReturn:
         raise Unsupported(
-            f"Attention weights are not available for {self.label}: they need the weights here, and the "
-            "OpenAI-compatible API returns none."
+            f"Attention weights are not available for {self.label}: a server does not return attention weights (the "
+            "OpenAI-compatible API has no field for them). Load a local model, e.g. smollm2-135m, to see them."
         )
 
 

@@ -152,10 +152,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                     color_map=COLOURS, show_legend=True, show_inline_category=False,
                                     elem_classes="sampling-tokens")  # fmt: skip
         step_line = gr.Markdown(stored.line)
-        with gr.Row(equal_height=False):
-            step_chart = gr.Plot(stored.chart, label="Top 20 next tokens")
-            step_table = gr.Dataframe(stored.table, label="Top 20 next tokens: before and after the settings",
-                                      interactive=False, max_height=420)  # fmt: skip
+        step_chart = gr.Plot(stored.chart, label="Top 20 next tokens")
+        step_table = gr.Dataframe(stored.table, label="Top 20 next tokens: before and after the settings",
+                                  interactive=False, max_height=420)  # fmt: skip
 
         with gr.Accordion("n samples per setting, side by side (this example)", open=True):
             with gr.Row():

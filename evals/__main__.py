@@ -1,10 +1,12 @@
-"""CLI: python -m evals compare | systems | runs | show | report | examples | tasks | scaling | attention: the lab,
-no UI."""
+"""CLI: python -m evals compare | systems | runs | show | report | examples | tasks | scaling | attention |
+sampling: the lab, no UI."""
 
 import argparse
 import json
+import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +17,11 @@ from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules.exports import write_csv
 from modules.inside import attention, scaling
-from modules.models import DEFAULT_SPEC, ModelLoadError, adapters, get_model, quantized
+from modules.models import DEFAULT_SPEC, GenerationParams, ModelLoadError, adapters, get_model, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
-from modules.techniques import SYSTEMS, settings_help
+from modules.studies import sampling as sampling_study
+from modules.techniques import SYSTEMS, prompting, settings_help
 
 
 def positive_int(text: str) -> int:
@@ -70,12 +73,65 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     scaling_parser.add_argument("--out", type=Path, default=None, help="write the table to .csv or .json")
     attention_parser = commands.add_parser("attention", help="where the answer looks: attention shares by segment")
     attention_parser.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
-    attention_parser.add_argument("--task", default="dialogue-summary", help="the task whose template builds it")
+    attention_parser.add_argument("--task", default="company-handbook-qa", help="the task whose template builds it")
     attention_parser.add_argument("--example", default=None, help="test example id (default: the first)")
     attention_parser.add_argument("--k", type=int, default=2, help="few-shot examples before it (default 2)")
     attention_parser.add_argument("--prompt", default=None, help="a prompt of your own instead, sent as it is")
     attention_parser.add_argument("--out", type=Path, default=None, help="write the shares to .csv or .json")
+    sampling_parser = commands.add_parser("sampling", help="each step's next-token distribution under a decoding "
+                                          "setting; with --settings, n samples per setting, scored")  # fmt: skip
+    sampling_parser.add_argument("--model", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
+    sampling_parser.add_argument("--task", default="dialogue-summary", help="the task whose prompt it uses")
+    sampling_parser.add_argument("--example", default=None, help="test example id (default: the first)")
+    sampling_parser.add_argument("--prompt", default=None, help="an input of your own instead (no reference)")
+    sampling_parser.add_argument("--greedy", action="store_true", help="greedy instead of sampling")
+    sampling_parser.add_argument("--temperature", type=float, default=0.7)
+    sampling_parser.add_argument("--top-k", type=int, default=40, help="0: off")
+    sampling_parser.add_argument("--top-p", type=float, default=0.9, help="1: off")
+    sampling_parser.add_argument("--seed", type=int, default=0)
+    sampling_parser.add_argument("--max-new-tokens", type=int, default=48)
+    sampling_parser.add_argument("--settings", default=None, help="comma-separated, e.g. greedy,T=0.3,T=1.2 "
+                                 "(see the Sampling tab): n samples each on the example, scored")  # fmt: skip
+    sampling_parser.add_argument("--n", type=int, default=5, help="samples per setting (2-10)")
+    sampling_parser.add_argument("--out", type=Path, default=None, help="write the table to .csv or .json")
     return parser.parse_args(argv)
+
+
+def cmd_sampling(args) -> int:
+    """The Sampling tab without the page: each step's token, its probability, what the filters kept and the mass
+    they held; with --settings, the per-setting table (means with intervals over the samples, diversity)."""
+    if args.out is not None and args.out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
+    task = load_task(args.task)
+    example = task.example(args.example) if args.example else task.split("test")[0]
+    if args.prompt is not None:
+        if not args.prompt.strip():
+            raise ValueError("The prompt is empty.")
+        example = replace(example, id="typed", input=args.prompt, reference="", answer=None)
+    marker = prompting.next_example_marker(task)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens, do_sample=not args.greedy,
+                              temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                              stop_strings=(marker,) if marker else ())  # fmt: skip
+    model = get_model(args.model)
+    (steps,) = model.top_logprobs([prompting.build_prompt(model, task, [], example)], params, k=20)
+    table = pd.DataFrame([{"step": i, "token": step.token, "p (model)": math.exp(step.logprob),
+                           "p drawn from": math.exp(dict(step.sampled_from or []).get(step.token, -math.inf)),
+                           "tokens left": len(step.sampled_from or []), "kept mass": step.kept_mass}
+                          for i, step in enumerate(steps, start=1)])  # fmt: skip
+    how = "greedy" if args.greedy else "sampled"
+    print(f"{model.label}, example {example.id}: {how}, T={args.temperature:g}, top-k {args.top_k or 'off'}, "
+          f"top-p {args.top_p:g}, seed {args.seed} ('tokens left' 20: 20 or more)")  # fmt: skip
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 200):
+        print(table.to_string(index=False))
+    if args.settings:
+        chosen = [label.strip() for label in args.settings.split(",") if label.strip()]
+        systems = sampling_study.systems(model, chosen, args.n, args.seed, args.max_new_tokens)
+        table = sampling_study.table([sampling_study.sample_one(task, example, system) for system in systems])
+        with pd.option_context("display.width", 200):
+            print(table.to_string(index=False))
+    if args.out is not None:
+        write_table(table, args.out)
+    return 0
 
 
 def cmd_scaling(args) -> int:
@@ -256,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"compare": cmd_compare, "systems": cmd_systems, "examples": cmd_examples, "runs": cmd_runs,
                 "show": cmd_show, "report": cmd_report, "tasks": cmd_tasks, "scaling": cmd_scaling,
-                "attention": cmd_attention}  # fmt: skip
+                "attention": cmd_attention, "sampling": cmd_sampling}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, TaskError, ModelLoadError, StoreError) as error:

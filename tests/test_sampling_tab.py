@@ -5,6 +5,7 @@ import math
 from types import SimpleNamespace
 
 import gradio as gr
+import pandas as pd
 import pytest
 
 from evals.tasks import load_task
@@ -22,13 +23,15 @@ def explore(spec, typed="the cat sat on the mat", **changes):
 
 
 def test_the_explorer_shows_each_step_from_the_same_call_as_the_text(tiny_model):
-    steps, params, tokens, line, table, figure = explore(tiny_model.spec)
+    steps, params, tokens, line, table, figure, csv_path = explore(tiny_model.spec)
     assert 1 <= len(steps) <= 6 and len(tokens) == len(steps)
     assert [token for token, _ in tokens] == [step.token.replace("\n", "↵\n") for step in steps]
     assert {band for _, band in tokens} <= set(COLOURS)
     assert line.startswith(f"**Step 1 of {len(steps)}:**") and "top-k 8, top-p 0.9" in line
     assert len(table) == sampling.TOP and table.chosen.sum() <= 1
     assert [trace.name for trace in figure.data] == ["p (model)", "p at T=0.8", "p drawn from"]
+    exported = pd.read_csv(csv_path)
+    assert len(exported) == sampling.TOP * len(steps) and exported.step.max() == len(steps)
     # The tokens shown are the ones generate writes with the same settings and seed (one call gives both).
     task = load_task("dialogue-summary")
     example = pickers.pick_example(task, "ds-045", "the cat sat on the mat")
@@ -96,3 +99,19 @@ def test_the_tab_opens_with_the_stored_example_labelled():
     assert math.isclose(stored.table["p drawn from"].sum(), 1.0, abs_tol=0.2)  # the top 20 hold most of it
     assert stored.summary.setting.tolist()[0] == "greedy" and isinstance(stored.params, GenerationParams)
     assert "one sample: no interval" in stored.summary.rougeL[0] and "[" in stored.summary.rougeL[1]
+
+
+def test_the_cli_prints_each_step_and_the_settings_table(tiny_llama_dir, tmp_path, capsys):
+    from evals.__main__ import main
+
+    out = tmp_path / "settings.csv"
+    args = ["sampling", "--model", str(tiny_llama_dir), "--prompt", "the cat sat", "--max-new-tokens", "4",
+            "--settings", "greedy,T=1.2", "--n", "3", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "top-k 40, top-p 0.9, seed 0" in printed and "kept mass" in printed and "self_bleu" in printed
+    assert out.read_text().splitlines()[0].startswith("setting,n,seeds")
+    assert main(["sampling", "--model", str(tiny_llama_dir), "--prompt", " "]) == 2
+    assert "The prompt is empty" in capsys.readouterr().err
+    assert main(["sampling", "--model", str(tiny_llama_dir), "--prompt", "x", "--top-p", "0"]) == 2
+    assert "top_p must be in (0, 1]" in capsys.readouterr().err

@@ -1,13 +1,16 @@
 """Sampling tab: how decoding settings shape an answer. Each generated token's top-20 distribution before and after
 temperature, top-k and top-p (click a token), n samples per setting side by side, and the settings over a task."""
 
+from dataclasses import asdict
 from functools import partial
 
 import gradio as gr
+import pandas as pd
 
 from evals import stats
 from evals.tasks import load_task
 from modules import inputs
+from modules.inside.sampling import step_table
 from modules.models import GenerationParams
 from modules.studies import sampling as study
 from modules.techniques import prompting
@@ -60,7 +63,10 @@ def explore(spec, task_name, example_id, typed, progress=gr.Progress(), **contro
     if not steps:
         raise gr.Error("The model ended its answer at once: there is no token to show.")
     line, table, figure = step_view(steps, 0, params)
-    return steps, params, tokens_view(steps), line, table, figure
+    every_step = pd.concat([step_table(step, params).assign(step=i) for i, step in enumerate(steps, start=1)])
+    csv_path, _ = results.write_downloads("sampling-steps", every_step, {"params": params.to_dict(),
+                                          "steps": [asdict(step) for step in steps]})  # fmt: skip
+    return steps, params, tokens_view(steps), line, table, figure, csv_path
 
 
 def show_step(steps, params, selected: gr.SelectData):
@@ -153,8 +159,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                     elem_classes="sampling-tokens")  # fmt: skip
         step_line = gr.Markdown(stored.line)
         step_chart = gr.Plot(stored.chart, label="Top 20 next tokens")
-        step_table = gr.Dataframe(stored.table, label="Top 20 next tokens: before and after the settings",
-                                  interactive=False, max_height=420)  # fmt: skip
+        top_table = gr.Dataframe(stored.table, label="Top 20 next tokens: before and after the settings",
+                                 interactive=False, max_height=420)  # fmt: skip
+        steps_file = gr.DownloadButton("Download every step (CSV)", value=None)
 
         with gr.Accordion("n samples per setting, side by side (this example)", open=True):
             with gr.Row():
@@ -175,12 +182,12 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     task.change(pickers.examples_update(), inputs=task, outputs=example, api_visibility="private")
     controls = dict(decoding=mode, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                     max_new_tokens=max_new_tokens)  # fmt: skip
-    explored = [steps, params, tokens, step_line, step_table, step_chart]
+    explored = [steps, params, tokens, step_line, top_table, step_chart, steps_file]
     event = wiring.on_model(generate, explore, [model_state, task, example, typed], explored, "sampling_explore",
                             settings=controls, scroll_to=".sampling-tokens")  # fmt: skip
     event.then(lambda: "", outputs=stored_note, api_visibility="private")
     event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")
-    tokens.select(show_step, inputs=[steps, params], outputs=[step_line, step_table, step_chart],
+    tokens.select(show_step, inputs=[steps, params], outputs=[step_line, top_table, step_chart],
                   api_visibility="private", queue=False)  # fmt: skip
     sample_outputs = [sample_status, summary, every, samples_file]
     sample_event = wiring.on_model(sample_button, partial(run_samples, sample_outputs),

@@ -86,3 +86,21 @@ def test_picking_a_layer_redraws_the_attention_map(served_app, page, width):  # 
     layer.press("Enter")
     expect(chart).to_contain_text("Attention, layer 5, average over heads", timeout=15_000)
     expect_drawn_inside(page, chart, width)
+
+
+def test_after_a_run_a_visitor_picks_a_head(served_app, page, tiny_llama_dir):  # noqa: F811
+    """On the tiny model: Show attention, then pick head 2 in the list; its map is drawn from the kept weights."""
+    from playwright.sync_api import expect
+
+    from tests.test_browser_jobs import open_tab
+
+    page.set_viewport_size({"width": 1400, "height": 900})
+    panel = open_tab(page, served_app, tiny_llama_dir, "Attention")
+    panel.get_by_role("button", name="Show attention").click()
+    expect(panel.locator(".prose.attention-note")).to_contain_text("tiny-llama", timeout=60_000)
+    chart = panel.locator(".js-plotly-plot").first
+    expect(chart).to_contain_text("average over heads")
+    panel.get_by_label("Head").click()
+    page.get_by_role("option", name="head 2", exact=True).click()
+    expect(chart).to_contain_text("head 2", timeout=15_000)
+    expect_drawn_inside(page, chart, 1400)

@@ -23,6 +23,11 @@ CSS = """
    cannot push the other columns off screen (Gradio otherwise sizes a column to its longest cell). */
 .side-by-side .table-wrap { --df-max-col-width: 420px !important; }
 
+/* The Sampling tab's tokens: Gradio paints each band at half opacity, which on the dark page turns dark under
+   black text; on a white card they read the same in both modes (black on the lightest band blend: 8:1). */
+.sampling-tokens .container { background: #ffffff; border-radius: 6px; padding: 6px; }
+.sampling-tokens :is(.legend-item, .token, .text) { color: #000000 !important; }
+
 /* The accent has no dark-mode variant: on the dark page the selected tab's text takes the lighter orange-400. */
 .dark [role="tablist"] [role="tab"][aria-selected="true"] { color: var(--primary-400); }
 

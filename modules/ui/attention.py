@@ -147,6 +147,11 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     event = wiring.on_model(run_button, run, [model_state, task, example, prompt], outputs, api_name="attention_run",
                             scroll_to=".attention-note", settings={"k": k})  # fmt: skip
     event.then(model_bar.refresh, inputs=model_state, outputs=model_info, api_visibility="private")  # first load
-    layer.input(redraw, inputs=[kept, layer, head], outputs=[figure, html_file], api_visibility="private",
-                trigger_mode="always_last")  # fmt: skip (dragging: only the last position is drawn)
+    layer.input(
+        redraw,
+        inputs=[kept, layer, head],
+        outputs=[figure, html_file],
+        api_visibility="private",
+        trigger_mode="always_last",
+    )  # fmt: skip (dragging: only the last position is drawn)
     head.input(redraw, inputs=[kept, layer, head], outputs=[figure, html_file], api_visibility="private")

@@ -115,3 +115,14 @@ def test_the_cli_prints_each_step_and_the_settings_table(tiny_llama_dir, tmp_pat
     assert "The prompt is empty" in capsys.readouterr().err
     assert main(["sampling", "--model", str(tiny_llama_dir), "--prompt", "x", "--top-p", "0"]) == 2
     assert "top_p must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_server_step_shows_the_models_own_top_tokens_and_says_what_is_missing():
+    from modules.models.interface import Step
+    from modules.ui.sampling_steps import step_view
+
+    steps = [Step(" Hi", math.log(0.6), [(" Hi", math.log(0.6)), (" Hello", math.log(0.3))])]  # no sampled_from
+    line, table, figure = step_view(steps, 0, GenerationParams(do_sample=True, temperature=0.7, top_p=0.9))
+    assert "returns the model's own top tokens only" in line and "p = 0.600" in line
+    assert table.columns.tolist() == ["rank", "token", "p (model)", "chosen"] and table.chosen.tolist() == [True, False]
+    assert [trace.name for trace in figure.data] == ["p (model)"]

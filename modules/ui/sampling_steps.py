@@ -34,6 +34,14 @@ def tokens_view(steps: list[Step]) -> list[tuple[str, str]]:
 def step_view(steps: list[Step], index: int, params: GenerationParams) -> tuple[str, pd.DataFrame, go.Figure]:
     """(what happened at step `index` in words, its top-20 table, its chart)."""
     step = steps[index]
+    if step.sampled_from is None:  # a server returns its top tokens but not what its filters left
+        table = pd.DataFrame([{"rank": rank, "token": token, "p (model)": math.exp(logprob),
+                               "chosen": token == step.token}
+                              for rank, (token, logprob) in enumerate(step.top, start=1)])  # fmt: skip
+        line = (f"**Step {index + 1} of {len(steps)}:** `{_visible(step.token)}` was chosen; the model gave it "
+                f"p = {math.exp(step.logprob):.3f}. This backend returns the model's own top tokens only, not the "
+                "distribution its filters left: temperature, top-k and top-p are not shown.")  # fmt: skip
+        return line, table.assign(token=table.token.map(_visible)).round(4), chart(table, index)
     table = step_table(step, params)
     line = (
         f"**Step {index + 1} of {len(steps)}:** `{_visible(step.token)}` was chosen; the model gave it "
@@ -46,14 +54,17 @@ def step_view(steps: list[Step], index: int, params: GenerationParams) -> tuple[
 def chart(table: pd.DataFrame, index: int) -> go.Figure:
     """Bars of the top tokens' probability under the model, after temperature, and in the distribution the token
     was drawn from (0 where a filter removed it); the removed ones are named on the axis."""
-    after_t = next(column for column in table.columns if column.startswith("p at T"))
+    after_t = [column for column in table.columns if column.startswith("p at T")]
+    removed_by = table["removed by"] if "removed by" in table else [""] * len(table)
     labels = [
         f"{rank}. {_visible(token)}" + (f" ✗{removed}" if removed else "") + (" ◀ chosen" if chosen else "")
-        for rank, token, removed, chosen in zip(table["rank"], table.token, table["removed by"], table.chosen)
+        for rank, token, removed, chosen in zip(table["rank"], table.token, removed_by, table.chosen)
     ]
     fig = go.Figure()
-    for column, colour in (("p (model)", "#8c959f"), (after_t, "#0969da"), ("p drawn from", "#bf3989")):
-        fig.add_bar(x=labels, y=table[column], name=column, marker_color=colour)
+    colours = {"p (model)": "#8c959f", **dict.fromkeys(after_t, "#0969da"), "p drawn from": "#bf3989"}
+    for column, colour in colours.items():
+        if column in table:
+            fig.add_bar(x=labels, y=table[column], name=column, marker_color=colour)
     fig.update_layout(
         title=f"Step {index + 1}: the 20 most likely next tokens", barmode="group", yaxis_title="probability",
         height=380, margin={"t": 50, "b": 120}, legend={"orientation": "h", "y": 1.12},

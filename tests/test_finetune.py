@@ -65,7 +65,7 @@ def test_long_rows_keep_the_assistant_header_and_part_of_the_reference(tiny_mode
     assert row.input_ids[answer_start - data.KEEP_PROMPT_END : answer_start] == header["input_ids"][-16:]
 
 
-@pytest.mark.parametrize("method", ["full", "lora", "prompt-tuning"])
+@pytest.mark.parametrize("method", ["full", "lora", "prompt-tuning", "ia3"])
 def test_each_method_trains_and_leaves_the_base_untouched(tiny_model, tmp_path, method):
     before = weights_hash(tiny_model)
     net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text="summary"))
@@ -74,7 +74,10 @@ def test_each_method_trains_and_leaves_the_base_untouched(tiny_model, tmp_path, 
     kv_width = shape.num_key_value_heads * shape.hidden_size // shape.num_attention_heads
     # LoRA's default targets q_proj (hidden -> hidden) and v_proj (hidden -> kv_width): r x in (A) + out x r (B)
     lora = shape.num_hidden_layers * finetune.Config().r * (2 * shape.hidden_size + shape.hidden_size + kv_width)
-    expected = {"full": tiny_model.num_parameters, "lora": lora, "prompt-tuning": 4 * shape.hidden_size}[method]
+    # (IA)³: a vector on the outputs of k_proj and v_proj (kv_width each) and on the input of down_proj (MLP width)
+    ia3 = shape.num_hidden_layers * (2 * kv_width + shape.intermediate_size)
+    expected = {"full": tiny_model.num_parameters, "lora": lora, "prompt-tuning": 4 * shape.hidden_size,
+                "ia3": ia3}[method]  # fmt: skip
     assert trainable == expected and total == tiny_model.num_parameters + (0 if method == "full" else expected)
     trainable_before = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
     result = run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
@@ -88,6 +91,38 @@ def test_each_method_trains_and_leaves_the_base_untouched(tiny_model, tmp_path, 
     assert checkpoint.latest(tmp_path).name == "checkpoint-2"
 
 
+@pytest.mark.parametrize("method", ["lora-attention", "lora-mlp", "lora-all"])
+def test_placed_lora_adapts_and_changes_only_its_projections(tiny_model, tmp_path, method):
+    from modules.training import lora
+
+    targets = set(lora.PLACES[method])
+    net = finetune.prepare(tiny_model, finetune.Config(method=method, target_modules=("q_proj",), dropout=0.0))
+    trainable = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
+    assert {name.split(".")[-4] for name in trainable} == targets  # ...<projection>.lora_A.default.weight
+    frozen = {n: p.detach().clone() for n, p in net.named_parameters() if not p.requires_grad}
+    run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)
+    # every adapter weight moved (lora_B starts at 0; after two steps both A and B have), no frozen weight did
+    assert all(not torch.equal(p, trainable[n]) for n, p in net.named_parameters() if p.requires_grad)
+    assert all(torch.equal(p, frozen[n]) for n, p in net.named_parameters() if not p.requires_grad)
+    shape, r = tiny_model.hf.config, finetune.Config().r
+    kv = shape.num_key_value_heads * shape.hidden_size // shape.num_attention_heads
+    sizes = {"q_proj": (shape.hidden_size, shape.hidden_size), "k_proj": (shape.hidden_size, kv),
+             "v_proj": (shape.hidden_size, kv), "o_proj": (shape.hidden_size, shape.hidden_size),
+             "gate_proj": (shape.hidden_size, shape.intermediate_size),
+             "up_proj": (shape.hidden_size, shape.intermediate_size),
+             "down_proj": (shape.intermediate_size, shape.hidden_size)}  # fmt: skip
+    expected = shape.num_hidden_layers * r * sum(sum(sizes[t]) for t in targets)  # A: r x in, B: out x r
+    assert finetune.trainable_counts(net)[0] == expected
+
+
+def test_ia3_adds_vectors_only_beside_keys_values_and_the_mlp_input(tiny_model):
+    net = finetune.prepare(tiny_model, finetune.Config(method="ia3"))
+    trained = [name for name, p in net.named_parameters() if p.requires_grad]
+    assert trained and all("ia3_l" in name for name in trained)
+    assert {name.split(".")[-3] for name in trained} == {"k_proj", "v_proj", "down_proj"}
+    assert all(torch.equal(p, torch.ones_like(p)) for n, p in net.named_parameters() if p.requires_grad)  # identity
+
+
 def test_soft_prompt_starts_from_the_init_text_embeddings(tiny_model):
     net = finetune.prepare(tiny_model, finetune.Config(method="prompt-tuning", virtual_tokens=5, init_text="hi"))
     ids = tiny_model.tokenizer("hi", add_special_tokens=False)["input_ids"]
@@ -96,7 +131,7 @@ def test_soft_prompt_starts_from_the_init_text_embeddings(tiny_model):
     assert torch.equal(soft, expected)
 
 
-@pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning"])
+@pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning", "ia3"])
 def test_saved_adapter_round_trip_gives_identical_outputs(tiny_model, tmp_path, method):
     net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text=""))
     run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)

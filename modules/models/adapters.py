@@ -124,9 +124,9 @@ def load_variant(base: Model, name: str) -> Model:
 
         net = PeftModel.from_pretrained(nf4_network(base), str(folder))
         return base.variant(spec, f"{label} (on its 4-bit NF4 base)", net.eval())
-    if meta["method"] == "prompt-tuning":
+    if meta["method"] in ("prompt-tuning", "ia3"):  # a network of its own: peft hosts one adapter type per model
         net = PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder))
-        return base.variant(spec, label, net.eval(), soft_prompt=True)
+        return base.variant(spec, label, net.eval(), soft_prompt=meta["method"] == "prompt-tuning")
     if base.adapter_host is None:
         base.adapter_host = (PeftModel.from_pretrained(shared_weights_copy(base.hf), str(folder), adapter_name=name),
                              threading.Lock())  # fmt: skip

@@ -19,7 +19,7 @@ from modules.paths import user_home
 from modules.progress import Progress
 from modules.store import default_store
 from modules.techniques import prompting
-from modules.training import checkpoint, data, finetune, registry, trainer
+from modules.training import checkpoint, data, finetune, lora, registry, trainer
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 REFERENCE = references.COURSE_LAB_2  # published figures (another model and dataset): shown, never mixed in
@@ -79,7 +79,8 @@ class JobSettings:
         rates = {key: inputs.real(values[key] or 0, key.replace("_", " "), 0, 0.999) for key in
                  ("lr_full", "lr_lora", "lr_prompt")}  # fmt: skip
         lrs = {"full": rates["lr_full"], "lora": rates["lr_lora"], "qlora": rates["lr_lora"],
-               "prompt-tuning": rates["lr_prompt"]}  # fmt: skip
+               "prompt-tuning": rates["lr_prompt"], "ia3": 0.0,  # IA3: its own default rate
+               **dict.fromkeys(lora.PLACES, rates["lr_lora"])}  # fmt: skip
         methods = tuple(values["methods"] or ())
         configs = {
             method: finetune.Config(

@@ -20,7 +20,12 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass
 class Config:
-    method: str = field(default="lora", metadata={"help": "full | lora | prompt-tuning | qlora (CUDA only)."})
+    method: str = field(
+        default="lora",
+        metadata={
+            "help": "full | lora | lora-attention | lora-mlp | lora-all | prompt-tuning | ia3 | qlora (CUDA only)."
+        },
+    )
     objective: str = field(default="supervised", metadata={"help": "What is trained for: supervised."})
     steps: int = field(default=40, metadata={"help": "Optimizer steps."})
     batch_size: int = field(default=4, metadata={"help": "Training rows per step."})

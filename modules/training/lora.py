@@ -1,4 +1,9 @@
-"""LoRA: low-rank adapters on chosen projections of a copy that shares the base's frozen weights."""
+"""LoRA: low-rank adapters on chosen projections of a copy that shares the base's frozen weights; and LoRA placed on
+fixed projections (attention only, MLP only, every linear layer), each a method of its own, so one job trains them
+as rows of one table at the same rank and answers the course's "LoRA on the attention layers alone is often enough"."""
+
+import types
+from dataclasses import replace
 
 from torch import nn
 
@@ -13,6 +18,18 @@ def prepare(base: Model, config) -> nn.Module:
     from peft import get_peft_model  # heavy: only when training
 
     return get_peft_model(shared_weights_copy(base.hf), lora_config(config))
+
+
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP = ("gate_proj", "up_proj", "down_proj")
+PLACES = {"lora-attention": ATTENTION, "lora-mlp": MLP, "lora-all": ATTENTION + MLP}
+
+
+def placed(targets: tuple[str, ...]) -> types.SimpleNamespace:
+    """A registry method: LoRA on `targets` whatever the job's target setting (its r, alpha and dropout kept)."""
+    return types.SimpleNamespace(
+        DEFAULT_LR=DEFAULT_LR, prepare=lambda base, config: prepare(base, replace(config, target_modules=targets))
+    )
 
 
 def lora_config(config):

@@ -2,13 +2,16 @@
 
 import types
 
-from modules.training import full, lora, prompt_tuning, qlora, supervised
+from modules.training import full, ia3, lora, prompt_tuning, qlora, supervised
 
-# method name -> module with DEFAULT_LR and prepare(base, config) -> the network to train (only it has grads)
-METHODS: dict[str, types.ModuleType] = {
+# method name -> module (or namespace) with DEFAULT_LR and prepare(base, config) -> the network to train (only it
+# has grads). "lora" adapts the job's chosen targets; the placed ones fixed sets (lora.PLACES).
+METHODS: dict[str, types.ModuleType | types.SimpleNamespace] = {
     "full": full,
     "lora": lora,
+    **{name: lora.placed(targets) for name, targets in lora.PLACES.items()},
     "prompt-tuning": prompt_tuning,
+    "ia3": ia3,
     "qlora": qlora,
 }
 

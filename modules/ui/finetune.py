@@ -1,5 +1,5 @@
-"""Fine-tuning tab: full vs LoRA vs prompt tuning (vs QLoRA on CUDA) from the same frozen base; cost, quality,
-forgetting and the course lab's published figures side by side; saved adapters usable in every tab."""
+"""Fine-tuning tab: full vs LoRA (where placed) vs prompt tuning vs IA3 (vs QLoRA on CUDA) from one frozen base;
+cost, quality, forgetting and the course lab's published figures side by side; saved adapters usable in every tab."""
 
 import threading
 
@@ -15,7 +15,9 @@ from modules.ui.stop_flag import StopFlag
 
 TITLE = "Fine-tuning"
 COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
-METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("Prompt tuning", "prompt-tuning"),
+METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("LoRA: attention only", "lora-attention"),
+                  ("LoRA: MLP only", "lora-mlp"), ("LoRA: all linear layers", "lora-all"),
+                  ("Prompt tuning", "prompt-tuning"), ("IA3 (rescaling vectors)", "ia3"),
                   ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
@@ -64,7 +66,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     with gr.Tab(TITLE):
         flag = gr.State(StopFlag())  # inside the tab: a State between tabs breaks Gradio's tab bar
         gr.Markdown(
-            "Train **full fine-tuning**, **LoRA** and **prompt tuning** from fresh copies of the same frozen base "
+            "Train **full fine-tuning**, **LoRA** (on your chosen projections, or placed: attention only, MLP only, "
+            "all linear layers, at the same rank), and the additive methods **prompt tuning** and **IA3** (learned "
+            "vectors rescaling keys, values and the MLP) from fresh copies of the same frozen base "
             "(the base is never modified) on a task's train split or your own JSONL, watch the losses, then compare "
             "cost, quality (test split, 95% intervals, paired difference vs the base) and forgetting (a second "
             "task). Trained variants are saved under `LAB_HOME/adapters/` and usable in every tab."

@@ -60,7 +60,7 @@ def test_busy_stop_and_resume_on_the_tiny_model(served_app, tiny_llama_dir):
 
 @pytest.mark.slow
 def test_lora_and_full_three_steps_on_the_embedded_model(client):
-    status, _, costs, quality, _, paired, outputs, forgetting, download = client.predict(
+    status, _, costs, quality, _, paired, outputs, forgetting, download, tradeoff = client.predict(
         *arguments(name="tab-slow", methods=["lora", "full"]), api_name="/finetune_train"
     )
     assert "**Done.**" in status and "SmolLM2-135M" in status and "2 examples" in status
@@ -82,7 +82,7 @@ def test_lora_and_full_three_steps_on_the_embedded_model(client):
     assert {row["method"] for row in table_rows(paired)} == {"lora", "full"}
     assert table_rows(outputs)[0].keys() >= {"example_id", "reference", "base", "lora", "full"}
     assert {row["system"] for row in table_rows(forgetting)} == {"base", "lora", "full"}
-    assert download.endswith(".json")
+    assert download.endswith(".json") and "vs change on company-handbook-qa" in str(tradeoff)
     table, choices = client.predict(api_name="/finetune_adapters")
     assert {"tab-slow-lora", "tab-slow-full"} <= {row["name"] for row in table_rows(table)}
     info = client.predict("tab-slow-lora", api_name="/finetune_use_adapter")  # the State output stays server-side
@@ -106,3 +106,26 @@ def test_an_uploaded_jsonl_trains_and_its_bad_lines_are_reported(served_app, tin
     bad.write_text("not json\n")
     with pytest.raises(Exception, match="bad.jsonl has no usable pairs. line 1: not valid JSON"):
         client.predict(*arguments(**settings | {"jsonl": handle_file(str(bad))}), api_name="/finetune_train")
+
+
+def test_the_tradeoff_chart_puts_each_methods_paired_gain_against_its_probe_change():
+    import pandas as pd
+
+    from evals import comparison
+    from evals.runner import Run
+    from modules.ui import charts
+
+    def run(task, values):  # {system: per-example rougeL}
+        rows = [{"system": s, "example_id": f"e{i}", "rougeL": v} for s, vs in values.items() for i, v in enumerate(vs)]
+        return Run(1, task, "test", 0, [], pd.DataFrame(rows), pd.DataFrame(), "complete", {})
+
+    base = [0.2, 0.3, 0.25, 0.1, 0.4, 0.3, 0.2, 0.35, 0.3, 0.25, 0.2, 0.3]
+    quality = run("target", {"base": base, "lora": [v + 0.1 for v in base], "full": [v + 0.2 for v in base]})
+    probe = run("probe", {"base": base, "lora": base, "full": [v - 0.05 for v in base]})
+    figure = charts.gain_vs_forgetting(quality, probe)
+    points = {trace.name: (trace.x[0], trace.y[0]) for trace in figure.data}
+    assert points["lora"] == pytest.approx((0.1, 0.0)) and points["full"] == pytest.approx((0.2, -0.05))
+    full = comparison.paired_differences(probe.per_example, "base", "rougeL")["full"]
+    (trace,) = [t for t in figure.data if t.name == "full"]
+    assert trace.error_y.arrayminus[0] == pytest.approx(full["mean"] - full["ci_low"])  # the shared statistics
+    assert "(n=12)" in figure.layout.title.text and "probe" in figure.layout.title.text

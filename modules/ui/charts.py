@@ -47,6 +47,36 @@ def sensitivity(table: pd.DataFrame) -> go.Figure:
     return report.legible(fig)
 
 
+def gain_vs_forgetting(quality: Run, probe: Run, score: str = "rougeL") -> go.Figure:
+    """Each trained method as a point: its paired gain over the base on the target task (x) against its paired
+    change on the probe task (y, below 0: forgotten), with both 95% intervals as error bars. Up and right is best."""
+    from evals import comparison  # the one paired-difference function (Compare and the fine-tuning tables use it)
+
+    gains = comparison.paired_differences(quality.per_example, "base", score, quality.seed)
+    changes = comparison.paired_differences(probe.per_example, "base", score, probe.seed)
+    fig = go.Figure()
+    for method in [m for m in gains if m in changes]:
+        gain, change = gains[method], changes[method]
+        fig.add_scatter(
+            x=[gain["mean"]], y=[change["mean"]], mode="markers+text", name=method, text=[method],
+            textposition="top center",
+            error_x={"type": "data", "symmetric": False, "array": [gain["ci_high"] - gain["mean"]],
+                     "arrayminus": [gain["mean"] - gain["ci_low"]]},
+            error_y={"type": "data", "symmetric": False, "array": [change["ci_high"] - change["mean"]],
+                     "arrayminus": [change["mean"] - change["ci_low"]]},
+        )  # fmt: skip
+    fig.add_hline(y=0, line_dash="dot", line_color="#57606a")
+    fig.add_vline(x=0, line_dash="dot", line_color="#57606a")
+    n_target, n_probe = quality.per_example.example_id.nunique(), probe.per_example.example_id.nunique()
+    fig.update_layout(
+        title=f"Gain on {quality.task} (n={n_target}) vs change on {probe.task} (n={n_probe}), {score}, vs the base",
+        xaxis_title=f"gain on the target task ({score}, paired 95% interval)",
+        yaxis_title=f"change on the probe ({score}; < 0: forgotten)", height=420, showlegend=False,
+        margin={"t": 50, "b": 50},
+    )  # fmt: skip
+    return report.legible(fig)
+
+
 def losses(curves: dict[str, list[float]]) -> go.Figure:
     """Training loss per step, one line per method."""
     fig = go.Figure()

@@ -135,6 +135,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         forgetting = gr.Dataframe(
             label="Forgetting probe: ROUGE-L on the second task", interactive=False, visible=False
         )  # shown once a run has a probe (an empty table shows "1 2 3")
+        tradeoff = gr.Plot(label="Gain on the target vs change on the probe (paired 95% intervals)", visible=False)
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)
         gr.Markdown(reference_markdown())
         table, choice = saved_adapters.build(model_state, model_info)
@@ -146,7 +147,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     # By name (INPUT_NAMES, finetune_job.py), in the order the API lists them.
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
                dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
-    outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download]
+    outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download, tradeoff]
     settings = dict(zip(INPUT_NAMES, widgets, strict=True))
     # Train and Resume start the same job: while either runs, both are disabled (on_model disables only the one
     # clicked, which left the other clickable during training), and both come back when it ends. Registered before
@@ -162,6 +163,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                 flag=flag, concurrency=("finetune", 2), settings=settings)  # fmt: skip
         event.then(saved_adapters.refresh, outputs=[table, choice], api_visibility="private")
         event.then(shown_if_filled, inputs=forgetting, outputs=forgetting, api_visibility="private")
+        event.then(lambda figure: gr.update(visible=figure is not None), inputs=tradeoff, outputs=tradeoff,
+                   api_visibility="private")  # fmt: skip
         events.append(event)
     wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "finetune_stop")
     for event in events:

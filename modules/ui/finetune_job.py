@@ -88,7 +88,7 @@ def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
             f"Stopped during {', '.join(row['method'] for row in stopped) or 'training'}; the last checkpoint is kept "
             f"under `LAB_HOME/training/{settings.name}/`.{where} Press **Resume** with the same settings to continue. "
         )
-        return status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 6
+        return status + notes, charts.losses(losses), fine_tuning.cost_table(costs), *[None] * 7
     n = quality.per_example.example_id.nunique()
     status = (
         f"**Done.** Quality: run {quality.id}, task `{settings.task}` test split, {n} examples, zero-shot prompt, "
@@ -102,10 +102,11 @@ def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
     _, download = results.write_downloads(f"finetune-{settings.name}", None,
                                           fine_tuning.report(settings, costs, quality, probe))  # fmt: skip
     forgetting = fine_tuning.forgetting_table(probe).round(4) if probe else None
+    tradeoff = charts.gain_vs_forgetting(quality, probe) if probe else None
     return (
         status, charts.losses(losses), fine_tuning.cost_table(costs), results.aggregate_table(quality),
         charts.scores(quality, title), fine_tuning.paired_table(quality).round(4),
-        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download,
+        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download, tradeoff,
     )  # fmt: skip
 
 

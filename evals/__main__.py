@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from evals import comparison, report, showcase, stats
+from evals import samples as sampling_study
 from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
@@ -20,7 +21,6 @@ from modules.inside import attention, scaling
 from modules.models import DEFAULT_SPEC, GenerationParams, ModelLoadError, adapters, get_model, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
-from modules.studies import sampling as sampling_study
 from modules.techniques import SYSTEMS, prompting, settings_help
 
 

@@ -38,6 +38,7 @@ LAYERS = [
     ("evals.diversity", 1),
     ("evals.references", 1),
     ("evals.comparison", 4),
+    ("evals.samples", 4),
     ("evals.report", 4),
 ]
 

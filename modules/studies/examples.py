@@ -38,9 +38,9 @@ def make_finetune() -> None:
 def make_sampling_explorer() -> None:
     """The Sampling tab's opening view: one answer's steps (T=0.7, top-k 40, top-p 0.9) and 5 samples per setting
     on the first test example of dialogue-summary."""
+    from evals import samples as sampling
     from evals.tasks import load_task
     from modules.models import GenerationParams
-    from modules.studies import sampling
     from modules.techniques import prompting
 
     base, task = get_model(), load_task("dialogue-summary")

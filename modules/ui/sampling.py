@@ -7,12 +7,12 @@ from functools import partial
 import gradio as gr
 import pandas as pd
 
+from evals import samples as study
 from evals import stats
 from evals.tasks import load_task
 from modules import inputs
 from modules.inside.sampling import step_table
 from modules.models import GenerationParams
-from modules.studies import sampling as study
 from modules.techniques import prompting
 from modules.ui import model_bar, pickers, results, sampling_stored, split_run, wiring
 from modules.ui.errors import user_errors

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from evals import samples as study
 from evals import showcase
 from modules.models import GenerationParams
 from modules.models.interface import Step
-from modules.studies import sampling as study
 from modules.ui.sampling_steps import step_view, tokens_view
 
 NAME = "sampling_explorer"

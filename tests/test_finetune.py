@@ -416,3 +416,20 @@ def test_qlora_trains_and_reloads_on_its_four_bit_base(tiny_model, tmp_path):
     with torch.no_grad():
         assert torch.allclose(net(input_ids=ids).logits.float(), variant.hf(input_ids=ids).logits.float(), atol=1e-2)
     assert variant.generate(["hello"], GenerationParams(max_new_tokens=2))[0].new_tokens >= 1
+
+
+def test_the_multi_task_mixture_honours_its_shares_over_a_long_run():
+    pools = {"a": list(range(10)), "b": list(range(100, 103)), "c": list(range(200, 250))}
+    drawn = data.mixture(pools, {"a": 2, "b": 1, "c": 1}, 20_000, seed=3)
+    counts = {name: sum(item in pool for item in drawn) for name, pool in pools.items()}
+    assert counts["a"] / 20_000 == pytest.approx(0.5, abs=0.02)
+    assert counts["b"] / 20_000 == pytest.approx(0.25, abs=0.02) and counts["c"] / 20_000 == pytest.approx(
+        0.25, abs=0.02
+    )
+    first = drawn[: 2 * 50]  # within a pool, every item comes once before any comes again
+    c_items = [item for item in first if item >= 200]
+    assert len(set(c_items)) == len(c_items)
+    again = data.mixture(pools, {"a": 2, "b": 1, "c": 1}, 20_000, seed=3)
+    assert again == drawn and data.mixture(pools, {"a": 2, "b": 1, "c": 1}, 20_000, seed=4) != drawn  # seeded
+    with pytest.raises(ValueError, match="one positive share per task"):
+        data.mixture(pools, {"a": 1, "b": 0, "c": 1}, 10, seed=0)

@@ -215,3 +215,35 @@ def test_the_app_adds_uses_and_deletes_an_uploaded_task(client, tiny_llama_dir, 
     assert cached == []  # Gradio's copies of both uploads are gone: the task keeps its own checked copy
     message, yours = client.predict("client-task", api_name="/task_delete")
     assert message == "Deleted task `client-task`." and yours["value"] is None and "client-task" not in task_names()
+
+
+def test_multi_task_trains_beside_single_task_on_a_mixture_with_an_uploaded_task(tiny_model, tmp_path, monkeypatch):
+    """The mixture (a lab task and the visitor's own) trains a second row per method; both are scored on the target
+    task and the probe; the mixture's rows come from both tasks in its shares."""
+    from modules.training import data as training_data
+
+    mine = uploaded.add_task("mix-mine", good_csv(tmp_path / "rows.csv"))
+    drawn = {}
+    original = training_data.mixture
+
+    def recording(pools, shares, count, seed):
+        drawn["pools"], drawn["shares"], drawn["count"] = {k: len(v) for k, v in pools.items()}, shares, count
+        return original(pools, shares, count, seed)
+
+    monkeypatch.setattr(training_data, "mixture", recording)
+    config = finetune.Config(method="lora", steps=2, batch_size=2, max_length=48)
+    values_mixture = fine_tuning.parse_mixture("dialogue-summary: 3, mix-mine: 1")
+    settings = fine_tuning.JobSettings(name="mixed", methods=("lora",), configs={"lora": config}, eval_limit=2,
+                                       probe_limit=2, mixture=values_mixture)  # fmt: skip
+    stop = threading.Event()
+    costs = fine_tuning.train_methods(tiny_model, settings, lambda report: None, stop)
+    assert [row["method"] for row in costs] == ["lora", "lora (multi-task)"]
+    assert [row["asset"] for row in costs] == ["mixed-lora", "mixed-lora-multitask"]
+    assert drawn["shares"] == {"dialogue-summary": 3.0, "mix-mine": 1.0} and drawn["count"] == 4
+    assert drawn["pools"] == {"dialogue-summary": 44, "mix-mine": len(mine.split("train"))}
+    quality, probe = fine_tuning.evaluate(tiny_model, settings, costs, lambda report: None, stop)
+    assert set(quality.per_example.system) == set(probe.per_example.system) == {"base", "lora", "lora (multi-task)"}
+    with pytest.raises(ValueError, match="Mixture task 'no-such-task'"):
+        fine_tuning.JobSettings(name="x", methods=("lora",), configs={"lora": config}, mixture={"no-such-task": 1})
+    with pytest.raises(ValueError, match="task: share"):
+        fine_tuning.parse_mixture(":2")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from evals import comparison, metrics, references, stats
 from evals.runner import Run, System, compare
-from evals.tasks import Example, load_task
+from evals.tasks import Example, TaskError, load_task
 from modules import inputs, limits
 from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import user_home
@@ -49,6 +49,9 @@ class JobSettings:
     probe_limit: int = 5
     resume: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Multi-task: {task: share} of the train rows; each method is then also trained on this mixture, a row beside
+    # its single-task one, both scored on the target task and the probe. Empty: single-task only.
+    mixture: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         adapters.asset_dir(self.name)  # validates the name
@@ -60,6 +63,15 @@ class JobSettings:
                 raise ValueError(reason)
         if not 1 <= self.eval_limit <= 500 or not 0 <= self.probe_limit <= 500:
             raise ValueError("Evaluation limits must be 1-500 examples (probe: 0-500).")
+        if self.mixture and self.jsonl:
+            raise ValueError("A multi-task mixture draws from tasks' train splits: leave the JSONL empty to use one.")
+        for name, share in self.mixture.items():
+            if not share > 0:
+                raise ValueError(f"Mixture share of '{name}' must be above 0, got {share}.")
+            try:
+                data.pairs_from_task(load_task(name))
+            except TaskError as error:
+                raise ValueError(f"Mixture task '{name}': {error}") from error
 
     @classmethod
     def from_preset(cls, name: str, preset: str) -> "JobSettings":
@@ -96,7 +108,20 @@ class JobSettings:
             name=inputs.text(values["name"], "The run name", inputs.MAX_SHORT_CHARS), methods=methods,
             configs=configs, task=values["task"], jsonl=values["jsonl"] or None, eval_limit=whole["eval_limit"],
             probe_task=values["probe_task"], probe_limit=whole["probe_limit"], resume=resume,
+            mixture=parse_mixture(values.get("mixture")),
         )  # fmt: skip
+
+
+def parse_mixture(text: str | None) -> dict[str, float]:
+    """'dialogue-summary: 2, company-handbook-qa: 1' -> {task: share}; empty -> {} (single-task only)."""
+    text = inputs.text(text, "The multi-task mixture", inputs.MAX_SHORT_CHARS)
+    shares = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, _, share = part.rpartition(":")
+        if not name.strip():
+            raise ValueError(f"Write the mixture as task: share, task: share (got '{part}').")
+        shares[name.strip()] = inputs.real(share, f"The share of '{name.strip()}'", 0.0, 1e6)
+    return shares
 
 
 def data_label(settings: JobSettings) -> str:
@@ -125,32 +150,37 @@ def train_methods(
     task = load_task(settings.task)
     pairs = training_pairs(settings)
     costs = []
-    for index, method in enumerate(settings.methods):
-        config = settings.configs[method]
-        which = f"{method} ({index + 1}/{len(settings.methods)})"
-        report(Progress(f"Preparing {which}: tokenizing {len(pairs)} training pairs…", index, len(settings.methods)))
+    runs = [(method, "") for method in settings.methods]
+    runs += [(method, MULTI_TASK) for method in settings.methods] if settings.mixture else []
+    for index, (method, kind) in enumerate(runs):
+        config, label = settings.configs[method], f"{method}{kind}"
+        which = f"{label} ({index + 1}/{len(runs)})"
+        report(Progress(f"Preparing {which}: tokenizing its training pairs…", index, len(runs)))
         objective = registry.get_objective(config.objective)
-        rows = objective.rows(base, task, pairs, config.max_length)
+        if kind:
+            rows, used = mixture_rows(base, settings, config, objective)
+        else:
+            rows, used = objective.rows(base, task, pairs, config.max_length), pairs
         if stop.is_set():  # preparing takes seconds to a minute: Stop is seen between its parts, not after them
             break
-        folder = checkpoint_dir(settings.name, method)
+        folder = checkpoint_dir(settings.name, asset_suffix(label))
         if not settings.resume:
             shutil.rmtree(folder, ignore_errors=True)
-        report(Progress(f"Preparing {which}: a fresh copy of the base…", index, len(settings.methods)))
+        report(Progress(f"Preparing {which}: a fresh copy of the base…", index, len(runs)))
         net = finetune.prepare(base, config)
         if stop.is_set():
             break
-        report(Progress(f"First step of {which}…", index, len(settings.methods)))
+        report(Progress(f"First step of {which}…", index, len(runs)))
         result = trainer.train(
             net, rows, steps=config.steps, batch_size=config.batch_size, micro_batch=config.micro_batch,
             lr=config.lr, seed=config.seed, pad_id=base.tokenizer.pad_token_id, folder=folder,
             checkpoint_every=config.checkpoint_every, resume=settings.resume, stop=stop, objective=objective,
-            on_step=lambda event, m=method: report(
+            on_step=lambda event, m=label: report(
                 Progress(f"Training {m}", event.done, event.total, event.payload | {"method": m})),
         )  # fmt: skip
         trainable, total = finetune.trainable_counts(net)
         row = {
-            "method": method, "steps": result.steps_done, "final loss": result.losses[-1] if result.losses else None,
+            "method": label, "steps": result.steps_done, "final loss": result.losses[-1] if result.losses else None,
             "trainable params": trainable, "trainable %": 100 * trainable / total,
             "time / step (s)": result.seconds_per_step, "peak extra memory (MB)": result.peak_memory_mb,
             "optimizer state (MB)": result.optimizer_state_mb, "saved size (MB)": None, "asset": None,
@@ -159,13 +189,13 @@ def train_methods(
             "resume step": int(result.checkpoint.name.removeprefix(checkpoint.PREFIX)) if result.checkpoint else 0,
         }  # fmt: skip
         if not result.stopped:
-            asset = f"{settings.name}-{method}"
+            asset = f"{settings.name}-{asset_suffix(label)}"
             forget(variant_spec(base.spec, adapter=asset))  # a retrained asset must not be served from the old copy
             meta = {
                 "method": method, "base": base.spec, "base_label": base.label,
                 "config": vars(config) | {"lr": config.lr},
-                "task": settings.task, "data": data_label(settings),
-                "data_hash": data.data_hash(pairs), "pairs": len(pairs), "seed": config.seed,
+                "task": settings.task, "data": mixture_label(settings) if kind else data_label(settings),
+                "data_hash": data.data_hash(used), "pairs": len(used), "seed": config.seed,
                 "steps": result.steps_done, "losses": result.losses, "trainable": trainable, "total": total,
             }  # fmt: skip
             if method == "full":  # trained on fp32 master weights; kept in the precision of the base it runs on
@@ -173,12 +203,35 @@ def train_methods(
             folder = adapters.save(asset, net, meta)
             row |= {"saved size (MB)": adapters.weights_bytes(folder) / 2**20, "asset": asset}
         costs.append(row)
-        report(Progress(f"Trained {method}", index + 1, len(settings.methods), {"row": row}))
+        report(Progress(f"Trained {label}", index + 1, len(runs), {"row": row}))
         del net  # a full copy is ~4x the weights with its optimizer: free it before the next method
         gc.collect()
         if result.stopped:
             break
     return costs
+
+
+MULTI_TASK = " (multi-task)"  # a method trained on the mixture: its row's and its system's name suffix
+
+
+def asset_suffix(label: str) -> str:
+    """'lora (multi-task)' -> 'lora-multitask': an asset and folder name."""
+    return label.replace(MULTI_TASK, "-multitask")
+
+
+def mixture_label(settings: JobSettings) -> str:
+    return "multi-task mixture: " + ", ".join(f"{name} {share:g}" for name, share in settings.mixture.items())
+
+
+def mixture_rows(base: Model, settings: JobSettings, config, objective) -> tuple[list, list[Example]]:
+    """(rows, the pairs they came from): each task's train rows in its own prompt template, drawn in the mixture's
+    shares, one per training slot (steps x batch), seeded like the data order."""
+    pools, used = {}, []
+    for name in settings.mixture:
+        task_pairs = data.pairs_from_task(load_task(name))
+        pools[name] = objective.rows(base, load_task(name), task_pairs, config.max_length)
+        used += task_pairs
+    return data.mixture(pools, settings.mixture, config.steps * config.batch_size, config.seed), used
 
 
 def zero_shot_systems(base: Model, costs: list[dict]) -> list[System]:

@@ -119,6 +119,22 @@ def collate(rows: list[Row], pad_id: int) -> dict[str, torch.Tensor]:
     }
 
 
+def mixture(pools: dict[str, list], shares: dict[str, float], count: int, seed: int) -> list:
+    """`count` items for multi-task training: each slot picks a pool with probability its share (normalised), then
+    that pool's next item in a seeded reshuffled order (every item of a pool comes once before any comes again)."""
+    if not pools or set(pools) != set(shares) or any(share <= 0 for share in shares.values()):
+        raise ValueError("A mixture needs one positive share per task.")
+    rng = random.Random(seed)
+    names, weights = list(pools), [shares[name] for name in pools]
+    orders = {name: [] for name in names}
+    drawn = []
+    for name in rng.choices(names, weights=weights, k=count):
+        if not orders[name]:
+            orders[name] = rng.sample(pools[name], len(pools[name]))
+        drawn.append(orders[name].pop())
+    return drawn
+
+
 def batch_order(count: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
     """Row indices of every step: seeded reshuffles epoch after epoch, so a resumed job sees the same batches."""
     rng, stream = random.Random(seed), []

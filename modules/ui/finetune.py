@@ -100,6 +100,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                     PROBE_TASKS, value=PROBE_TASKS[0], label="Forgetting probe task", allow_custom_value=True
                 )
                 probe_limit = gr.Slider(0, 50, value=5, step=1, label="Probe examples (0: skip)")
+                mixture = gr.Textbox(label="Multi-task mixture (also train each method on it; empty: off)",
+                                     placeholder="dialogue-summary: 2, company-handbook-qa: 1",
+                                     max_lines=1)  # fmt: skip
         with gr.Accordion("Method settings", open=False), gr.Row():
             with gr.Column():
                 lr_full = gr.Number(finetune.DEFAULT_LR["full"], label="Full: learning rate")
@@ -146,7 +149,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     preset.change(apply_preset, inputs=preset, outputs=sized, api_visibility="private")
     # By name (INPUT_NAMES, finetune_job.py), in the order the API lists them.
     widgets = [name, methods, task, jsonl, steps, batch_size, max_length, seed, lr_full, lr_lora, lr_prompt, r, alpha,
-               dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit]  # fmt: skip
+               dropout, targets, virtual_tokens, init_text, eval_limit, probe_task, probe_limit, mixture]  # fmt: skip
     outputs = [status, loss_plot, costs, quality, quality_chart, paired, outputs_table, forgetting, download, tradeoff]
     settings = dict(zip(INPUT_NAMES, widgets, strict=True))
     # Train and Resume start the same job: while either runs, both are disabled (on_model disables only the one

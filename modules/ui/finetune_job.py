@@ -40,7 +40,7 @@ def _run(outputs: list, spec, flag: StopFlag, settings: fine_tuning.JobSettings,
     if ModelSpec.parse(base.spec).adapter:
         raise gr.Error("The model bar holds an adapter variant: load its base model to fine-tune from it.")
     losses, costs = {}, []
-    total_steps = sum(c.steps for c in settings.configs.values())
+    total_steps = sum(c.steps for c in settings.configs.values()) * (2 if settings.mixture else 1)
     status, loss_plot, cost_table, *_ = outputs
 
     def work(report, stop):  # Stop, a closed page or an error: it stops at its next check
@@ -112,4 +112,4 @@ def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
 
 INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",
                "lr_lora", "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text",
-               "eval_limit", "probe_task", "probe_limit")  # fmt: skip
+               "eval_limit", "probe_task", "probe_limit", "mixture")  # fmt: skip

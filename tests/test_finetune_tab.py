@@ -9,12 +9,12 @@ from tests.conftest import table_rows
 
 NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full", "lr_lora",
          "lr_prompt", "r", "alpha", "dropout", "targets", "virtual_tokens", "init_text", "eval_limit", "probe_task",
-         "probe_limit")  # fmt: skip
+         "probe_limit", "mixture")  # fmt: skip
 DEFAULTS = {"name": "tab", "methods": ["lora"], "task": "dialogue-summary", "jsonl": None, "steps": 3,
             "batch_size": 4, "max_length": 224, "seed": 0, "lr_full": 2e-5, "lr_lora": 1e-3, "lr_prompt": 3e-2,
             "r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q_proj", "v_proj"], "virtual_tokens": 20,
             "init_text": "Summarize the dialogue in one sentence.", "eval_limit": 2,
-            "probe_task": "company-handbook-qa", "probe_limit": 1}  # fmt: skip
+            "probe_task": "company-handbook-qa", "probe_limit": 1, "mixture": ""}  # fmt: skip
 
 
 def arguments(**changes) -> list:
@@ -24,7 +24,13 @@ def arguments(**changes) -> list:
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"methods": []}, "at least one method"), ({"name": "../x"}, "Adapter name"), ({"targets": []}, "LoRA target")],
+    [
+        ({"methods": []}, "at least one method"),
+        ({"name": "../x"}, "Adapter name"),
+        ({"targets": []}, "LoRA target"),
+        ({"mixture": "dialogue-summary: 0"}, "share of 'dialogue-summary' must be above 0"),
+        ({"mixture": "no-such: 1"}, "Mixture task 'no-such'"),
+    ],
 )
 def test_bad_settings_are_clean_errors(client, changes, message):
     with pytest.raises(Exception, match=message):

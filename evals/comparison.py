@@ -101,6 +101,7 @@ def cost_table(per_example: pd.DataFrame, measurements: dict, price_per_gpu_hour
             "wall s / example": per_example_s,
             "peak extra memory (MB)": measured.get("peak_memory_mb", np.nan),
             "weights (MB)": measured.get("weight_mb", np.nan),
+            "adds to its base (MB)": measured.get("adds_mb", np.nan),  # an adapter's own weights; NaN otherwise
         }
         if price_per_gpu_hour:
             row["est. cost / 1,000 examples"] = price_per_gpu_hour * per_example_s * 1000 / 3600

@@ -4,7 +4,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pandas as pd
 from evals import metrics, score_hooks, stats
 from evals.tasks import Example, Task
 from modules.measure import MemoryWatch
-from modules.models import Model, get_model
+from modules.models import Model, ModelSpec, adapters, get_model
 from modules.models.quantized import weight_bytes
 from modules.progress import Progress
 from modules.redaction import redact
@@ -224,6 +224,7 @@ def compare(
                 "wall_s": time.perf_counter() - started, "examples": finished,
                 "peak_memory_mb": float("nan") if remote else watch.stop(),
                 "weight_mb": float("nan") if remote else weight_bytes(system.model.hf) / 2**20,
+                "adds_mb": _adds_mb(system.model),
                 "device": system.model.info()["device"],
             }  # fmt: skip
             if on_system is not None and finished:
@@ -275,6 +276,15 @@ def score(
             row["copy_rate"] = copied
         row |= {"latency_s": output.latency_s, "new_tokens": output.new_tokens, "tokens_per_s": output.tokens_per_s}
     return rows
+
+
+def _adds_mb(model: Model) -> float:
+    """MB an adapter variant adds to its base (its own weights: what one more task costs on a shared base); NaN
+    for anything else."""
+    parsed = ModelSpec.parse(model.spec) if model.capabilities.weights else None
+    if parsed is None or not parsed.adapter:
+        return float("nan")
+    return adapters.added_bytes(model, get_model(str(replace(parsed, adapter=None)))) / 2**20
 
 
 def _run(run_id, task: Task, split: str, seed: int, systems: list[System], rows: list[dict], status: str,

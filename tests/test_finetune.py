@@ -1,6 +1,7 @@
 """Fine-tuning mechanics on the tiny random Llama: masking, untouched base, adapters, checkpoints, resume, Stop."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -183,6 +184,31 @@ def test_lora_adapters_switch_on_one_host_without_touching_the_base(tiny_model, 
         adapters.read_meta("switch-2")
     with pytest.raises(ValueError, match="Adapter name"):
         adapters.asset_dir("../escape")
+
+
+def test_one_base_serves_two_adapters_in_one_compare_run_and_says_what_each_adds(tiny_model, tmp_path):
+    """The soft-prompt idea: two saved adapters (a LoRA and an IA3) on one base, side by side in one Compare run;
+    the cost table says the memory each adds to the base (its own tensors, not its host's other adapters)."""
+    from evals import comparison
+    from evals.runner import compare, parse_systems
+
+    own = {}
+    for name, method in (("serve-lora", "lora"), ("serve-lora-2", "lora"), ("serve-ia3", "ia3")):
+        net = finetune.prepare(tiny_model, finetune.Config(method=method))
+        run_training(net, tiny_model, rows_for(tiny_model), tmp_path / name, lr=5e-2)
+        adapters.save(name, net, {"method": method, "base": tiny_model.spec, "steps": 2, "seed": 0})
+        own[name] = sum(p.numel() * p.element_size() for p in net.parameters() if p.requires_grad) / 2**20
+    get_model(f"{tiny_model.spec}+adapter:serve-lora-2")  # a second adapter on the same LoRA host
+    texts = ["zero-shot:max_new_tokens=2", *(f"zero-shot:max_new_tokens=2@{tiny_model.spec}+adapter:{name}"
+                                             for name in ("serve-lora", "serve-ia3"))]  # fmt: skip
+    systems = parse_systems(texts, tiny_model.spec)
+    for system, name in zip(systems[1:], ("serve-lora", "serve-ia3")):
+        system.name = name
+    run = compare(load_task("dialogue-summary"), systems, limit=1)
+    costs = comparison.cost_table(run.per_example, run.measurements).set_index("system")
+    assert math.isnan(costs.loc[systems[0].name, "adds to its base (MB)"])
+    for name in ("serve-lora", "serve-ia3"):
+        assert costs.loc[name, "adds to its base (MB)"] == pytest.approx(own[name]), name
 
 
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tiny_model, tmp_path):

@@ -18,7 +18,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from modules.models.model import Model
-from modules.models.spec import variant_spec
+from modules.models.spec import ModelSpec, variant_spec
 from modules.paths import check_room, make_private, user_home
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
@@ -136,6 +136,21 @@ def load_variant(base: Model, name: str) -> Model:
             host.load_adapter(str(folder), adapter_name=name)
     host.eval()
     return base.variant(spec, label, host, lock=lock, activate=lambda: host.set_adapter(name))
+
+
+def added_bytes(variant: Model, base: Model) -> int:
+    """Bytes `variant` holds beyond `base`'s own tensors: what serving it beside the base costs. On a shared LoRA
+    host, only this adapter's tensors count (the others are theirs); a full fine-tune is a whole copy."""
+    shared = {t.data_ptr() for t in (*base.hf.parameters(), *base.hf.buffers())}
+    adapter = ModelSpec.parse(variant.spec).adapter
+    own = f".{adapter}." if variant.activate is not None and adapter else ""  # a host names tensors by adapter
+    seen, total = set(), 0
+    for name, tensor in (*variant.hf.named_parameters(), *variant.hf.named_buffers()):
+        if tensor.data_ptr() in shared or tensor.data_ptr() in seen or (own and own not in name):
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    return total
 
 
 def unload(base: Model, name: str) -> None:

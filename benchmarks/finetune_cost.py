@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import psutil
 import torch
 
-from evals import comparison
+from evals import comparison, stats
 from evals.tasks import load_task
 from modules.models import adapters, get_model
 from modules.studies import fine_tuning
@@ -120,7 +120,8 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "",
             row = quality.aggregate[(quality.aggregate.system == system) & (quality.aggregate.score == score)].iloc[0]
             cells.append(f"{row['mean']:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]")
         d = differences.get(system)
-        change = f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], p {d['p_holm']:.3f}" if d else "-"
+        interval = f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]" if d else ""
+        change = f"{d['mean']:+.3f} {interval}, p {stats.p_text(d['p_holm'])}" if d else "-"
         print(f"| {system} | {' | '.join(cells)} | {change} |")
     if probe is not None:
         print(f"\nforgetting probe (run {probe.id}, {settings.probe_task}, n={probe_limit}, no retrieval):")

@@ -4,7 +4,6 @@ sampling: the lab, no UI."""
 import argparse
 import json
 import math
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from evals import samples as sampling_study
 from evals.runner import compare, parse_systems
 from evals.showcase import SHOWCASE
 from evals.tasks import TaskError, load_task, task_names, uploaded
+from modules import limits
 from modules.exports import write_csv
 from modules.inside import attention, scaling
 from modules.models import DEFAULT_SPEC, GenerationParams, ModelLoadError, adapters, get_model, quantized
@@ -194,7 +194,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got '{args.out}'.")
     if args.base_url:
-        os.environ["LAB_OPENAI_BASE_URL"] = args.base_url
+        limits.set_openai_base_url(args.base_url)
     task = load_task(args.task)
     texts = [text for text in args.systems.split(",") if text.strip()]
     systems = parse_systems(texts, args.model, task)  # every system checked against the task before a model loads

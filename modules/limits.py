@@ -159,6 +159,11 @@ def openai_base_url() -> str:
     return _text("LAB_OPENAI_BASE_URL").rstrip("/")
 
 
+def set_openai_base_url(url: str) -> None:
+    """The CLI's --base-url: this process's LAB_OPENAI_BASE_URL (read back by openai_base_url)."""
+    os.environ["LAB_OPENAI_BASE_URL"] = url
+
+
 def openai_concurrency() -> int:
     return int(_number("LAB_OPENAI_CONCURRENCY", 4, low=1, high=64))
 

@@ -228,8 +228,9 @@ def mixture_rows(base: Model, settings: JobSettings, config, objective) -> tuple
     shares, one per training slot (steps x batch), seeded like the data order."""
     pools, used = {}, []
     for name in settings.mixture:
-        task_pairs = data.pairs_from_task(load_task(name))
-        pools[name] = objective.rows(base, load_task(name), task_pairs, config.max_length)
+        mixed = load_task(name)
+        task_pairs = data.pairs_from_task(mixed)
+        pools[name] = objective.rows(base, mixed, task_pairs, config.max_length)
         used += task_pairs
     return data.mixture(pools, settings.mixture, config.steps * config.batch_size, config.seed), used
 

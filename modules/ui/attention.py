@@ -83,7 +83,10 @@ def run(spec, task_name, example_id, prompt, progress=gr.Progress(), k=2) -> tup
 
 
 def redraw(picture, layer, head) -> tuple:
-    """The picker moved: the kept weights drawn again (nothing before the first run)."""
+    """The picker moved: this session's kept weights drawn again; before its first run, the stored example's (one
+    copy for every session, not one per session in its State); with neither, nothing."""
+    stored = attention_stored.load()
+    picture = picture if picture is not None else stored[0] if stored else None
     if picture is None:
         return gr.update(), gr.update()
     with user_errors():
@@ -94,13 +97,13 @@ def opening() -> dict:
     """What the tab opens with: the stored example (every layer, heads averaged), or nothing."""
     stored = attention_stored.load()
     if stored is None:
-        return {"picture": None, "note": "", "figure": None, "table": None, "summary": "", "layers": 30, "heads": 9}
+        return {"note": "", "figure": None, "table": None, "summary": "", "layers": 30, "heads": 9}
     picture, label, example_id = stored
     note = (f"{showcase.describe(label)} Example `{example_id}`, k={DEFAULT_K}; heads averaged (press **Show "
             f"attention** for each head's map).\n\n{describe(picture, label['model'])}")  # fmt: skip
     layers = picture.weights.shape[0]
     figure = attention_chart.heatmap(picture, layers, attention_chart.AVERAGE)
-    return {"picture": picture, "note": note, "figure": figure,
+    return {"note": note, "figure": figure,
             "table": picture.table.reset_index(names="layer").round(3), "summary": picture.summary,
             "layers": layers, "heads": 0}  # fmt: skip
 
@@ -109,7 +112,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     choices = pickers.example_choices(DEFAULT_TASK)
     first = opening()
     with gr.Tab(TITLE):
-        kept = gr.State(first["picture"])  # the last picture's weights: a picker redraws from them without the model
+        kept = gr.State(None)  # this session's last picture: a picker redraws from it without the model
         gr.Markdown(
             "Where the model looks while it answers. The few-shot prompt (or yours) goes through the model once "
             "for a greedy answer, then once more with **eager attention**, which forms the weights the default "

@@ -2,6 +2,8 @@
 default few-shot prompt on the embedded model, every layer's map averaged over its heads (a head's own map needs a
 run: all heads would be 30 MB), its segment shares and summary, labelled as stored."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,7 @@ def make(task_name: str, k: int) -> None:
     print(f"Wrote {showcase.save_view(NAME, model, 1, 0, payload)}")
 
 
+@functools.cache  # read once per process: every session's opening view and redraws share it (3 MB of weights)
 def load() -> tuple[attention.Picture, dict, str] | None:
     """(picture with heads averaged, label, example id), or None when there is none or it is damaged."""
     return showcase.load_view(NAME, _read)

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from evals import report
+from evals import comparison, report
 from evals.runner import Run
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
@@ -50,8 +50,6 @@ def sensitivity(table: pd.DataFrame) -> go.Figure:
 def gain_vs_forgetting(quality: Run, probe: Run, score: str = "rougeL") -> go.Figure:
     """Each trained method as a point: its paired gain over the base on the target task (x) against its paired
     change on the probe task (y, below 0: forgotten), with both 95% intervals as error bars. Up and right is best."""
-    from evals import comparison  # the one paired-difference function (Compare and the fine-tuning tables use it)
-
     gains = comparison.paired_differences(quality.per_example, "base", score, quality.seed)
     changes = comparison.paired_differences(probe.per_example, "base", score, probe.seed)
     fig = go.Figure()

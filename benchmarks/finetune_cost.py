@@ -27,7 +27,7 @@ import torch
 from evals import comparison, stats
 from evals.tasks import load_task
 from modules.models import adapters, get_model
-from modules.studies import fine_tuning
+from modules.studies import fine_tuning, forgetting
 from modules.training import data, finetune, trainer
 
 METHODS = ("full", "lora", "lora-attention", "lora-mlp", "lora-all", "prompt-tuning", "ia3")
@@ -89,13 +89,15 @@ def cost_table(steps: int, spec: str = "", length: int = 128, fresh: bool = True
     print(f"ratio: adapter file {full['saved_mb'] / lora['saved_mb']:.0f}x smaller than the full checkpoint (>= 100x)")
 
 
-def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "", smoke: bool = False) -> None:
-    """The tab's default run for `methods`, timed from the first step to the scored tables (smoke: 1 short step)."""
+def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "", smoke: bool = False,
+         mixture: str = "") -> None:  # fmt: skip
+    """The tab's default run for `methods` (and each on `mixture` too, if given), timed from the first step to the
+    scored tables (smoke: 1 short step)."""
     model = get_model(spec)
     shortest = {"steps": 1, "max_length": 32} if smoke else {}
     configs = {method: finetune.Config(method=method, **shortest) for method in methods}
     settings = fine_tuning.JobSettings(name="bench-demo", methods=methods, configs=configs, eval_limit=limit,
-                               probe_limit=probe_limit)  # fmt: skip
+                               probe_limit=probe_limit, mixture=fine_tuning.parse_mixture(mixture))  # fmt: skip
     started = time.perf_counter()
     costs = fine_tuning.train_methods(model, settings, lambda event: None, threading.Event())
     trained_s = time.perf_counter() - started
@@ -103,7 +105,7 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "",
     total_s = time.perf_counter() - started
     print("\ndemo defaults (the tab's): dialogue-summary train split (44 pairs), seed 0")
     for row in costs:
-        config = configs[row["method"]]
+        config = configs[row["method"].removesuffix(fine_tuning.MULTI_TASK)]
         print(f"- {row['method']}: {config.steps} steps x batch {config.batch_size}, lr {config.lr}, "
               f"{row['time / step (s)']:.2f} s/step, final loss {row['final loss']:.3f}")  # fmt: skip
     print(
@@ -114,7 +116,7 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "",
     print(f"\nquality (run {quality.id}, test split, n={limit}), paired difference vs base [95%], Holm-adjusted p:")
     print("| system | ROUGE-1 | ROUGE-L | BLEU | ROUGE-L minus base |")
     print("|---|---|---|---|---|")
-    for system in ("base", *methods):
+    for system in ("base", *[row["method"] for row in costs]):
         cells = []
         for score in ("rouge1", "rougeL", "bleu"):
             row = quality.aggregate[(quality.aggregate.system == system) & (quality.aggregate.score == score)].iloc[0]
@@ -124,8 +126,10 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "",
         change = f"{d['mean']:+.3f} {interval}, p {stats.p_text(d['p_holm'])}" if d else "-"
         print(f"| {system} | {' | '.join(cells)} | {change} |")
     if probe is not None:
-        print(f"\nforgetting probe (run {probe.id}, {settings.probe_task}, n={probe_limit}, no retrieval):")
-        print(fine_tuning.forgetting_table(probe).round(3).to_string(index=False))
+        print(f"\nforgetting (runs {probe.ids}, {probe.task}, up to {probe_limit} test examples each, zero-shot):")
+        print(forgetting.table(probe).round(3).to_string(index=False))
+        width = forgetting.resolution(probe)
+        print(f"widest pooled half-width: ±{width:.3f} ROUGE-L (a 5-point drop is read if it is below 0.05)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--methods", default="lora", help="comma-separated methods for the demo run")
     parser.add_argument("--probe-limit", type=int, default=0, help="forgetting-probe examples in the demo run")
+    parser.add_argument("--mixture", default="", help="also train each method on this mixture ('task: share, ...')")
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
     parser.add_argument("--length", type=int, default=128, help="tokens per row of the cost batch")
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_cost:
         cost_table(args.steps, args.model, args.length, fresh=not args.smoke)
     if not args.skip_demo:
-        demo(tuple(args.methods.split(",")), args.limit, args.probe_limit, args.model, smoke=args.smoke)
+        demo(tuple(args.methods.split(",")), args.limit, args.probe_limit, args.model, args.smoke, args.mixture)
 
 
 if __name__ == "__main__":

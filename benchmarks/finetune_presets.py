@@ -3,6 +3,7 @@ runs it), 'course-like' estimated from this run's measured per-step and per-exam
 Baseline for the ratio: the quick look itself (course-like / quick look).
 
     python benchmarks/finetune_presets.py                       # the presets as the tab runs them (embedded model)
+    python benchmarks/finetune_presets.py --course              # also time 'course-like' end to end (~30 min)
     python benchmarks/finetune_presets.py --smoke --model DIR   # seconds: 1 step per method, 1 test example
 """
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LAB_HOME", "/tmp/lab-bench-presets")
 
+from evals.tasks import load_task
 from modules.models import get_model
 from modules.studies import fine_tuning
 
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
     parser.add_argument("--smoke", action="store_true", help="smallest run: 1 step per method, 1 test example")
+    parser.add_argument("--course", action="store_true", help="time 'course-like' end to end too (long)")
     args = parser.parse_args(argv)
     base = get_model(args.model)
     train_s, score_s, _ = timed(base, settings("preset-quick", "quick look", smoke=args.smoke))
@@ -52,11 +55,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"quick look: {quick:.0f} s ({train_s:.0f} s training 10 LoRA steps, {score_s:.0f} s scoring 2 systems x 5)")
     # course-like: time 3 steps of each method at its batch size, scoring from the quick look's per-output pace
     (methods, steps, _, _, evals, probe), _ = fine_tuning.PRESETS["course-like"]
-    _, _, costs = timed(base, settings("preset-course", "course-like", steps=3, smoke=args.smoke), score=False)
+    job = settings("preset-course", "course-like", steps=3, smoke=args.smoke)
+    _, _, costs = timed(base, job, score=False)
+    probes = sum(min(probe, len(load_task(name).split("test"))) for name in job.probe_tasks) if probe else 0
     per_output = score_s / (2 * 5)
-    estimate = sum(row["time / step (s)"] * steps for row in costs) + per_output * (1 + len(methods)) * (evals + probe)
+    estimate = sum(row["time / step (s)"] * steps for row in costs) + per_output * (1 + len(methods)) * (evals + probes)
     paces = ", ".join(f"{row['method']} {row['time / step (s)']:.1f} s/step" for row in costs)
-    print(f"course-like (estimated): {estimate / 60:.0f} min = {estimate / quick:.1f}x the quick look ({paces})")
+    print(
+        f"course-like (estimated): {estimate / 60:.0f} min = {estimate / quick:.1f}x the quick look ({paces}; "
+        f"{evals} test + {probes} probe examples at the quick look's {per_output:.1f} s per output)"
+    )
+    if args.course:
+        train_s, score_s, _ = timed(base, settings("preset-course", "course-like", smoke=args.smoke))
+        course = train_s + score_s
+        print(
+            f"course-like (measured): {course / 60:.1f} min = {course / quick:.1f}x the quick look "
+            f"({train_s / 60:.1f} min training, {score_s / 60:.1f} min scoring)"
+        )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,10 @@ def test_busy_stop_and_resume_on_the_tiny_model(served_app, tiny_llama_dir):
 @pytest.mark.slow
 def test_lora_and_full_three_steps_on_the_embedded_model(client):
     status, _, costs, quality, _, paired, outputs, forgetting, download, tradeoff = client.predict(
-        *arguments(name="tab-slow", methods=["lora", "full"]), api_name="/finetune_train"
+        *arguments(
+            name="tab-slow", methods=["lora", "full"], probe_task=["company-handbook-qa", "arithmetic-word-problems"]
+        ),
+        api_name="/finetune_train",
     )
     assert "**Done.**" in status and "SmolLM2-135M" in status and "2 examples" in status
     cost = {row["method"]: row for row in table_rows(costs)}
@@ -87,8 +90,15 @@ def test_lora_and_full_three_steps_on_the_embedded_model(client):
     assert {row["system"] for row in table_rows(quality)} == {"base", "lora", "full"}
     assert {row["method"] for row in table_rows(paired)} == {"lora", "full"}
     assert table_rows(outputs)[0].keys() >= {"example_id", "reference", "base", "lora", "full"}
-    assert {row["system"] for row in table_rows(forgetting)} == {"base", "lora", "full"}
-    assert download.endswith(".json") and "vs change on company-handbook-qa" in str(tradeoff)
+    probes = ("company-handbook-qa", "arithmetic-word-problems", "all probes")  # each probe, then pooled
+    rows = table_rows(forgetting)
+    assert [(row["method"], row["probe"]) for row in rows] == [(m, p) for p in probes for m in ("lora", "full")]
+    assert [row["n"] for row in rows] == [1, 1, 1, 1, 2, 2]
+    assert all(row["change"] == pytest.approx(row["after"] - row["base ROUGE-L"], abs=1e-3) for row in rows)
+    assert "`company-handbook-qa` n=1 + `arithmetic-word-problems` n=1" in status
+    assert download.endswith(".json") and "vs change on company-handbook-qa + arithmetic-word-problems (n=2)" in str(
+        tradeoff
+    )
     table, choices = client.predict(api_name="/finetune_adapters")
     assert {"tab-slow-lora", "tab-slow-full"} <= {row["name"] for row in table_rows(table)}
     info = client.predict("tab-slow-lora", api_name="/finetune_use_adapter")  # the State output stays server-side

@@ -18,6 +18,8 @@ from modules.models import Model, adapters, forget, get_model, variant_spec
 from modules.paths import user_home
 from modules.progress import Progress
 from modules.store import default_store
+from modules.studies import forgetting
+from modules.studies.forgetting import Probe
 from modules.techniques import prompting
 from modules.training import checkpoint, data, finetune, lora, registry, trainer
 
@@ -25,12 +27,16 @@ QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 REFERENCE = references.COURSE_LAB_2  # published figures (another model and dataset): shown, never mixed in
 
 
+# Two probes, 72 test examples in all: enough that a 5-point ROUGE-L drop has a 95% interval clear of zero (README).
+PROBE_TASKS = ("company-handbook-qa", "arithmetic-word-problems")
+PROBE_ALL = 40  # per probe task: both whole test splits (32 + 40)
+
 # Presets: (methods, steps, batch size, max tokens per row, test examples, probe examples) and the time measured
 # for them on the embedded model on a 2-core CPU (benchmarks/finetune_presets.py).
 PRESETS = {
     "quick look": ((["lora"], 10, 4, 128, 5, 0), "about 40 s on a 2-core CPU (measured: 24 s training, 16 s scoring)"),
     "course-like": (
-        (["full", "lora"], 100, 8, 224, 20, 5),
+        (["full", "lora"], 100, 8, 224, 20, PROBE_ALL),
         "about 28 minutes on a 2-core CPU (estimated from measured 10.1 s/step full, 5.6 s/step LoRA)",
     ),
 }
@@ -45,8 +51,8 @@ class JobSettings:
     jsonl: str | None = None  # uploaded {input, reference} pairs instead of the task's train split (a server path:
     # never stored or shown; data_label() names it)
     eval_limit: int = 10
-    probe_task: str = "company-handbook-qa"
-    probe_limit: int = 5
+    probe_tasks: tuple[str, ...] = PROBE_TASKS  # pooled into one paired comparison per method (forgetting.py)
+    probe_limit: int = 5  # examples per probe task
     resume: bool = False
     warnings: list[str] = field(default_factory=list)
     # Multi-task: {task: share} of the train rows; each method is then also trained on this mixture, a row beside
@@ -63,6 +69,13 @@ class JobSettings:
                 raise ValueError(reason)
         if not 1 <= self.eval_limit <= 500 or not 0 <= self.probe_limit <= 500:
             raise ValueError("Evaluation limits must be 1-500 examples (probe: 0-500).")
+        if self.probe_limit and not self.probe_tasks:
+            raise ValueError("Pick a forgetting probe task, or set the probe examples to 0 to skip it.")
+        for name in self.probe_tasks if self.probe_limit else ():
+            try:
+                load_task(name)
+            except TaskError as error:
+                raise ValueError(f"Forgetting probe task '{name}': {error}") from error
         if self.mixture and self.jsonl:
             raise ValueError("A multi-task mixture draws from tasks' train splits: leave the JSONL empty to use one.")
         for name, share in self.mixture.items():
@@ -107,9 +120,14 @@ class JobSettings:
         return cls(
             name=inputs.text(values["name"], "The run name", inputs.MAX_SHORT_CHARS), methods=methods,
             configs=configs, task=values["task"], jsonl=values["jsonl"] or None, eval_limit=whole["eval_limit"],
-            probe_task=values["probe_task"], probe_limit=whole["probe_limit"], resume=resume,
+            probe_tasks=probe_tasks(values["probe_task"]), probe_limit=whole["probe_limit"], resume=resume,
             mixture=parse_mixture(values.get("mixture")),
         )  # fmt: skip
+
+
+def probe_tasks(value: str | list | None) -> tuple[str, ...]:
+    """The probe picker's value (one name from an API client, a list from the page) as a tuple of names."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 def parse_mixture(text: str | None) -> dict[str, float]:
@@ -246,8 +264,8 @@ def zero_shot_systems(base: Model, costs: list[dict]) -> list[System]:
     return systems
 
 
-def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop) -> tuple[Run, Run | None]:
-    """Quality on the task's test split and the forgetting probe, both stored; scores also go into each asset."""
+def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop) -> tuple[Run, Probe | None]:
+    """Quality on the task's test split and the forgetting probes, all stored; scores also go into each asset."""
     systems = zero_shot_systems(base, costs)
     store = default_store()
 
@@ -258,15 +276,16 @@ def evaluate(base: Model, settings: JobSettings, costs: list[dict], report, stop
     quality = compare(load_task(settings.task), systems, settings.eval_limit, store=store,
                       progress=progress("Quality"), stop=stop)  # fmt: skip
     probe = None
-    if settings.probe_limit and not stop.is_set():
-        probe = compare(load_task(settings.probe_task), systems, settings.probe_limit, store=store,
-                        progress=progress("Forgetting probe"), stop=stop)  # fmt: skip
+    if settings.probe_limit and settings.probe_tasks and not stop.is_set():
+        probe = forgetting.score(systems, settings.probe_tasks, settings.probe_limit, store,
+                                 lambda name: progress(f"Forgetting probe {name}"), stop)  # fmt: skip
+    pooled = probe.per_example.groupby("system")[forgetting.SCORE].mean() if probe else {}
     for row in costs:
         if row["asset"]:
             scores = {"task": settings.task, "run": quality.id, **_means(quality, row["method"])}
-            if probe is not None:
-                scores |= {"probe_task": settings.probe_task, "probe_run": probe.id,
-                           "probe_rougeL": _means(probe, row["method"]).get("rougeL")}  # fmt: skip
+            if probe is not None and row["method"] in pooled:
+                scores |= {"probe_task": probe.task, "probe_run": probe.ids,
+                           "probe_rougeL": float(pooled[row["method"]])}  # fmt: skip
             adapters.update_meta(row["asset"], scores=scores)
     return quality, probe
 
@@ -292,21 +311,6 @@ def paired_table(run: Run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def forgetting_table(probe: Run) -> pd.DataFrame:
-    """ROUGE-L on the probe task per system and its change from the base (negative: forgotten), with the 95%
-    paired interval and the Holm-adjusted p-value (comparison.paired_differences)."""
-    differences = comparison.paired_differences(probe.per_example, "base", "rougeL", probe.seed)
-    rows = []
-    for system in probe.per_example.system.unique():
-        row = {"system": system, "ROUGE-L": probe.per_example[probe.per_example.system == system].rougeL.mean()}
-        if d := differences.get(system):
-            row |= {"change vs base": d["mean"], "95% low": d["ci_low"], "95% high": d["ci_high"], "n": d["n"],
-                    "p (Holm)": stats.p_text(d["p_holm"]),
-                    "verdict": comparison.verdict(d, d["p_holm"], higher_is_better=True)}  # fmt: skip
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def cost_table(costs: list[dict]) -> pd.DataFrame:
     """The cost rows of the trained methods (losses are plotted, not tabled), rounded for reading."""
     if not costs:
@@ -328,14 +332,15 @@ def outputs_side_by_side(run: Run, task_name: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def report(settings: JobSettings, costs: list[dict], quality: Run | None, probe: Run | None) -> dict:
+def report(settings: JobSettings, costs: list[dict], quality: Run | None, probe: Probe | None) -> dict:
     """Everything about one fine-tuning comparison, for the JSON download."""
     return {
         "settings": {"name": settings.name, "task": settings.task, "data": data_label(settings),
                      "methods": settings.methods, "configs": {m: vars(c) for m, c in settings.configs.items()}},
         "cost": costs,
         "quality": quality.to_dict({}) if quality else None,
-        "forgetting": probe.to_dict({}) if probe else None,
+        "forgetting": [run.to_dict({}) for run in probe.runs] if probe else None,
+        "forgetting_pooled": forgetting.table(probe).to_dict(orient="records") if probe else None,
         "reference_published": REFERENCE,
     }  # fmt: skip
 

@@ -97,9 +97,19 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             with gr.Column():
                 eval_limit = gr.Slider(1, 100, value=10, step=1, label="Test examples to score")
                 probe_task = gr.Dropdown(
-                    PROBE_TASKS, value=PROBE_TASKS[0], label="Forgetting probe task", allow_custom_value=True
+                    PROBE_TASKS,
+                    value=list(fine_tuning.PROBE_TASKS),
+                    multiselect=True,
+                    allow_custom_value=True,
+                    label="Forgetting probe tasks (pooled into one paired comparison)",
                 )
-                probe_limit = gr.Slider(0, 50, value=5, step=1, label="Probe examples (0: skip)")
+                probe_limit = gr.Slider(
+                    0,
+                    50,
+                    value=fine_tuning.PROBE_ALL,
+                    step=1,
+                    label=f"Probe examples per task (0: skip; {fine_tuning.PROBE_ALL}: both whole test splits)",
+                )
                 mixture = gr.Textbox(label="Multi-task mixture (also train each method on it; empty: off)",
                                      placeholder="dialogue-summary: 2, company-handbook-qa: 1",
                                      max_lines=1)  # fmt: skip
@@ -136,7 +146,11 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         outputs_table = gr.Dataframe(first[6], label="Outputs side by side", interactive=False, wrap=True,
                                      max_chars=300, elem_classes="side-by-side")  # fmt: skip
         forgetting = gr.Dataframe(
-            label="Forgetting probe: ROUGE-L on the second task", interactive=False, visible=False
+            label="Forgetting: ROUGE-L base → after on each probe task and pooled (paired 95% interval, sign-flip p "
+            "Holm-adjusted across methods)",
+            interactive=False,
+            visible=False,
+            wrap=True,
         )  # shown once a run has a probe (an empty table shows "1 2 3")
         tradeoff = gr.Plot(label="Gain on the target vs change on the probe (paired 95% intervals)", visible=False)
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)

@@ -7,7 +7,7 @@ import gradio as gr
 
 from evals import stats
 from modules.models import ModelSpec
-from modules.studies import fine_tuning
+from modules.studies import fine_tuning, forgetting
 from modules.ui import charts, results
 from modules.ui.errors import user_errors
 from modules.ui.job import run_job
@@ -95,19 +95,27 @@ def _finished(value, base, settings: fine_tuning.JobSettings) -> tuple:
         f"greedy, seed 0, base {base.label}; means with 95% intervals ({stats.INTERVALS}). "
         "Adapters saved as "
         + ", ".join(f"`{row['asset']}`" for row in costs if row["asset"])
-        + (f". Forgetting probe: run {probe.id}, `{settings.probe_task}`." if probe else ".")
+        + (f". {_probe_note(probe)}" if probe else ".")
         + (f" Data warnings: {notes}" if notes else "")
     )
     title = f"{settings.task} (test, n={n}): base vs fine-tuned"
     _, download = results.write_downloads(f"finetune-{settings.name}", None,
                                           fine_tuning.report(settings, costs, quality, probe))  # fmt: skip
-    forgetting = fine_tuning.forgetting_table(probe).round(4) if probe else None
+    forgetting_rows = forgetting.table(probe).round(4) if probe else None
     tradeoff = charts.gain_vs_forgetting(quality, probe) if probe else None
     return (
         status, charts.losses(losses), fine_tuning.cost_table(costs), results.aggregate_table(quality),
         charts.scores(quality, title), fine_tuning.paired_table(quality).round(4),
-        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting, download, tradeoff,
+        fine_tuning.outputs_side_by_side(quality, settings.task), forgetting_rows, download, tradeoff,
     )  # fmt: skip
+
+
+def _probe_note(probe: forgetting.Probe) -> str:
+    """Which probe runs, how many examples, and the smallest change those examples can tell from zero."""
+    sizes = " + ".join(f"`{run.task}` n={run.per_example.example_id.nunique()}" for run in probe.runs)
+    width = forgetting.resolution(probe)
+    readable = f"; at this n a change within ±{width:.3f} ROUGE-L cannot be told from zero" if width else ""
+    return f"Forgetting probe: run {probe.ids}, {sizes}, zero-shot, pooled{readable}."
 
 
 INPUT_NAMES = ("name", "methods", "task", "jsonl", "steps", "batch_size", "max_length", "seed", "lr_full",

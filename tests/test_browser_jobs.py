@@ -163,7 +163,7 @@ def test_train_is_disabled_while_training_and_stop_says_so_at_once(served_app, w
     panel = open_tab(window, served_app, tiny_llama_dir, "Fine-tuning")
     status = panel.locator(".prose.stored-example")
     set_number(panel, "Steps (each method)", 2000)  # far more than the test waits for: it ends by Stop
-    set_number(panel, "Probe examples (0: skip)", 0)
+    set_number(panel, "Probe examples per task", 0)
     set_number(panel, "Max tokens per row", 64)  # the tiny model's context
     train = panel.get_by_role("button", name="Train and compare")
     train.click()

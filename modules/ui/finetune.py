@@ -137,7 +137,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         first = stored_example()  # what a first visit shows, labelled, until a run replaces it
         status = gr.Markdown(first[0], elem_classes="stored-example")
         loss_plot = gr.Plot(first[1], label="Loss curves")
-        costs = gr.Dataframe(first[2], label="Cost per method (measured here)", interactive=False, wrap=True)
+        costs = gr.Dataframe(first[2], label="Cost per method (measured here)", interactive=False, wrap=True,
+                             elem_id="finetune-costs")  # fmt: skip
         quality = gr.Dataframe(first[3], label="Quality: mean [95% interval] per system and score", interactive=False)
         quality_chart = gr.Plot(first[4], label="Quality with 95% intervals")
         paired = gr.Dataframe(first[5], label="Paired difference vs the untouched base (95% interval; sign-flip p "
@@ -151,6 +152,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             interactive=False,
             visible=False,
             wrap=True,
+            elem_id="finetune-forgetting",
         )  # shown once a run has a probe (an empty table shows "1 2 3")
         tradeoff = gr.Plot(label="Gain on the target vs change on the probe (paired 95% intervals)", visible=False)
         download = gr.DownloadButton("Download JSON (settings, cost, quality, forgetting)", value=None)

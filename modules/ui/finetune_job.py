@@ -114,7 +114,7 @@ def _probe_note(probe: forgetting.Probe) -> str:
     """Which probe runs, how many examples, and the smallest change those examples can tell from zero."""
     sizes = " + ".join(f"`{run.task}` n={run.per_example.example_id.nunique()}" for run in probe.runs)
     width = forgetting.resolution(probe)
-    readable = f"; at this n a change within ±{width:.3f} ROUGE-L cannot be told from zero" if width else ""
+    readable = f"; at this n a change within ±{width:.3f} ROUGE-L cannot be told from zero" if width is not None else ""
     return f"Forgetting probe: run {probe.ids}, {sizes}, zero-shot, pooled{readable}."
 
 

@@ -24,12 +24,12 @@ PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summ
 
 
 def reference_markdown() -> str:
-    rows = "\n".join(f"| {r['method']} | {r['ROUGE-1']:.4f} | {r['trainable']} | {r['saved']} |"
+    rows = "\n".join(f"| {r['method']} | {r['ROUGE-1']:.4f} | {r['ROUGE-L']:.4f} | {r['trainable']} | {r['saved']} |"
                      for r in fine_tuning.REFERENCE["rows"])  # fmt: skip
     return (
         "**Reference column: published figures, NOT measured here** (another model and dataset). "
         f"Source: {fine_tuning.REFERENCE['source']}.\n\n"
-        f"| method | ROUGE-1 | trainable | saved |\n|---|---|---|---|\n{rows}"
+        f"| method | ROUGE-1 | ROUGE-L | trainable | saved |\n|---|---|---|---|---|\n{rows}"
     )
 
 

@@ -132,7 +132,7 @@ def test_soft_prompt_starts_from_the_init_text_embeddings(tiny_model):
     assert torch.equal(soft, expected)
 
 
-@pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning", "ia3"])
+@pytest.mark.parametrize("method", ["lora", "full", "prompt-tuning", "ia3", "lora-attention", "lora-mlp", "lora-all"])
 def test_saved_adapter_round_trip_gives_identical_outputs(tiny_model, tmp_path, method):
     net = finetune.prepare(tiny_model, finetune.Config(method=method, virtual_tokens=4, init_text=""))
     run_training(net, tiny_model, rows_for(tiny_model), tmp_path, lr=5e-2)

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from evals.runner import CHUNK
 from modules.paths import lab_home
@@ -23,6 +24,32 @@ def test_embedded_model_label_and_cache(embedded_model):
     assert embedded_model.label == "SmolLM2-135M-Instruct (fp32, dequantized from Q4_1 GGUF)"
     assert embedded.is_cached() and (embedded.cache_dir() / "model.safetensors").is_file()
     assert embedded_model.num_parameters == 134_515_008 and embedded_model.has_chat_template  # output head tied
+
+
+def test_the_cache_describes_plain_fp32_weights_so_transformers_trainer_takes_them(embedded_model, tmp_path):
+    """The converted cache once kept GGUF's quantization_config: every transformers Trainer (so TRL) refused it."""
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from modules.models import embedded
+
+    assert "quantization_config" not in json.loads((embedded.cache_dir() / "config.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(embedded.cache_dir())
+    assert getattr(model.config, "quantization_config", None) is None and model.dtype == torch.float32
+    Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[]))
+
+
+def test_an_old_cache_is_migrated_in_place_keeping_everything_else(tmp_path):
+    from modules.models import embedded
+
+    config = {"model_type": "llama", "hidden_size": 576, "quantization_config": {"quant_method": "gguf"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    embedded.drop_stale_quantization(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"model_type": "llama", "hidden_size": 576}
+    before = (tmp_path / "config.json").stat().st_mtime_ns
+    embedded.drop_stale_quantization(tmp_path)  # a migrated cache is left as it is
+    assert (tmp_path / "config.json").stat().st_mtime_ns == before and [p.name for p in tmp_path.iterdir()] == [
+        "config.json"
+    ]
 
 
 def test_few_shot_comparison_end_to_end(embedded_model, tmp_path, capsys):

@@ -64,7 +64,9 @@ def convert_and_cache() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
     try:
-        # save_pretrained refuses GGUF-loaded models, so write the three parts ourselves.
+        # save_pretrained refuses GGUF-loaded models, so write the three parts ourselves. The weights are plain
+        # fp32 now: a config still naming GGUF quantization makes transformers' Trainer (and TRL) refuse them.
+        del model.config.quantization_config
         model.config.save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         save_model(model, str(staging / "model.safetensors"))  # drops the tied lm_head copy
@@ -77,8 +79,21 @@ def convert_and_cache() -> Path:
     return target
 
 
+def drop_stale_quantization(folder: Path) -> None:
+    """Migrate a cache written before the fix above: remove its config's GGUF quantization_config (atomic)."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    if config.pop("quantization_config", None) is None:
+        return
+    staging = path.with_name(".config.json.tmp")
+    staging.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    staging.replace(path)
+
+
 def load_embedded(device: torch.device, dtype: torch.dtype):
     """(hf model, tokenizer, label) for the embedded model, converting on first use."""
+    if is_cached():
+        drop_stale_quantization(cache_dir())
     folder = cache_dir() if is_cached() else convert_and_cache()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)

@@ -109,8 +109,9 @@ def demo(methods: tuple[str, ...], limit: int, probe_limit: int, spec: str = "",
         print(f"- {row['method']}: {config.steps} steps x batch {config.batch_size}, lr {config.lr}, "
               f"{row['time / step (s)']:.2f} s/step, final loss {row['final loss']:.3f}")  # fmt: skip
     print(
-        f"training {trained_s:.0f} s; training + scoring {limit} test examples x {len(methods) + 1} systems"
-        f"{f' + {probe_limit} probe examples' if probe else ''}: {total_s:.0f} s (target for LoRA alone < 360 s)"
+        f"training {trained_s:.0f} s; training + scoring {limit} test examples"
+        f"{f' + {probe.per_example.example_id.nunique()} probe examples' if probe else ''} x {len(costs) + 1} systems: "
+        f"{total_s:.0f} s (target for LoRA alone < 360 s)"
     )
     differences = comparison.paired_differences(quality.per_example, "base", "rougeL", quality.seed)
     print(f"\nquality (run {quality.id}, test split, n={limit}), paired difference vs base [95%], Holm-adjusted p:")

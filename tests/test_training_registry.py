@@ -19,15 +19,15 @@ MAX_LENGTH = 48  # the tiny model's context is 64 tokens
 def test_methods_and_objectives_are_found_by_name_and_unknown_names_list_the_known_ones():
     assert list(registry.METHODS) == ["full", "lora", "lora-attention", "lora-mlp", "lora-all", "prompt-tuning",
                                       "ia3", "qlora"]  # fmt: skip
-    assert list(registry.OBJECTIVES) == ["supervised"]
+    assert list(registry.OBJECTIVES) == ["supervised", "dpo"]
     assert registry.get_method("lora").DEFAULT_LR == finetune.DEFAULT_LR["lora"] == 1e-3
     assert registry.get_objective("supervised") is supervised
     with pytest.raises(ValueError, match=r"Unknown training method 'dpo'\. Available: full, lora, lora-attention, "):
         registry.get_method("dpo")
-    with pytest.raises(ValueError, match=r"Unknown training objective 'dpo'\. Available: supervised\."):
-        registry.get_objective("dpo")
-    with pytest.raises(ValueError, match="Unknown training objective 'dpo'"):
-        finetune.Config(objective="dpo")
+    with pytest.raises(ValueError, match=r"Unknown training objective 'ppo'\. Available: supervised, dpo\."):
+        registry.get_objective("ppo")
+    with pytest.raises(ValueError, match="Unknown training objective 'ppo'"):
+        finetune.Config(objective="ppo")
     for method in registry.METHODS.values():
         assert callable(method.prepare) and 0 < method.DEFAULT_LR < 1
     for objective in registry.OBJECTIVES.values():

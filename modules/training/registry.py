@@ -2,7 +2,7 @@
 
 import types
 
-from modules.training import full, ia3, lora, prompt_tuning, qlora, supervised
+from modules.training import dpo, full, ia3, lora, prompt_tuning, qlora, supervised
 
 # method name -> module (or namespace) with DEFAULT_LR and prepare(base, config) -> the network to train (only it
 # has grads). "lora" adapts the job's chosen targets; the placed ones fixed sets (lora.PLACES).
@@ -16,9 +16,10 @@ METHODS: dict[str, types.ModuleType | types.SimpleNamespace] = {
 }
 
 # objective name -> module with rows(model, task, pairs, max_length), batch(rows, pad_id), weight(row) and
-# loss(net, batch) -> scalar tensor. Preference and reward objectives come next (pairs may carry chosen/rejected).
+# loss(net, batch) -> scalar tensor. DPO reads the pairs' preference (meta chosen / rejected).
 OBJECTIVES: dict[str, types.ModuleType] = {
     "supervised": supervised,
+    "dpo": dpo,
 }
 
 

@@ -38,7 +38,7 @@ def test_rows_pair_each_prompt_with_both_answers_and_the_base_as_reference(tiny_
                                              MAX_LENGTH)  # fmt: skip
     reference = dpo.answer_logprobs_of(tiny_model.hf, [rows[1].rejected], tiny_model.tokenizer.pad_token_id)
     assert rows[1].reference_rejected == pytest.approx(reference[0], rel=1e-5)  # batching does not change it
-    with pytest.raises(ValueError, match="DPO needs preference pairs"):
+    with pytest.raises(ValueError, match="needs pairs with a chosen and a rejected answer"):
         dpo.rows(tiny_model, TASK, [Example("x", "hi", "hello")], MAX_LENGTH)
 
 

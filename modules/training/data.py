@@ -108,6 +108,19 @@ def tokenize(model: Model, task: Task, pair: Example, max_length: int) -> Row:
     return Row(prompt + target, [IGNORE] * len(prompt) + target)
 
 
+def preference_rows(model: Model, task: Task, pairs: list[Example], max_length: int) -> list[tuple[Row, Row]]:
+    """(chosen, rejected) rows for each pair that carries a preference (meta chosen and rejected), each answer after
+    the same zero-shot prompt; the objectives that learn from preferences (DPO, the reward model) start here."""
+    preferred = [pair for pair in pairs if pair.meta.get("chosen") and pair.meta.get("rejected")]
+    if not preferred:
+        raise ValueError("Training on preferences needs pairs with a chosen and a rejected answer per prompt.")
+    return [
+        tuple(tokenize(model, task, Example(p.id, p.input, p.meta[side], split=p.split), max_length)
+              for side in ("chosen", "rejected"))
+        for p in preferred
+    ]  # fmt: skip
+
+
 def collate(rows: list[Row], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded batch (training needs no left padding): input_ids, attention_mask, labels (batch, longest)."""
     longest = max(len(r.input_ids) for r in rows)

@@ -13,7 +13,7 @@ from torch import nn
 
 from evals.tasks import Example, Task
 from modules.models import Model
-from modules.training.data import IGNORE, Row, collate, tokenize
+from modules.training.data import IGNORE, Row, collate, preference_rows
 
 BETA = 0.1  # the paper's and TRL's default: how far the policy may move from the reference per unit of margin
 REFERENCE_BATCH = 8  # answers per no-grad forward of the base while the rows are made
@@ -28,21 +28,11 @@ class PreferenceRow:
 
 
 def rows(model: Model, task: Task, pairs: list[Example], max_length: int) -> list[PreferenceRow]:
-    """One row per pair that carries a preference (meta chosen and rejected), in the task's zero-shot prompt."""
-    preferred = [pair for pair in pairs if pair.meta.get("chosen") and pair.meta.get("rejected")]
-    if not preferred:
-        raise ValueError("DPO needs preference pairs: a chosen and a rejected answer per prompt.")
-    chosen = [tokenize(model, task, _answered(pair, "chosen"), max_length) for pair in preferred]
-    rejected = [tokenize(model, task, _answered(pair, "rejected"), max_length) for pair in preferred]
-    pad_id = model.tokenizer.pad_token_id
-    reference = answer_logprobs_of(model.hf, chosen + rejected, pad_id)
-    return [
-        PreferenceRow(c, r, reference[i], reference[len(chosen) + i]) for i, (c, r) in enumerate(zip(chosen, rejected))
-    ]
-
-
-def _answered(pair: Example, which: str) -> Example:
-    return Example(pair.id, pair.input, pair.meta[which], meta=pair.meta, split=pair.split)
+    """One row per pair that carries a preference, with the base's log-probability of each answer."""
+    answers = preference_rows(model, task, pairs, max_length)
+    chosen, rejected = [c for c, _ in answers], [r for _, r in answers]
+    reference = answer_logprobs_of(model.hf, chosen + rejected, model.tokenizer.pad_token_id)
+    return [PreferenceRow(c, r, reference[i], reference[len(answers) + i]) for i, (c, r) in enumerate(answers)]
 
 
 @torch.no_grad()

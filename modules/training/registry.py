@@ -2,7 +2,7 @@
 
 import types
 
-from modules.training import dpo, full, ia3, lora, prompt_tuning, qlora, supervised
+from modules.training import dpo, full, ia3, lora, prompt_tuning, qlora, reward, supervised
 
 # method name -> module (or namespace) with DEFAULT_LR and prepare(base, config) -> the network to train (only it
 # has grads). "lora" adapts the job's chosen targets; the placed ones fixed sets (lora.PLACES).
@@ -13,13 +13,15 @@ METHODS: dict[str, types.ModuleType | types.SimpleNamespace] = {
     "prompt-tuning": prompt_tuning,
     "ia3": ia3,
     "qlora": qlora,
+    "reward-model": reward,  # a scalar head on the shared base; trained with the "reward" objective
 }
 
 # objective name -> module with rows(model, task, pairs, max_length), batch(rows, pad_id), weight(row) and
-# loss(net, batch) -> scalar tensor. DPO reads the pairs' preference (meta chosen / rejected).
+# loss(net, batch) -> scalar tensor. DPO and reward read the pairs' preference (meta chosen / rejected).
 OBJECTIVES: dict[str, types.ModuleType] = {
     "supervised": supervised,
     "dpo": dpo,
+    "reward": reward,
 }
 
 

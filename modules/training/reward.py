@@ -1,0 +1,89 @@
+"""A reward model: the shared base with a scalar head (transformers' sequence-classification form, one label) and
+LoRA on its attention, trained on preference pairs so the chosen answer scores above the rejected one
+(Bradley-Terry: loss = -log sigmoid(r(chosen) - r(rejected))). The base's tensors are shared, never written.
+
+It is both a training method (prepare: the network) and its objective (rows, batch, weight, loss)."""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evals.tasks import Task
+from modules.models import Model
+from modules.models.adapters import shared_weights_copy
+from modules.training.data import Row, collate, preference_rows
+
+DEFAULT_LR = 1e-3  # LoRA's rate; the new head (576 weights) learns at it too
+SCORE_STD = 0.02  # the head starts small (the base's own initializer range): rewards near 0, the loss near log 2
+
+
+def network(base: Model, seed: int = 0) -> nn.Module:
+    """The base's module tree (its own frozen tensors) under a fresh seeded scalar head."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = copy.deepcopy(base.hf.config)
+    config.num_labels, config.pad_token_id = 1, base.tokenizer.pad_token_id
+    with torch.device("meta"):  # only the head is new: build the shell without allocating a second body
+        net = AutoModelForSequenceClassification.from_config(config)
+    net.model = shared_weights_copy(base.hf).model
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(1, config.hidden_size, generator=generator) * SCORE_STD
+    net.score = nn.Linear(config.hidden_size, 1, bias=False, device=base.device)
+    net.score.weight.data = weight.to(device=base.device, dtype=torch.float32)
+    return net
+
+
+def prepare(base: Model, config) -> nn.Module:
+    """LoRA on config.target_modules plus the head (peft keeps a trainable copy of it: modules_to_save)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules))  # fmt: skip
+    return get_peft_model(network(base, config.seed), lora)
+
+
+def rows(model: Model, task: Task, pairs, max_length: int) -> list[tuple[Row, Row]]:
+    """(chosen, rejected) per preference pair, each answer after the task's zero-shot prompt."""
+    return preference_rows(model, task, pairs, max_length)
+
+
+def batch(chunk: list[tuple[Row, Row]], pad_id: int) -> dict[str, torch.Tensor]:
+    """The chosen answers then the rejected ones; no labels (the head would compute a regression loss)."""
+    inputs = collate([chosen for chosen, _ in chunk] + [rejected for _, rejected in chunk], pad_id)
+    return {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+
+
+def weight(row) -> int:
+    return 1
+
+
+def rewards(net: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(rows,) the scalar reward of each sequence, read at its last token that is not padding."""
+    return net(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits.squeeze(-1).float()
+
+
+def loss(net: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    chosen, rejected = rewards(net, inputs).chunk(2)
+    return -F.logsigmoid(chosen - rejected).mean()
+
+
+@torch.no_grad()
+def pair_rewards(net: nn.Module, pairs: list[tuple[Row, Row]], pad_id: int, per_batch: int = 8) -> list[tuple]:
+    """(reward of chosen, reward of rejected) for each pair: held-out accuracy is how often the first is higher."""
+    device = next(net.parameters()).device
+    scored = []
+    for start in range(0, len(pairs), per_batch):
+        inputs = {k: v.to(device) for k, v in batch(pairs[start : start + per_batch], pad_id).items()}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):  # the fp32 head on a bf16 body
+            chosen, rejected = rewards(net, inputs).chunk(2)
+        scored += list(zip(chosen.tolist(), rejected.tolist()))
+    return scored
+
+
+def load(base: Model, folder) -> nn.Module:
+    """A saved reward model on `base` (its LoRA and head from `folder`), ready to score."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(network(base), str(folder)).eval()

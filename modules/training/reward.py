@@ -76,7 +76,8 @@ def pair_rewards(net: nn.Module, pairs: list[tuple[Row, Row]], pad_id: int, per_
     scored = []
     for start in range(0, len(pairs), per_batch):
         inputs = {k: v.to(device) for k, v in batch(pairs[start : start + per_batch], pad_id).items()}
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):  # the fp32 head on a bf16 body
+        # on CUDA the body is bf16 and the head fp32: autocast, as in training
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             chosen, rejected = rewards(net, inputs).chunk(2)
         scored += list(zip(chosen.tolist(), rejected.tolist()))
     return scored

@@ -78,3 +78,40 @@ def test_preference_rows_need_pairs_with_both_answers(tiny_model):
     with torch.no_grad():
         rows = reward.rows(tiny_model, TASK, TASK.split("test")[:2], MAX_LENGTH)
     assert [len(pair) for pair in rows] == [2, 2]
+
+
+def test_the_study_trains_saves_and_reads_held_out_pairs_with_a_wilson_interval(tiny_model, monkeypatch, tmp_path):
+    import threading
+
+    from evals import stats
+    from modules.models import get_model
+    from modules.studies import reward_model
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    settings = reward_model.Settings(name="rm-study", steps=2, batch_size=4, max_length=MAX_LENGTH, eval_limit=12)
+    events = []
+    result = reward_model.train_and_read(tiny_model, settings, events.append, threading.Event())
+    assert result.asset == "rm-study" and len(result.losses) == 2 and 0 < result.trainable < result.total
+    assert list(result.pairs.columns) == ["id", "property", "domain", "chosen", "rejected", "correct"]
+    assert len(result.pairs) == 12 and set(result.pairs.property) <= {"helpful", "honest", "harmless"}
+    assert result.accuracy == stats.wilson_ci(result.pairs.correct.astype(float))
+    by_property = reward_model.accuracy_by(result.pairs)
+    assert by_property.n.sum() == 12 and (by_property["95% low"] <= by_property.accuracy).all()
+    meta = adapters.read_meta("rm-study")
+    assert meta["method"] == "reward-model" and meta["scores"]["held_out"] == 12
+    assert any(event.payload.get("loss") for event in events if event.payload)
+    with pytest.raises(ValueError, match="is a reward model: it scores answers"):
+        get_model(f"{tiny_model.spec}+adapter:rm-study")
+
+
+def test_a_stopped_study_keeps_nothing_and_reads_nothing(tiny_model, monkeypatch, tmp_path):
+    import threading
+
+    from modules.studies import reward_model
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    stop = threading.Event()
+    stop.set()
+    settings = reward_model.Settings(name="rm-stopped", steps=2, batch_size=4, max_length=MAX_LENGTH)
+    result = reward_model.train_and_read(tiny_model, settings, lambda event: None, stop)
+    assert result.asset is None and result.pairs.empty and not adapters.asset_dir("rm-stopped").exists()

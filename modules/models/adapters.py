@@ -112,6 +112,9 @@ def load_variant(base: Model, name: str) -> Model:
     meta, folder = read_meta(name), asset_dir(name)
     if meta["base"] != base.spec:
         raise ValueError(f"Adapter '{name}' was trained on '{meta['base']}', not on '{base.spec}'.")
+    if meta["method"] == "reward-model":
+        raise ValueError(f"'{name}' is a reward model: it scores answers and does not write them, so it cannot be "
+                         "the model of a tab.")  # fmt: skip
     spec, label = variant_spec(base.spec, adapter=name), f"{base.label} + {meta['method']} '{name}'"
     if meta["method"] == "full":
         net = copy.deepcopy(base.hf)

@@ -105,6 +105,13 @@ BAD_FILES = [
      "row 1: 'input' must be text or a number"),
     ("notes.txt", "input,reference\nx,y\nx,y\n", "must be a .csv or .jsonl file"),
     ("semicolons.csv", "input;reference\nx;y\nx;y\n", "separated by ';'"),
+    # preference files (DPO, the reward model): both answers, different, and a known property if any
+    ("half.csv", "prompt,chosen\nx,y\nx,z\n", "has a 'chosen' column but no 'rejected' column"),
+    ("no-rejected.csv", "prompt,chosen,rejected\nx,y,n\nx,y,\n", "row 3: 'rejected' is empty"),
+    ("same.csv", "prompt,chosen,rejected\nx,y,n\nx,y,y\n", "row 3: 'chosen' and 'rejected' are the same text"),
+    ("property.jsonl", '{"prompt": "x", "chosen": "y", "rejected": "n", "property": "kind"}\n'
+     '{"prompt": "x", "chosen": "y", "rejected": "n"}\n', "row 1: property 'kind' must be one of helpful, honest"),
+    ("no-prompt.csv", "question,chosen,rejected\nx,y,n\nx,y,n\n", "has no 'input' column"),
 ]  # fmt: skip
 
 
@@ -116,6 +123,22 @@ def test_a_bad_file_names_its_row_and_problem_and_stores_nothing(tmp_path, file_
     with pytest.raises(ValueError, match=message):
         uploaded.add_task("bad-file", source)
     assert stored_entries() == before
+
+
+def test_a_preference_file_becomes_a_task_whose_pairs_dpo_and_the_reward_model_read(tmp_path, tiny_model):
+    from modules.training import dpo, reward
+
+    lines = [f"the cat {n},a cat {n},the dog {n},{('helpful', 'Honest', '')[n % 3]}" for n in range(6)]
+    task = uploaded.add_task("my-prefs", write_csv(tmp_path / "prefs.csv", "prompt,chosen,rejected,property", lines))
+    first = task.examples[0]
+    assert (first.input, first.reference) == ("the cat 0", "a cat 0")  # prompt -> input, chosen -> reference
+    assert first.meta == {"chosen": "a cat 0", "rejected": "the dog 0", "property": "helpful"}
+    assert task.examples[1].meta["property"] == "honest" and "property" not in task.examples[2].meta
+    assert load_task("my-prefs").examples[0].meta == first.meta  # stored, not only returned
+    train = task.split("train")
+    assert len(reward.rows(tiny_model, task, train, 48)) == len(dpo.rows(tiny_model, task, train, 48)) == len(train)
+    plain = uploaded.add_task("plain", good_csv(tmp_path / "plain.csv"))
+    assert all(e.meta == {} for e in plain.examples)  # an input/reference file carries no preference
 
 
 def test_many_problems_are_listed_ten_at_a_time(tmp_path):

@@ -30,6 +30,11 @@ MAX_ERRORS = 10  # problems listed in one message: enough to see the pattern, sh
 MAX_TASKS = 20  # per visitor: each may hold MAX_BYTES, and a shared Space has one disk for everyone
 MAX_ID_CHARS = 100  # ids show in the example pickers and are typed back as a choice
 REQUIRED = ("input", "reference")
+# A preference file (DPO, the reward model) has chosen and rejected answers; its prompt column may be called
+# 'prompt' and its reference is then the chosen answer. property / domain are optional labels of each pair.
+PREFERENCE = ("chosen", "rejected")
+ALIASES = {"input": "prompt", "reference": "chosen"}
+PROPERTIES = ("helpful", "honest", "harmless")
 DEFAULT_INSTRUCTION = "Answer the input."
 # Number tasks get the reasoning techniques' prompts too (as the shipped arithmetic task has), so the reasoning
 # tab can run on them; PAL shows no solved examples (k=0), having none for data it has never seen.
@@ -86,10 +91,11 @@ def add_task(name: str, source: Path, *, split_column: str | None = None, test_s
     seed = inputs.whole(seed, "The seed", 0, 2**31 - 1)
     source = Path(source)
     columns, rows, errors = read_rows(source)
-    split_key = _check_columns(columns, split_column, source.name)
+    sources = _sources(columns, source.name)
+    split_key = _check_columns(list(columns) + list(sources), split_column, source.name)
     if len(rows) + len(errors) < 2:
         raise ValueError(f"{source.name} has {len(rows) + len(errors)} row(s); a task needs at least 2 (train, test).")
-    records = check_rows(rows, "id" in columns, split_key, errors)
+    records = check_rows(rows, "id" in columns, split_key, errors, sources)
     if errors:
         raise ValueError(_listing(source.name, errors))
     if split_key is None:
@@ -182,6 +188,20 @@ def _check_count(count: int, row: int) -> None:
         raise ValueError(f"row {row}: the file has more than {MAX_ROWS:,} rows, the most a task may have.")
 
 
+def _sources(columns: list[str], file_name: str) -> dict[str, str]:
+    """{field: the column it is read from} for the fields a preference file may name otherwise (ALIASES), plus
+    chosen and rejected when the file has both; one without the other is refused."""
+    present = [column for column in PREFERENCE if column in columns]
+    if len(present) == 1:
+        other = next(column for column in PREFERENCE if column not in columns)
+        raise ValueError(f"{file_name} has a '{present[0]}' column but no '{other}' column: a preference needs both.")
+    sources = {column: column for column in present}
+    for field_name, alias in ALIASES.items():
+        if field_name not in columns and alias in columns and (alias != "chosen" or present):
+            sources[field_name] = alias
+    return sources
+
+
 def _check_columns(columns: list[str], split_column, file_name: str) -> str | None:
     """Refuse a file without the required columns; returns the column that holds each row's split: the one
     named, else 'split' when there is one, else None (a seeded split)."""
@@ -203,12 +223,17 @@ def _missing(column: str, columns: list[str], file_name: str) -> str:
     return f"{file_name} has no '{_short(column)}' column. Columns found: {found or 'none'}.{hint}"
 
 
-def check_rows(rows: list[tuple[int, dict]], has_id: bool, split_key: str | None, errors: list) -> list[dict]:
-    """One record per row (id, split, input, reference, answer?); each problem goes to `errors` with its row."""
+def check_rows(rows: list[tuple[int, dict]], has_id: bool, split_key: str | None, errors: list,
+               sources: dict[str, str] | None = None) -> list[dict]:  # fmt: skip
+    """One record per row (id, split, input, reference, answer?, meta: a preference); each problem goes to `errors`
+    with its row. sources: _sources(), where fields come from other columns."""
     records, first_use = [], {}
     for index, (number, cells) in enumerate(rows, start=1):
         problems = []
+        cells = cells | {field_name: cells.get(column) for field_name, column in (sources or {}).items()}
         record = _record(index, cells, has_id, split_key, problems)
+        if sources and "chosen" in sources:
+            _preference(record, cells, problems)
         if record["id"] and record["id"] in first_use:
             problems.append(f"id '{_short(record['id'])}' is already used by row {first_use[record['id']]}")
         first_use.setdefault(record["id"], number)
@@ -240,6 +265,19 @@ def _record(index: int, cells: dict, has_id: bool, split_key: str | None, proble
         if split is not None and record["split"] not in ("train", "test"):
             problems.append(f"{split_key} '{_short(record['split'])}' must be 'train' or 'test'")
     return record
+
+
+def _preference(record: dict, cells: dict, problems: list[str]) -> None:
+    """The pair's chosen and rejected answers (both non-empty and different) and its optional labels, in meta."""
+    meta = {column: _cell(cells, column, problems) for column in (*PREFERENCE, "property", "domain")}
+    for column in PREFERENCE:
+        if meta[column] == "":
+            problems.append(f"'{column}' is empty")
+    if meta["chosen"] and meta["chosen"] == meta["rejected"]:
+        problems.append("'chosen' and 'rejected' are the same text: a preference needs two different answers")
+    if meta["property"] and meta["property"].lower() not in PROPERTIES:
+        problems.append(f"property '{_short(meta['property'])}' must be one of {', '.join(PROPERTIES)} (or empty)")
+    record["meta"] = {key: value.lower() if key == "property" else value for key, value in meta.items() if value}
 
 
 def _cell(cells: dict, column: str, problems: list[str]) -> str | None:

@@ -12,7 +12,9 @@ from modules.ui.errors import user_errors
 HELP = (
     "A **.csv** (with a header line) or **.jsonl** file with the columns `input` and `reference`; optional "
     "`answer` (a number on every row makes it a number task, scored by numeric accuracy too), `id` (unique) and "
-    "`split` (`train` / `test`, else a seeded split puts the test share in test). "
+    "`split` (`train` / `test`, else a seeded split puts the test share in test). A **preference file** has "
+    "`prompt` (or `input`), `chosen` and `rejected` answers and optionally `property` (helpful / honest / harmless) "
+    "and `domain`: its pairs train DPO and reward models; the chosen answer is its reference. "
     f"At most {uploaded.MAX_BYTES / 2**20:g} MB and {uploaded.MAX_ROWS:,} rows; UTF-8. Problems are named by row "
     "(row N is line N of the file) and nothing is stored until the whole file is good. Your tasks are yours alone "
     "(per session on a shared Space); pick one in any tab's task list, or type its name."

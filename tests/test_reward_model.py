@@ -115,3 +115,32 @@ def test_a_stopped_study_keeps_nothing_and_reads_nothing(tiny_model, monkeypatch
     settings = reward_model.Settings(name="rm-stopped", steps=2, batch_size=4, max_length=MAX_LENGTH)
     result = reward_model.train_and_read(tiny_model, settings, lambda event: None, stop)
     assert result.asset is None and result.pairs.empty and not adapters.asset_dir("rm-stopped").exists()
+
+
+def test_a_saved_reward_model_is_a_score_any_run_can_ask_for(tiny_model, monkeypatch, tmp_path):
+    import threading
+
+    from evals.runner import System, compare
+    from modules.studies import reward_model
+    from modules.techniques import prompting
+
+    from evals import metrics, score_hooks
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(score_hooks, "HOOKS", dict(score_hooks.HOOKS))  # registered for this test only
+    monkeypatch.setattr(metrics, "SCORES", dict(metrics.SCORES))
+    settings = reward_model.Settings(name="rm-score", steps=1, batch_size=4, max_length=MAX_LENGTH, eval_limit=2)
+    reward_model.train_and_read(tiny_model, settings, lambda event: None, threading.Event())
+    name = reward_model.use_as_score("rm-score", max_length=MAX_LENGTH)
+    assert name == "reward:rm-score"
+    systems = [System("zero-shot", tiny_model, "prompting", prompting.Config(k=0, max_new_tokens=4))]
+    run = compare(TASK, systems, 3, hooks=[name])
+    net, base = reward.load_asset("rm-score")
+    outputs = run.per_example.sort_values("example_id")
+    examples = [TASK.example(i) for i in outputs.example_id]
+    expected = reward.score_answers(net, base, TASK, examples, list(outputs.output), MAX_LENGTH)
+    assert list(outputs[name]) == pytest.approx(expected, abs=1e-5)  # the stored score is the model's reward
+    row = run.aggregate[run.aggregate.score == name].iloc[0]
+    assert row.n == 3 and row.ci_low <= row["mean"] <= row.ci_high
+    with pytest.raises(ValueError, match="No saved adapter named 'nothing'"):
+        reward_model.use_as_score("nothing")

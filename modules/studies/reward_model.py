@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from evals import stats
+from evals import score_hooks, stats
 from evals.tasks import Example, load_task
 from modules.models import Model, adapters
 from modules.paths import user_home
@@ -96,3 +96,16 @@ def accuracy_by(pairs: pd.DataFrame, column: str = "property") -> pd.DataFrame:
     """Accuracy per HHH property (or domain), each with its own interval and n."""
     rows = [{column: value, **accuracy(group)} for value, group in pairs.groupby(column, sort=True)]
     return pd.DataFrame(rows).rename(columns={"mean": "accuracy", "ci_low": "95% low", "ci_high": "95% high"})
+
+
+def use_as_score(asset: str, max_length: int = 256) -> str:
+    """Register the saved reward model `asset` as the score 'reward:<asset>' (higher is better) and return that
+    name: any run can then pass hooks=[name] and the tables carry its mean, interval and paired differences."""
+    net, base = reward.load_asset(asset)  # loaded once here: a clear error now, not mid-run
+    name = f"reward:{asset}"
+
+    def score(task, examples, outputs):
+        return reward.score_answers(net, base, task, examples, [output.text for output in outputs], max_length)
+
+    score_hooks.register_score_hook(name, score, label=f"reward ({asset})", higher_is_better=True)
+    return name

@@ -13,7 +13,7 @@ from torch import nn
 from evals.tasks import Task
 from modules.models import Model
 from modules.models.adapters import shared_weights_copy
-from modules.training.data import Row, collate, preference_rows
+from modules.training.data import Row, collate, preference_rows, tokenize
 
 DEFAULT_LR = 1e-3  # LoRA's rate; the new head (576 weights) learns at it too
 SCORE_STD = 0.02  # the head starts small (the base's own initializer range): rewards near 0, the loss near log 2
@@ -70,17 +70,23 @@ def loss(net: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def pair_rewards(net: nn.Module, pairs: list[tuple[Row, Row]], pad_id: int, per_batch: int = 8) -> list[tuple]:
-    """(reward of chosen, reward of rejected) for each pair: held-out accuracy is how often the first is higher."""
+def sequence_rewards(net: nn.Module, rows: list[Row], pad_id: int, per_batch: int = 16) -> list[float]:
+    """The reward of each row (prompt and answer), in batches."""
     device = next(net.parameters()).device
-    scored = []
-    for start in range(0, len(pairs), per_batch):
-        inputs = {k: v.to(device) for k, v in batch(pairs[start : start + per_batch], pad_id).items()}
+    found = []
+    for start in range(0, len(rows), per_batch):
+        inputs = collate(rows[start : start + per_batch], pad_id)
+        inputs = {key: inputs[key].to(device) for key in ("input_ids", "attention_mask")}
         # on CUDA the body is bf16 and the head fp32: autocast, as in training
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            chosen, rejected = rewards(net, inputs).chunk(2)
-        scored += list(zip(chosen.tolist(), rejected.tolist()))
-    return scored
+            found += rewards(net, inputs).tolist()
+    return found
+
+
+def pair_rewards(net: nn.Module, pairs: list[tuple[Row, Row]], pad_id: int) -> list[tuple[float, float]]:
+    """(reward of chosen, reward of rejected) for each pair: held-out accuracy is how often the first is higher."""
+    found = sequence_rewards(net, [chosen for chosen, _ in pairs] + [rejected for _, rejected in pairs], pad_id)
+    return list(zip(found[: len(pairs)], found[len(pairs) :]))
 
 
 def load(base: Model, folder) -> nn.Module:
@@ -88,3 +94,22 @@ def load(base: Model, folder) -> nn.Module:
     from peft import PeftModel
 
     return PeftModel.from_pretrained(network(base), str(folder)).eval()
+
+
+def load_asset(name: str) -> tuple[nn.Module, Model]:
+    """(reward network, the base it runs on) of the saved reward model `name`; its base is loaded if need be."""
+    from modules.models import adapters, get_model
+
+    meta = adapters.read_meta(name)
+    if meta.get("method") != "reward-model":
+        raise ValueError(f"'{name}' is a {meta.get('method')} adapter, not a reward model.")
+    base = get_model(meta["base"])
+    return load(base, adapters.asset_dir(name)), base
+
+
+def score_answers(net: nn.Module, base: Model, task: Task, examples, answers: list[str], max_length: int = 256):
+    """The reward of each answer to its example's input, read after the task's zero-shot prompt (as in training)."""
+    from evals.tasks import Example
+
+    rows = [tokenize(base, task, Example(e.id, e.input, a or " "), max_length) for e, a in zip(examples, answers)]
+    return sequence_rewards(net, rows, base.tokenizer.pad_token_id)

@@ -120,11 +120,10 @@ def test_a_stopped_study_keeps_nothing_and_reads_nothing(tiny_model, monkeypatch
 def test_a_saved_reward_model_is_a_score_any_run_can_ask_for(tiny_model, monkeypatch, tmp_path):
     import threading
 
+    from evals import metrics, score_hooks
     from evals.runner import System, compare
     from modules.studies import reward_model
     from modules.techniques import prompting
-
-    from evals import metrics, score_hooks
 
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
     monkeypatch.setattr(score_hooks, "HOOKS", dict(score_hooks.HOOKS))  # registered for this test only

@@ -30,6 +30,8 @@ def arguments(**changes) -> list:
         ({"targets": []}, "LoRA target"),
         ({"mixture": "dialogue-summary: 0"}, "share of 'dialogue-summary' must be above 0"),
         ({"mixture": "no-such: 1"}, "Mixture task 'no-such'"),
+        ({"probe_task": ["company-handbook-qa", "no-such"]}, "Forgetting probe task 'no-such'"),
+        ({"probe_task": []}, "Pick a forgetting probe task, or set the probe examples to 0"),
     ],
 )
 def test_bad_settings_are_clean_errors(client, changes, message):

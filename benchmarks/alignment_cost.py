@@ -3,7 +3,9 @@ preference pairs (hhh-preferences train split, 8 pairs per step), in one process
 trained on the whole train split and read on the held-out pairs (pairwise accuracy, 95% Wilson interval).
 
     python benchmarks/alignment_cost.py                    # the README's step costs (embedded model)
-    python benchmarks/alignment_cost.py --read --steps 60  # and a reward model's held-out accuracy
+    python benchmarks/alignment_cost.py --read --cai 12    # and a reward model's held-out accuracy, then the
+                                                           # constitutional loop on 12 held-out prompts, its
+                                                           # revisions read by that reward model
     python benchmarks/alignment_cost.py --smoke --model DIR
 """
 
@@ -21,10 +23,11 @@ os.environ.setdefault("LAB_HOME", tempfile.mkdtemp(prefix="lab-bench-alignment-"
 
 import torch
 
+from evals import stats
 from evals.tasks import load_task
-from modules.models import get_model
-from modules.studies import reward_model
-from modules.training import finetune, registry, trainer
+from modules.models import GenerationParams, get_model
+from modules.studies import constitutional, reward_model
+from modules.training import finetune, registry, reward, trainer
 
 # (row, what it trains): the baseline first. Each a LoRA r=8 on q,v of the same base, same pairs, same batch.
 OBJECTIVES = (("supervised", "LoRA, supervised on the chosen answers"), ("reward", "reward model: LoRA + head"),
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--length", type=int, default=256, help="max tokens per answer row")
     parser.add_argument("--read", action="store_true", help="also train a reward model and read held-out pairs")
     parser.add_argument("--read-steps", type=int, default=60, help="reward-model steps for --read (batch 8)")
+    parser.add_argument("--cai", type=int, default=0, help="with --read: the constitutional loop on N test prompts")
     parser.add_argument("--smoke", action="store_true", help="smallest run: 1 step, short rows")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -85,6 +89,39 @@ def main(argv: list[str] | None = None) -> None:
               "Wilson 95%)")  # fmt: skip
         print(reward_model.accuracy_by(result.pairs).round(3).to_string(index=False))
         print(reward_model.accuracy_by(result.pairs, "domain").round(3).to_string(index=False))
+        if args.cai:
+            constitutional_loop(model, args.cai, settings, args.smoke)
+
+
+def constitutional_loop(model, count: int, settings, smoke: bool) -> None:
+    """Answer -> critique -> revise on `count` held-out prompts (every domain in turn); time against one plain
+    answer, and how often the reward model just trained prefers the revision to the original."""
+    task = load_task("hhh-preferences")
+    by_domain = {}
+    for example in task.split("test"):
+        by_domain.setdefault(example.meta["domain"], []).append(example)
+    prompts = [examples[i] for i in range(count) for examples in by_domain.values() if i < len(examples)][:count]
+    params = GenerationParams(max_new_tokens=8 if smoke else 96)
+    principles = constitutional.parse_principles(constitutional.default_principles_text())
+    started = time.perf_counter()
+    model.generate([[{"role": "user", "content": p.input}] for p in prompts], params)
+    plain_s = time.perf_counter() - started
+    started = time.perf_counter()
+    revisions = constitutional.revise(model, prompts, principles, params)
+    loop_s = time.perf_counter() - started
+    pairs, dropped = constitutional.preference_pairs(revisions)
+    net, base = reward.load_asset(settings.name)
+    revised = reward.score_answers(net, base, task, prompts, [r.revised for r in revisions], settings.max_length)
+    original = reward.score_answers(net, base, task, prompts, [r.original for r in revisions], settings.max_length)
+    preferred = stats.wilson_ci([float(a > b) for a, b in zip(revised, original)])
+    print(f"\nconstitutional loop on {len(prompts)} held-out prompts (greedy, {params.max_new_tokens} new tokens): "
+          f"{loop_s:.0f} s = {loop_s / plain_s:.1f}x one plain answer each ({plain_s:.0f} s); {len(pairs)} pairs, "
+          f"{dropped} dropped (revision empty or unchanged)")  # fmt: skip
+    print(f"the reward model prefers the revision in {preferred['mean']:.2f} [{preferred['ci_low']:.2f}, "
+          f"{preferred['ci_high']:.2f}] of prompts (n={preferred['n']}, Wilson 95%)")  # fmt: skip
+    for r in revisions[:3]:
+        print(f"\n[{r.principle}] {r.prompt[:120]}\n  original: {r.original[:200]}\n  critique: "
+              f"{r.critique[:200]}\n  revised:  {r.revised[:200]}")  # fmt: skip
 
 
 if __name__ == "__main__":

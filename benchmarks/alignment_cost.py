@@ -27,28 +27,42 @@ from evals import stats
 from evals.tasks import load_task
 from modules.models import GenerationParams, get_model
 from modules.studies import constitutional, reward_model
-from modules.training import finetune, registry, reward, trainer
+from modules.training import finetune, registry, reward, rloo, trainer
 
 # (row, what it trains): the baseline first. Each a LoRA r=8 on q,v of the same base, same pairs, same batch.
 OBJECTIVES = (("supervised", "LoRA, supervised on the chosen answers"), ("reward", "reward model: LoRA + head"),
-              ("dpo", "DPO: LoRA, reference = the base"))  # fmt: skip
+              ("dpo", "DPO: LoRA, reference = the base"),
+              ("rloo", "RL (RLOO, beta 0.05): 2 prompts x 4 sampled answers, read by a reward model"))  # fmt: skip
+RL_SAMPLES, RL_NEW_TOKENS = 4, 48  # 2 prompts x 4 answers: 8 answers a step, as the others read 8 rows
 
 
 def step_seconds(model, objective: str, pairs, steps: int, length: int) -> tuple[float, float]:
     """(seconds per step after a warm-up step, seconds to make the rows) for one objective on `pairs`."""
     task = load_task("hhh-preferences")
-    module = registry.get_objective(objective)
+    module = rl_objective(model, task, length) if objective == "rloo" else registry.get_objective(objective)
     method = "reward-model" if objective == "reward" else "lora"
     started = time.perf_counter()
     rows = module.rows(model, task, pairs, length)  # DPO: includes the base's reference log-probabilities
     prepared_s = time.perf_counter() - started
-    net = finetune.prepare(model, finetune.Config(method=method, objective=objective))
+    net = finetune.prepare(model, finetune.Config(method=method, objective="supervised" if objective == "rloo" else
+                                                  objective))  # fmt: skip
     folder = Path(tempfile.mkdtemp())
-    common = {"batch_size": 8, "micro_batch": 4, "lr": 1e-4, "seed": 0, "pad_id": model.tokenizer.pad_token_id,
-              "checkpoint_every": 10_000, "objective": module}  # fmt: skip
+    per_step = 8 // RL_SAMPLES if objective == "rloo" else 8
+    common = {"batch_size": per_step, "micro_batch": per_step, "lr": 1e-4, "seed": 0,
+              "pad_id": model.tokenizer.pad_token_id, "checkpoint_every": 10_000, "objective": module}  # fmt: skip
     trainer.train(net, rows, steps=1, folder=folder, **common)
     result = trainer.train(net, rows, steps=steps + 1, folder=folder, resume=True, **common)
     return result.seconds_per_step, prepared_s
+
+
+def rl_objective(model, task, length: int) -> rloo.Rloo:
+    """RLOO with a reward model on this base (a fresh head: the cost of reading is the same as a trained one's)."""
+    net = reward.network(model)
+
+    def read(examples, answers):
+        return reward.score_answers(net, model, task, examples, answers, length)
+
+    return rloo.Rloo(read, beta=0.05, samples=RL_SAMPLES, max_new_tokens=RL_NEW_TOKENS)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     pairs = load_task("hhh-preferences").split("train")[:8]
     print(f"model: {model.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     print(f"8 preference pairs per step (hhh-preferences train; supervised reads the 8 chosen answers, the reward "
-          f"model and DPO both answers: 16 rows), rows up to {args.length} tokens, {args.steps} timed steps after 1 "
-          "warm-up, all in one process")  # fmt: skip
+          f"model and DPO both answers: 16 rows; RLOO samples {RL_SAMPLES} answers of up to {RL_NEW_TOKENS} tokens "
+          f"for each of 2 prompts), rows up to {args.length} tokens, {args.steps} timed steps after 1 warm-up, all "
+          "in one process")  # fmt: skip
     found = {objective: step_seconds(model, objective, pairs, args.steps, args.length) for objective, _ in OBJECTIVES}
     baseline = found["supervised"][0]
     print("| objective | what | s / step | x supervised LoRA | making the rows (s) |")

@@ -27,7 +27,9 @@ def network(base: Model, seed: int = 0) -> nn.Module:
     config.num_labels, config.pad_token_id = 1, base.tokenizer.pad_token_id
     with torch.device("meta"):  # only the head is new: build the shell without allocating a second body
         net = AutoModelForSequenceClassification.from_config(config)
-    net.model = shared_weights_copy(base.hf).model
+    body = shared_weights_copy(base.hf)
+    prefix = body.base_model_prefix  # "model" for Llama, "transformer" for GPT-2: where the body sits in both forms
+    setattr(net, prefix, getattr(body, prefix))
     generator = torch.Generator().manual_seed(seed)
     weight = torch.randn(1, config.hidden_size, generator=generator) * SCORE_STD
     net.score = nn.Linear(config.hidden_size, 1, bias=False, device=base.device)

@@ -1,6 +1,6 @@
-"""Alignment cost: seconds per step of reward-model training and DPO relative to a supervised LoRA step, on the same
-preference pairs (hhh-preferences train split, 8 pairs per step), in one process; then, with --read, a reward model
-trained on the whole train split and read on the held-out pairs (pairwise accuracy, 95% Wilson interval).
+"""Alignment cost: seconds per step of reward-model training, DPO and RL (RLOO) relative to a supervised LoRA step,
+on the same preference pairs (hhh-preferences train split, 8 pairs per step), in one process; then, with --read, a
+reward model trained on the whole train split and read on the held-out pairs (pairwise accuracy, 95% Wilson interval).
 
     python benchmarks/alignment_cost.py                    # the README's step costs (embedded model)
     python benchmarks/alignment_cost.py --read --cai 12    # and a reward model's held-out accuracy, then the

@@ -26,7 +26,7 @@ def test_the_default_principles_cover_the_three_properties():
         ("rules: []", "non-empty list under 'principles'"),
         ("principles:\n  - name: x\n    property: helpful\n    critique: c\n", "Principle 1: 'revision' must be"),
         ("principles:\n  - {name: x, property: kind, critique: c, revision: r}\n", "Principle 1: property must be"),
-        ("", "The principles is empty|The principles are empty|empty"),
+        ("", "non-empty list under 'principles'"),
     ],
 )
 def test_bad_principles_are_clear_errors(text, message):
@@ -84,3 +84,10 @@ def test_a_stopped_loop_returns_no_half_revisions(tiny_model):
     principles = constitutional.parse_principles(constitutional.default_principles_text())
     assert constitutional.revise(tiny_model, TASK.split("test")[:2], principles, GenerationParams(max_new_tokens=2),
                                  stop=stop) == []  # fmt: skip
+
+
+def test_a_property_is_read_without_case_as_uploads_read_it():
+    (principle,) = constitutional.parse_principles(
+        "principles:\n  - {name: x, property: Harmless, critique: c, revision: r}\n"
+    )
+    assert principle.property == "harmless"

@@ -92,9 +92,10 @@ def drop_stale_quantization(folder: Path) -> None:
 
 def load_embedded(device: torch.device, dtype: torch.dtype):
     """(hf model, tokenizer, label) for the embedded model, converting on first use."""
-    if is_cached():
+    cached = is_cached()
+    if cached:
         drop_stale_quantization(cache_dir())
-    folder = cache_dir() if is_cached() else convert_and_cache()
+    folder = cache_dir() if cached else convert_and_cache()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
     return model, tokenizer, embedded_label(dtype)

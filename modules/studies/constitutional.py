@@ -10,12 +10,12 @@ from pathlib import Path
 import yaml
 
 from evals.tasks import Example
+from evals.tasks.uploaded import PROPERTIES
 from modules import inputs
 from modules.models import GenerationParams, Model
 from modules.progress import Progress
 
 DEFAULT_PRINCIPLES = Path(__file__).resolve().parents[2] / "evals" / "constitution.yaml"
-PROPERTIES = ("helpful", "honest", "harmless")
 MAX_PRINCIPLES = 20
 
 
@@ -63,7 +63,8 @@ def parse_principles(text: str) -> list[Principle]:
             raise ValueError(f"Principle {number}: '{missing[0]}' must be non-empty text.")
         if fields["property"].strip().lower() not in PROPERTIES:
             raise ValueError(f"Principle {number}: property must be one of {', '.join(PROPERTIES)}.")
-        principles.append(Principle(**{key: value.strip() for key, value in fields.items()}))
+        fields = {key: value.strip() for key, value in fields.items()}
+        principles.append(Principle(**fields | {"property": fields["property"].lower()}))
     return principles
 
 

@@ -2,6 +2,7 @@
 pooled into one paired comparison per method so a few points' drop can be told from noise."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ class Probe:
 
     runs: list[Run]
 
-    @property
+    @cached_property  # read by the table, the chart, the status and the asset notes: concatenated once
     def per_example(self) -> pd.DataFrame:
         """Every probe's per-example rows, example ids prefixed by their task so two tasks' '0' stay apart."""
         frames = [run.per_example.assign(example_id=run.task + "/" + run.per_example.example_id.astype(str))

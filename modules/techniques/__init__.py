@@ -3,7 +3,7 @@
 import dataclasses
 import types
 
-from modules.techniques import cot, direct, few_shot_cot, pal, prompting, rag, sampling, self_consistency
+from modules.techniques import best_of_n, cot, direct, few_shot_cot, pal, prompting, rag, sampling, self_consistency
 from modules.techniques.output import Output
 
 # technique name -> module with Config, validate(task, config) and run(model, task, examples, config)
@@ -16,6 +16,7 @@ TECHNIQUES: dict[str, types.ModuleType] = {
     "pal": pal,
     "rag": rag,
     "sampling": sampling,
+    "best_of_n": best_of_n,
 }
 
 # system name -> (technique, default config fields); users add key=value overrides after a colon.
@@ -36,6 +37,7 @@ SYSTEMS: dict[str, tuple[str, dict]] = {
     "sample": ("sampling", {}),
     "top-k": ("sampling", {"temperature": 1.0, "top_k": 5}),
     "top-p": ("sampling", {"temperature": 1.0, "top_p": 0.8}),
+    "best-of-n": ("best_of_n", {}),  # needs reward=<a saved reward model>
 }
 __all__ = ["SYSTEMS", "TECHNIQUES", "Output", "parse_system", "settings_help"]
 

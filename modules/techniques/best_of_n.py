@@ -9,7 +9,6 @@ from evals.tasks import Example, Task
 from modules.models import Model, adapters
 from modules.techniques import prompting, sampling
 from modules.techniques.output import Output
-from modules.training import reward
 
 
 @dataclass
@@ -45,6 +44,8 @@ def run(
     outputs = sampling.run(model, task, examples, config.sampling(), stop, on_text)
     if stop is not None and stop.is_set():
         return outputs
+    from modules.training import reward  # here: training's data module imports the techniques (a cycle at the top)
+
     net, base = reward.load_asset(config.reward)
     for example, output in zip(examples, outputs):
         samples = output.trace["samples"]

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modules.ui import attention, compare, finetune, icl, quantize, rag, reasoning, runs, sampling, scaling
+from modules.ui import alignment, attention, compare, finetune, icl, quantize, rag, reasoning, runs, sampling, scaling
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ TABS = [
     Tab(sampling.TITLE, sampling.COVERS, sampling.build),
     Tab(attention.TITLE, attention.COVERS, attention.build),
     Tab(scaling.TITLE, scaling.COVERS, scaling.build),
+    Tab(alignment.TITLE, alignment.COVERS, alignment.build),
     Tab(compare.TITLE, (), compare.build),
     Tab(runs.TITLE, (), runs.build),
 ]

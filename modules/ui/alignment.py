@@ -1,0 +1,180 @@
+"""The Alignment tab: a reward model trained on labelled comparisons and read on held-out pairs; best-of-n against
+it; constitutional AI's answer / critique / revise loop and the pairs it makes. (WIP: RL, DPO and the side-by-side
+columns come next; issue #26.)"""
+
+import threading
+from functools import partial
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from evals import report
+from evals.tasks import load_task
+from modules import inputs
+from modules.models import GenerationParams, adapters
+from modules.studies import constitutional, reward_model
+from modules.ui import charts, pickers, results, wiring
+from modules.ui.errors import user_errors
+from modules.ui.job import run_job
+from modules.ui.model_bar import load_model
+from modules.ui.stop_flag import StopFlag
+
+TITLE = "Alignment"
+COVERS = ("best_of_n",)
+TASKS = [reward_model.TASK]
+BUSY = "Busy: a reward model is already training in this app. Wait for it to finish or press Stop."
+
+
+def reward_models() -> list[str]:
+    """The saved reward models (assets whose method is reward-model)."""
+    return [a["name"] for a in adapters.list_assets() if a.get("method") == "reward-model"]
+
+
+def histogram(pairs) -> go.Figure:
+    """Rewards of the chosen and of the rejected answers on the held-out pairs: apart is good."""
+    fig = go.Figure()
+    fig.add_histogram(x=pairs.chosen, name="chosen", opacity=0.7, nbinsx=20)
+    fig.add_histogram(x=pairs.rejected, name="rejected", opacity=0.7, nbinsx=20)
+    fig.update_layout(barmode="overlay", title=f"Held-out rewards (n={len(pairs)} pairs)", xaxis_title="reward",
+                      yaxis_title="answers", height=320, margin={"t": 40, "b": 40})  # fmt: skip
+    return report.legible(fig)
+
+
+def make_train_handler(busy: threading.Lock, outputs: list):
+    status, loss_plot, by_property, chart, pairs_table, download = outputs
+
+    def handler(spec, flag: StopFlag, name, task, steps, batch_size, r, max_length, eval_limit,
+                progress=gr.Progress()):  # fmt: skip
+        with user_errors():
+            settings = reward_model.Settings(
+                name=inputs.text(name, "The reward model's name", inputs.MAX_SHORT_CHARS), task=task,
+                steps=inputs.whole(steps, "Steps", 1, 2000), batch_size=inputs.whole(batch_size, "Batch size", 1, 32),
+                r=inputs.whole(r, "LoRA r", 1, 64), max_length=inputs.whole(max_length, "Max tokens", 64, 1024),
+                eval_limit=inputs.whole(eval_limit, "Held-out pairs", 1, 500),
+            )  # fmt: skip
+            adapters.asset_dir(settings.name)  # a bad name is refused before any work
+        if not busy.acquire(blocking=False):
+            raise gr.Error(BUSY)
+        try:
+            base = load_model(spec, progress)
+            losses = []
+
+            def work(report_, stop):
+                return reward_model.train_and_read(base, settings, report_, stop)
+
+            def on_update(value):
+                if value.payload and "loss" in value.payload:
+                    losses.append(value.payload["loss"])
+                    return {loss_plot: charts.losses({"reward model": losses})}
+                return None
+
+            def on_result(result):
+                if result.asset is None:
+                    return {status: f"⏹ Stopped after {len(result.losses)} steps; nothing was saved."}
+                a = result.accuracy
+                line = (f"**Done.** Reward model `{result.asset}` on {base.label}: {len(result.losses)} steps x "
+                        f"{settings.batch_size} pairs, r={settings.r}, seed {settings.seed}, "
+                        f"{100 * result.trainable / result.total:.3f}% trainable, "
+                        f"{result.seconds_per_step:.1f} s/step. "
+                        f"Held-out pairwise accuracy **{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]** "
+                        f"(n={a['n']}, {settings.task} test split, Wilson 95%).")  # fmt: skip
+                _, path = results.write_downloads(f"reward-{result.asset}", None, {
+                    "settings": vars(settings), "accuracy": a, "losses": result.losses,
+                    "pairs": result.pairs.to_dict(orient="records")})  # fmt: skip
+                return {status: line, loss_plot: charts.losses({"reward model": result.losses}),
+                        by_property: reward_model.accuracy_by(result.pairs).round(3), chart: histogram(result.pairs),
+                        pairs_table: result.pairs.round(3), download: path}  # fmt: skip
+
+            first = {status: "Starting: tokenizing the pairs, a fresh head on the base…"}
+            yield from run_job(flag, work, on_update, on_result, first, status=status, every=1.0)
+        finally:
+            busy.release()
+
+    return handler
+
+
+def revise(outputs: list, spec, flag: StopFlag, principles_text, count, max_new_tokens, progress=gr.Progress()):
+    """The constitutional loop on held-out prompts of every domain; every critique and revision shown."""
+    status, table, download = outputs
+    with user_errors():
+        principles = constitutional.parse_principles(principles_text)
+        count = inputs.whole(count, "Prompts", 1, 60)
+        params = GenerationParams(max_new_tokens=inputs.whole(max_new_tokens, "Max new tokens", 8, 256))
+        model = load_model(spec, progress)
+    task = load_task(reward_model.TASK)
+    by_domain = {}
+    for example in task.split("test"):
+        by_domain.setdefault(example.meta["domain"], []).append(example)
+    prompts = [group[i] for i in range(count) for group in by_domain.values() if i < len(group)][:count]
+
+    def work(report_, stop):
+        return constitutional.revise(model, prompts, principles, params, stop=stop, report=report_)
+
+    def on_result(revisions):
+        pairs, dropped = constitutional.preference_pairs(revisions)
+        records = [{"prompt": p.input, "chosen": p.meta["chosen"], "rejected": p.meta["rejected"],
+                    "property": p.meta["property"]} for p in pairs]  # fmt: skip
+        _, path = results.write_downloads("constitutional-pairs", None, {"revisions": constitutional.as_records(
+            revisions), "pairs": records})  # fmt: skip
+        line = (f"**Done.** {len(revisions)} prompts on {model.label}, greedy, {params.max_new_tokens} new tokens: "
+                f"{len(pairs)} (revision, original) pairs, {dropped} dropped (revision empty or unchanged). A small "
+                "model critiques poorly: read the revisions before training on them.")  # fmt: skip
+        return {status: line, table: pd.DataFrame(constitutional.as_records(revisions)), download: path}
+
+    yield from run_job(flag, work, lambda value: None, on_result, {status: "Answering…"}, status=status)
+
+
+def build(model_state: gr.State, model_info: gr.Markdown) -> None:
+    busy = threading.Lock()
+    with gr.Tab(TITLE):
+        flag = gr.State(StopFlag())
+        gr.Markdown(
+            "Models should be **helpful, honest and harmless**. RLHF trains a **reward model** on labelled "
+            "comparisons (a prompt, a better and a worse answer) and then optimises the model against it; "
+            "**best-of-n** uses it without training; **constitutional AI** lets the model label its own answers by "
+            "critiquing and revising them against written principles."
+        )
+        with gr.Accordion("Reward model: train on comparisons, read on held-out pairs", open=True):
+            with gr.Row():
+                name = gr.Textbox("rm", label="Name (saved as an asset)", max_lines=1)
+                task = gr.Dropdown(TASKS, value=TASKS[0], label="Preference task", allow_custom_value=True)
+                steps = gr.Slider(1, 500, value=30, step=1, label="Steps")
+                batch_size = gr.Slider(1, 16, value=8, step=1, label="Pairs per step")
+            with gr.Row():
+                r = gr.Slider(1, 64, value=8, step=1, label="LoRA r")
+                max_length = gr.Slider(64, 512, value=256, step=16, label="Max tokens per answer row")
+                eval_limit = gr.Slider(1, 200, value=60, step=1, label="Held-out pairs to read")
+            with gr.Row():
+                train_button = gr.Button("Train reward model", variant="primary")
+                stop_button = gr.Button("Stop", variant="stop")
+            status = gr.Markdown()
+            loss_plot = gr.Plot(label="Reward-model loss")
+            by_property = gr.Dataframe(label="Held-out accuracy per HHH property (Wilson 95%)", interactive=False)
+            chart = gr.Plot(label="Rewards of chosen vs rejected answers (held out)")
+            pairs_table = gr.Dataframe(label="Every held-out pair", interactive=False, max_height=360)
+            download = gr.DownloadButton("Download JSON", value=None)
+        with gr.Accordion("Constitutional AI: answer, critique, revise", open=False):
+            principles = gr.Code(constitutional.default_principles_text(), language="yaml", label="Principles")
+            with gr.Row():
+                count = gr.Slider(1, 60, value=6, step=1, label="Held-out prompts (every domain in turn)")
+                max_new_tokens = gr.Slider(8, 256, value=96, step=8, label="Max new tokens")
+                revise_button = gr.Button("Answer, critique, revise", variant="primary")
+                stop_revise = gr.Button("Stop", variant="stop")
+            revise_status = gr.Markdown()
+            revisions = gr.Dataframe(label="Every answer, critique and revision", interactive=False, wrap=True,
+                                     max_chars=400)  # fmt: skip
+            pairs_file = gr.DownloadButton("Download the pairs (JSON)", value=None)
+
+    pickers.refresh_on_focus(task, TASKS)
+    trained = [status, loss_plot, by_property, chart, pairs_table, download]
+    train_event = wiring.on_model(train_button, make_train_handler(busy, trained),
+                                  [model_state, flag, name, task, steps, batch_size, r, max_length, eval_limit],
+                                  trained, "alignment_train_reward", flag,
+                                  concurrency=("alignment", 2))  # fmt: skip
+    revised = [revise_status, revisions, pairs_file]
+    revise_event = wiring.on_model(revise_button, partial(revise, revised),
+                                   [model_state, flag, principles, count, max_new_tokens], revised,
+                                   "alignment_constitutional", flag)  # fmt: skip
+    wiring.wire_common((train_event, revise_event), flag, (stop_button, stop_revise), model_state, model_info,
+                       "alignment_stop")  # fmt: skip

@@ -27,3 +27,13 @@ def test_the_constitutional_loop_shows_each_revision(served_app, tiny_llama_dir)
     rows = table_rows(revisions)
     assert "**Done.**" in status and len(rows) == 3 and {"original", "critique", "revised"} <= set(rows[0])
     assert download.endswith(".json")
+
+
+def test_best_of_n_runs_beside_zero_shot_and_both_are_read_by_the_reward_model(served_app, tiny_llama_dir):
+    client = Client(served_app, verbose=False)
+    client.predict(str(tiny_llama_dir), api_name="/load_model")
+    client.predict("tab-rm-bon", "hhh-preferences", 1, 4, 8, 64, 2, api_name="/alignment_train_reward")
+    status, aggregate, *_ = client.predict("tab-rm-bon", 3, 3, 8, api_name="/alignment_best_of_n")
+    rows = table_rows(aggregate)
+    assert {row["system"] for row in rows} == {"zero-shot", "best-of-3"}
+    assert {row["system"] for row in rows if row["score"] == "reward:tab-rm-bon"} == {"zero-shot", "best-of-3"}

@@ -10,11 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from evals import report
+from evals.runner import System
 from evals.tasks import load_task
 from modules import inputs
 from modules.models import GenerationParams, adapters
 from modules.studies import constitutional, reward_model
-from modules.ui import charts, pickers, results, wiring
+from modules.techniques import best_of_n, prompting
+from modules.ui import charts, pickers, results, split_run, wiring
 from modules.ui.errors import user_errors
 from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
@@ -125,6 +127,25 @@ def revise(outputs: list, spec, flag: StopFlag, principles_text, count, max_new_
     yield from run_job(flag, work, lambda value: None, on_result, {status: "Answering…"}, status=status)
 
 
+def run_best_of_n(outputs: list, spec, flag: StopFlag, reward_name, n, limit, max_new_tokens,
+                  progress=gr.Progress()):  # fmt: skip
+    """Zero-shot vs best-of-n on the preference task's held-out prompts, both read by the reward model (stored)."""
+    with user_errors():
+        if not reward_name:
+            raise ValueError("Pick a saved reward model (train one above first).")
+        task = load_task(reward_model.TASK)
+        n = inputs.whole(n, "n", 2, 10)
+        limit = inputs.whole(limit, "Examples", 1, len(task.split("test")))
+        room = inputs.whole(max_new_tokens, "Max new tokens", 8, 256)
+        model = load_model(spec, progress)
+        hook = reward_model.use_as_score(reward_name)
+        systems = [
+            System("zero-shot", model, "prompting", prompting.Config(k=0, max_new_tokens=room)),
+            System(f"best-of-{n}", model, "best_of_n", best_of_n.Config(reward=reward_name, n=n, max_new_tokens=room)),
+        ]  # fmt: skip
+    yield from split_run.stream_run(outputs, task, systems, limit, 0, model, flag, progress, hooks=(hook,))
+
+
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     busy = threading.Lock()
     with gr.Tab(TITLE):
@@ -154,6 +175,12 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             chart = gr.Plot(label="Rewards of chosen vs rejected answers (held out)")
             pairs_table = gr.Dataframe(label="Every held-out pair", interactive=False, max_height=360)
             download = gr.DownloadButton("Download JSON", value=None)
+        with gr.Accordion("Best-of-n against the reward model (no training)", open=False):
+            with gr.Row():
+                reward_name = gr.Dropdown(reward_models(), label="Reward model", allow_custom_value=True)
+                n = gr.Slider(2, 10, value=4, step=1, label="n samples per prompt")
+                bon_tokens = gr.Slider(8, 256, value=96, step=8, label="Max new tokens")
+            limit, bon_button, stop_bon, bon_outputs = split_run.build_outputs(60, 12)
         with gr.Accordion("Constitutional AI: answer, critique, revise", open=False):
             principles = gr.Code(constitutional.default_principles_text(), language="yaml", label="Principles")
             with gr.Row():
@@ -176,5 +203,11 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     revise_event = wiring.on_model(revise_button, partial(revise, revised),
                                    [model_state, flag, principles, count, max_new_tokens], revised,
                                    "alignment_constitutional", flag)  # fmt: skip
-    wiring.wire_common((train_event, revise_event), flag, (stop_button, stop_revise), model_state, model_info,
-                       "alignment_stop")  # fmt: skip
+    reward_name.focus(lambda: gr.Dropdown(choices=reward_models()), outputs=reward_name, queue=False,
+                      api_visibility="private")  # fmt: skip
+    bon_event = wiring.on_model(bon_button, partial(run_best_of_n, bon_outputs),
+                                [model_state, flag, reward_name, n, limit, bon_tokens], bon_outputs,
+                                "alignment_best_of_n", flag)  # fmt: skip
+    split_run.reveal_tables(bon_event, bon_outputs)
+    wiring.wire_common((train_event, revise_event, bon_event), flag, (stop_button, stop_revise, stop_bon),
+                       model_state, model_info, "alignment_stop")  # fmt: skip

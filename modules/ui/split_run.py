@@ -16,17 +16,17 @@ from modules.ui.stop_flag import StopFlag
 
 
 def stream_run(outputs: list, task: Task, systems: list[System], limit: int, seed: int, model: Model, flag: StopFlag,
-               progress):  # fmt: skip
+               progress, hooks: tuple[str, ...] = ()):  # fmt: skip
     """Generator of {output: value} for outputs (status, aggregate, chart, per-example, csv, json): the stored
     example is cleared when the run starts, each system's rows appear as it finishes, the stage, count and time
     left while it runs, everything at the end. Stop ends it after the batch in hand, which is stored and shown like
-    a finished run (marked stopped); so does a closed page."""
+    a finished run (marked stopped); so does a closed page. hooks: score hooks every output gets (a reward model)."""
     store = default_store()
     status, aggregate, chart, per_example, csv_file, json_file = outputs
 
     def work(report, stop):
         return compare(task, systems, limit=limit, seed=seed, store=store, progress=report, stop=stop,
-                       on_system=report)  # fmt: skip
+                       on_system=report, hooks=hooks)  # fmt: skip
 
     def on_update(event):
         if isinstance(event, Run):  # a system finished: its rows, before the run ends

@@ -212,7 +212,7 @@ def compare(
                 if stop is not None and stop.is_set():
                     status = "stopped"  # the chunk in hand was cut mid-generation: partial outputs are not scored
                     break
-                chunk_rows = _rows(task, system.name, chunk, outputs, hooks)
+                chunk_rows = _rows(task, system.name, chunk, outputs, hooks, system.model)
                 if store is not None:
                     store.add_results(run_id, chunk_rows)
                 rows.extend(chunk_rows)
@@ -242,7 +242,7 @@ def compare(
 
 
 def score(
-    task: Task, examples: list[Example], outputs: list[Output], hooks: Sequence[str] = ()
+    task: Task, examples: list[Example], outputs: list[Output], hooks: Sequence[str] = (), model: Model | None = None
 ) -> list[dict[str, float]]:
     """Per-example scores: the only scoring in the lab (the runner's rows and every tab's columns come from here).
 
@@ -269,7 +269,7 @@ def score(
         for key, column in values.items():
             for i, value in zip(scored, column):
                 rows[i][key] = value
-    score_hooks.apply(hooks, task, examples, outputs, rows)
+    score_hooks.apply(hooks, task, examples, outputs, rows, model)  # model: the system's, for KL to its base
     for row, example, output in zip(rows, examples, outputs):
         row |= metrics.trace_scores(example.meta, output.trace, output.text)
         if (copied := metrics.copy_rate(example.input, output.text)) is not None:
@@ -297,7 +297,8 @@ def _run(run_id, task: Task, split: str, seed: int, systems: list[System], rows:
     return Run(run_id, task.name, split, seed, described, per_example, summary, status, dict(measurements))
 
 
-def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output], hooks: Sequence[str]) -> list[dict]:
+def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output], hooks: Sequence[str],
+          model: Model | None = None) -> list[dict]:  # fmt: skip
     """What the store keeps per example: the output, its answer and trace, and its scores."""
     return [
         {
@@ -311,7 +312,7 @@ def _rows(task: Task, system: str, examples: list[Example], outputs: list[Output
             "prompt_tokens": output.prompt_tokens,
             "new_tokens": output.new_tokens,
         }
-        for example, output, scores in zip(examples, outputs, score(task, examples, outputs, hooks))
+        for example, output, scores in zip(examples, outputs, score(task, examples, outputs, hooks, model))
     ]
 
 

@@ -9,7 +9,8 @@ from evals.tasks import Example, Task
 from modules.techniques.output import Output
 
 # fn(task, examples, outputs) -> one value per output (None: not scored). It may run a model: it is called once
-# per batch of outputs (the runner's CHUNK), so a model scores them in one pass.
+# per batch of outputs (the runner's CHUNK), so a model scores them in one pass. A hook registered with
+# needs_model=True is called fn(task, examples, outputs, model): the system's own model (KL to its base).
 HookFn = Callable[[Task, list[Example], list[Output]], list[float | None]]
 
 
@@ -19,19 +20,21 @@ class ScoreHook:
     fn: HookFn
     label: str
     higher_is_better: bool
+    needs_model: bool = False
 
 
 HOOKS: dict[str, ScoreHook] = {}
 
 
-def register_score_hook(name: str, fn: HookFn, *, label: str | None = None, higher_is_better: bool = True) -> None:
+def register_score_hook(name: str, fn: HookFn, *, label: str | None = None, higher_is_better: bool = True,
+                        needs_model: bool = False) -> None:  # fmt: skip
     """Make `name` a score like any other: stored per example, aggregated with its interval (Wilson for 0/1 values,
     else bootstrap), compared with a baseline. A run opts in by name: compare(..., hooks=[name])."""
     if name in metrics.SCORES and name not in HOOKS:
         raise ValueError(f"'{name}' is a built-in score; give the hook another name.")
     if not isinstance(higher_is_better, bool):
         raise ValueError("higher_is_better must be True or False: the tables need a direction to compare.")
-    HOOKS[name] = ScoreHook(name, fn, label or name, higher_is_better)
+    HOOKS[name] = ScoreHook(name, fn, label or name, higher_is_better, needs_model)
     metrics.SCORES[name] = (label or name, higher_is_better)  # its label and direction wherever scores are shown
 
 
@@ -41,10 +44,13 @@ def get_score_hook(name: str) -> ScoreHook:
     return HOOKS[name]
 
 
-def apply(names: Sequence[str], task: Task, examples: list[Example], outputs: list[Output], rows: list[dict]) -> None:
-    """Each named hook's values into `rows` (one dict of scores per example), in place; None or NaN: not scored."""
+def apply(names: Sequence[str], task: Task, examples: list[Example], outputs: list[Output], rows: list[dict],
+          model=None) -> None:  # fmt: skip
+    """Each named hook's values into `rows` (one dict of scores per example), in place; None or NaN: not scored.
+    `model`: the system's, for the hooks that need it."""
     for name in names:
-        values = list(get_score_hook(name).fn(task, examples, outputs))
+        hook = get_score_hook(name)
+        values = list(hook.fn(task, examples, outputs, model) if hook.needs_model else hook.fn(task, examples, outputs))
         if len(values) != len(outputs):
             raise ValueError(f"Score hook '{name}' returned {len(values)} values for {len(outputs)} outputs.")
         for row, value in zip(rows, values):

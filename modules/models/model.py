@@ -1,5 +1,6 @@
 """A loaded language model with batched, left-padded generation and honest bookkeeping."""
 
+import contextlib
 import math
 import threading
 import time
@@ -481,6 +482,14 @@ class Model:
         raise Unsupported(f"{what} are not available for {self.label}: {why}.")
 
     # ---- derived variants
+    @contextlib.contextmanager
+    def active(self):
+        """This model's network, held: on a shared adapter host its adapter is the one on until the block ends."""
+        with self._lock:
+            if self.activate is not None:
+                self.activate()
+            yield self.hf
+
     def variant(self, spec: str, label: str, hf: PreTrainedModel, **options) -> "Model":
         """A model made from this one (adapter on, quantized copy): its own or a shared network, this tokenizer.
         The makers (models/adapters.py, models/quantized.py) never modify the base; options as in __init__."""

@@ -1,6 +1,7 @@
 """Train a reward model on a task's preference pairs (its train split) and read it on the held-out pairs: pairwise
 accuracy with its Wilson interval, overall and per HHH property, and every pair's two rewards (for histograms)."""
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -102,7 +103,8 @@ def use_as_score(asset: str, max_length: int = 256) -> str:
     """Register the saved reward model `asset` as the score 'reward:<asset>' (higher is better) and return that
     name: any run can then pass hooks=[name] and the tables carry its mean, interval and paired differences."""
     net, base = reward.load_asset(asset)  # loaded once here: a clear error now, not mid-run
-    name = f"reward:{asset}"
+    # Hooks are process-wide and two visitors may both name a reward model "rm": the name carries which folder.
+    name = f"reward:{asset}:{hashlib.sha256(str(adapters.asset_dir(asset)).encode()).hexdigest()[:8]}"
 
     def score(task, examples, outputs):
         return reward.score_answers(net, base, task, examples, [output.text for output in outputs], max_length)

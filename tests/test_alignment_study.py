@@ -80,3 +80,14 @@ def test_bad_settings_are_clear_errors(tiny_model, reward_asset):
     with pytest.raises(ValueError, match="not a reward model"):
         adapters.save("not-rm", tiny_model.hf, {"method": "full", "base": tiny_model.spec})
         alignment.run(tiny_model, alignment.Settings(reward="not-rm"), lambda e: None, threading.Event())
+
+
+def test_a_side_by_side_round_trips_through_its_record(tiny_model, reward_asset):
+    import json
+
+    settings = alignment.Settings(reward=reward_asset, name="al-rec", **SMALL)
+    outcome = alignment.run(tiny_model, settings, lambda event: None, threading.Event())
+    record = json.loads(json.dumps(alignment.as_record(settings, outcome), default=str))
+    again = alignment.from_record(record)
+    assert again.costs == record["costs"] and again.curves == outcome.curves
+    assert alignment.side_by_side(again).round(6).equals(alignment.side_by_side(outcome).round(6))

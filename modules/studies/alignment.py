@@ -271,3 +271,28 @@ def side_by_side(outcome: Outcome) -> pd.DataFrame:
 
 def curves_table(outcome: Outcome) -> pd.DataFrame:
     return pd.DataFrame([{"policy": name, **point} for name, points in outcome.curves.items() for point in points])
+
+
+def as_record(settings: Settings, outcome: Outcome) -> dict:
+    """Everything about one side by side, for the JSON download and the tab's stored example."""
+    return {
+        "settings": dataclasses.asdict(settings), "costs": outcome.costs, "curves": outcome.curves,
+        "revisions": constitutional.as_records(outcome.revisions),
+        "preferences": outcome.preferences.to_dict({}) if outcome.preferences else None,
+        "summaries": outcome.summaries.to_dict({}) if outcome.summaries else None,
+        "side_by_side": side_by_side(outcome).to_dict(orient="records"), "course_lab3": COURSE_LAB3,
+    }  # fmt: skip
+
+
+def from_record(record: dict) -> Outcome:
+    """An Outcome back from as_record's dict (the stored example): the runs' tables as the runner made them."""
+
+    def read(data):
+        if not data:
+            return None
+        return Run(data.get("run_id"), data["task"], data["split"], data["seed"], data["systems"],
+                   pd.DataFrame(data["per_example"]), pd.DataFrame(data["aggregate"]), data["status"],
+                   data.get("measurements") or {})  # fmt: skip
+
+    revisions = [constitutional.Revision(**r) for r in record["revisions"]]
+    return Outcome(record["costs"], record["curves"], revisions, read(record["preferences"]), read(record["summaries"]))

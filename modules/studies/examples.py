@@ -55,7 +55,30 @@ def make_sampling_explorer() -> None:
     print(f"Wrote {showcase.save_view('sampling_explorer', base, 1, params.seed, payload)}")
 
 
-MAKERS = {"quantization": make_quantization, "finetune": make_finetune, "sampling": make_sampling_explorer}
+def make_alignment() -> None:
+    """The Alignment tab's quick look: a reward model with the tab's defaults, then the side by side with its
+    defaults; timed, since the tab says how long its default takes."""
+    import time
+
+    from modules.studies import alignment, reward_model
+
+    base, stop, started = get_model(), threading.Event(), time.perf_counter()
+
+    def report(event: Progress) -> None:
+        print(f"{time.perf_counter() - started:7.1f} s  {event.stage} {event.done}/{event.total}", file=sys.stderr)
+
+    trained = reward_model.train_and_read(base, reward_model.Settings(name="example-rm"), report, stop)
+    reward_seconds = time.perf_counter() - started
+    settings = alignment.Settings(reward="example-rm", name="example")
+    outcome = alignment.run(base, settings, report, stop)
+    seconds = {"reward_model": reward_seconds, "side_by_side": time.perf_counter() - started - reward_seconds}
+    payload = alignment.as_record(settings, outcome) | {"seconds": seconds, "reward_accuracy": trained.accuracy}
+    n = int(outcome.preferences.per_example.example_id.nunique())
+    print(f"Wrote {showcase.save_view('alignment', base, n, settings.seed, payload)}; {seconds}")
+
+
+MAKERS = {"quantization": make_quantization, "finetune": make_finetune, "sampling": make_sampling_explorer,
+          "alignment": make_alignment}  # fmt: skip
 
 if __name__ == "__main__":  # python -m modules.studies.examples [quantization] [finetune]
     for name in sys.argv[1:] or MAKERS:

@@ -84,3 +84,22 @@ def losses(curves: dict[str, list[float]]) -> go.Figure:
     fig.update_layout(title="Training loss (mean over answer tokens) per step", xaxis_title="step",
                       yaxis_title="loss", height=320, margin={"t": 40, "b": 40})  # fmt: skip
     return report.legible(fig)
+
+
+def policy_curves(curves: dict[str, list[dict]]) -> go.Figure:
+    """Per training step of each policy: mean reward, log-ratio to the base (KL), answer length, loss. RL runs have
+    all four; DPO only its loss. The leash shows as the KL > 0 run's KL staying low while the KL = 0 run's climbs."""
+    panels = (("reward", "mean reward"), ("kl", "KL to base (nats)"), ("length", "answer tokens"), ("loss", "loss"))
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in panels], horizontal_spacing=0.1,
+                        vertical_spacing=0.18)  # fmt: skip
+    colors = dict(zip(curves, ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")))
+    for index, (key, _) in enumerate(panels):
+        for name, points in curves.items():
+            shown = [p for p in points if key in p]
+            if shown:
+                fig.add_trace(go.Scatter(x=[p["step"] for p in shown], y=[p[key] for p in shown], name=name,
+                                         mode="lines+markers", line={"color": colors[name]}, legendgroup=name,
+                                         showlegend=index == 0 or (key == "loss" and "reward" not in points[0])),
+                              row=index // 2 + 1, col=index % 2 + 1)  # fmt: skip
+    fig.update_layout(title="Training curves per step", height=520, margin={"t": 70, "b": 40})
+    return report.legible(fig)

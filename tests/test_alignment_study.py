@@ -48,7 +48,8 @@ def test_four_policies_train_and_six_columns_are_read_and_stored(tiny_model, rew
     assert table[reward_score].notna().all()
     harmful = table.example_id.map(lambda i: alignment.held_out(
         alignment.load_task("hhh-preferences"), 1).example(i).meta["domain"] == "harmful")  # fmt: skip
-    assert table[harmful][alignment.HARMFUL_SCORE].notna().all() and table[~harmful][alignment.HARMFUL_SCORE].isna().all()
+    assert table[harmful][alignment.HARMFUL_SCORE].notna().all()
+    assert table[~harmful][alignment.HARMFUL_SCORE].isna().all()  # counted only where it means something
     assert "rougeL" in outcome.summaries.per_example
 
     stored = default_store().get_run(outcome.preferences.id)  # the Compare tab and the report read it from here
@@ -56,7 +57,7 @@ def test_four_policies_train_and_six_columns_are_read_and_stored(tiny_model, rew
     side = alignment.side_by_side(outcome)
     assert {"rougeL", alignment.KL_SCORE, alignment.HARMFUL_SCORE, reward_score} <= set(side.score)
     rewards = side[(side.score == reward_score) & (side.system != "base")]
-    assert len(rewards) == len(columns) - 1 and rewards["p (Holm)"].notna().all()  # each column paired with the base, Holm-adjusted
+    assert len(rewards) == len(columns) - 1 and rewards["p (Holm)"].notna().all()  # paired with base, Holm-adjusted
 
 
 def test_stop_ends_the_job_with_what_finished_and_nothing_read(tiny_model, reward_asset):

@@ -1,7 +1,10 @@
 """The Alignment tab through gradio_client on the tiny model: a reward model trains, saves and is read on held-out
-pairs; the constitutional loop shows every revision and makes pairs. (WIP: issue #26.)"""
+pairs; RL with and without the leash, DPO and constitutional AI train and are read beside the base and best-of-n;
+the constitutional loop shows every revision and makes pairs."""
 
+import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from tests.conftest import table_rows
 
@@ -36,4 +39,34 @@ def test_best_of_n_runs_beside_zero_shot_and_both_are_read_by_the_reward_model(s
     status, aggregate, *_ = client.predict("tab-rm-bon", 3, 3, 8, api_name="/alignment_best_of_n")
     rows = table_rows(aggregate)
     assert {row["system"] for row in rows} == {"zero-shot", "best-of-3"}
-    assert {row["system"] for row in rows if row["score"].startswith("reward:tab-rm-bon:")} == {"zero-shot", "best-of-3"}
+    assert {row["system"] for row in rows if row["score"].startswith("reward:tab-rm-bon:")} == {
+        "zero-shot",
+        "best-of-3",
+    }
+
+
+def test_the_side_by_side_trains_four_policies_and_reads_six_columns(served_app, tiny_llama_dir):
+    from modules.studies import constitutional
+
+    client = Client(served_app, verbose=False)
+    client.predict(str(tiny_llama_dir), api_name="/load_model")
+    client.predict("tab-rm-side", "hhh-preferences", 1, 4, 8, 64, 2, api_name="/alignment_train_reward")
+    status, curves, costs, side, chart, answers, revisions, download = client.predict(
+        "tab-rm-side", "side", 0.2, 2, 2, 1, 2, 1, 2, constitutional.default_principles_text(),
+        api_name="/alignment_side_by_side",
+    )  # fmt: skip
+    assert "**Done.**" in status and "`side-rl`" in status and "`side-dpo`" in status
+    assert {row["policy"] for row in table_rows(costs)} >= {"RL (KL > 0)", "RL (KL = 0)", "DPO"}
+    rows = table_rows(side)
+    assert {"base", "best-of-4", "RL (KL > 0)", "RL (KL = 0)", "DPO"} <= {row["system"] for row in rows}
+    scores = {row["score"] for row in rows}
+    assert {
+        "log-ratio to base (nats)",
+        "refusal: harmful requests",
+        "ROUGE-L F (0-1)",
+        "reward (tab-rm-side)",
+    } <= scores
+    assert len(table_rows(answers)) == 5 and len(table_rows(revisions)) == 2  # 1 prompt per domain; 2 revised
+    assert "KL to base" in str(curves) and download.endswith(".json")
+    with pytest.raises(AppError, match="Pick a saved reward model"):  # a clear message, not a stack trace
+        client.predict("", "side", 0.2, 2, 2, 1, 2, 1, 2, "", api_name="/alignment_side_by_side")

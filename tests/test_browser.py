@@ -84,6 +84,7 @@ TAB_CONTENT = {
     "Sampling": ("button", "Generate and show each step"),
     "Attention": ("button", "Show attention"),
     "Scaling": ("button", "Calculate"),
+    "Alignment": ("button", "Train the policies and compare"),
     "Compare": ("button", "Compare"),
     "Stored runs": ("button", "Export report"),
 }

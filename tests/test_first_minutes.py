@@ -31,6 +31,11 @@ EXAMPLE_TABS = {
         "Share of the answer's attention per segment (rows sum to 1)",
         ("layer", "instruction", "example 1", "input"),
     ),  # fmt: skip
+    "Alignment": (
+        "alignment",
+        "Side by side: mean [95% interval], n, and the paired difference from base (Holm-adjusted)",
+        ("system", "score", "mean", "95% low", "95% high"),
+    ),
     "Compare": (
         "compare",
         "Quality: mean [95% interval], paired difference from the baseline",

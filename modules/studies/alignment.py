@@ -87,8 +87,8 @@ def register_scores() -> None:
                                     higher_is_better=False, needs_model=True)  # fmt: skip
     score_hooks.register_score_hook(HARMFUL_SCORE, refusal.rate_on(refusal.HARMFUL), label="refusal: harmful requests",
                                     higher_is_better=True)  # fmt: skip
-    score_hooks.register_score_hook(HARMLESS_SCORE, refusal.rate_on(refusal.HARMLESS),
-                                    label="refusal: harmless requests (over-refusal)", higher_is_better=False)  # fmt: skip
+    score_hooks.register_score_hook(HARMLESS_SCORE, refusal.rate_on(refusal.HARMLESS), higher_is_better=False,
+                                    label="refusal: harmless requests (over-refusal)")  # fmt: skip
 
 
 def _log_ratio_score(task: Task, examples: list[Example], outputs, model: Model):
@@ -253,24 +253,19 @@ def evaluate(base: Model, settings: Settings, costs: list[dict], report, stop) -
     return preferences, summaries
 
 
-SIDE_BY_SIDE_SCORES = ("rougeL",)  # from the summaries run; the rest from the held-out prompts
-
-
 def side_by_side(outcome: Outcome) -> pd.DataFrame:
-    """One row per column and score: mean [95%], n, and the paired difference from the base (Holm-adjusted)."""
+    """One row per column and score: mean [95%], n, and the paired difference from the base (Holm-adjusted). From
+    the held-out prompts: the reward, the log-ratio and the two refusal rates; from the summaries: ROUGE-L and the
+    log-ratio (the other text scores are in the stored runs)."""
     tables = []
-    for run, keep in ((outcome.preferences, None), (outcome.summaries, ("rougeL", KL_SCORE))):
+    for run, wanted in ((outcome.preferences, (KL_SCORE, HARMFUL_SCORE, HARMLESS_SCORE)),
+                        (outcome.summaries, ("rougeL", KL_SCORE))):  # fmt: skip
         if run is None or run.per_example.empty:
             continue
         table = comparison.quality_table(run.per_example, "base", run.seed)
-        table = table[~table.score.isin(("rouge1", "rouge2", "rougeLsum", "bleu"))] if keep is None else table[
-            table.score.isin(keep)]  # fmt: skip
+        table = table[table.score.isin(wanted) | table.score.str.startswith("reward:")]
         tables.append(table.assign(data=f"{run.task} (run {run.id})"))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-
-
-def curves_table(outcome: Outcome) -> pd.DataFrame:
-    return pd.DataFrame([{"policy": name, **point} for name, points in outcome.curves.items() for point in points])
 
 
 def as_record(settings: Settings, outcome: Outcome) -> dict:

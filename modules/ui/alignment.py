@@ -1,6 +1,6 @@
-"""The Alignment tab: a reward model trained on labelled comparisons and read on held-out pairs; best-of-n against
-it; constitutional AI's answer / critique / revise loop and the pairs it makes. (WIP: RL, DPO and the side-by-side
-columns come next; issue #26.)"""
+"""The Alignment tab: a reward model trained on labelled comparisons and read on held-out pairs; RL with and without
+its KL leash, DPO and constitutional AI trained side by side and read against the base and best-of-n; best-of-n on
+its own; constitutional AI's answer / critique / revise loop with every revision shown."""
 
 import threading
 from functools import partial
@@ -12,11 +12,11 @@ import plotly.graph_objects as go
 from evals import report
 from evals.runner import System
 from evals.tasks import load_task
-from modules import inputs
+from modules import inputs, limits
 from modules.models import GenerationParams, adapters
-from modules.studies import constitutional, reward_model
+from modules.studies import alignment, constitutional, reward_model
 from modules.techniques import best_of_n, prompting
-from modules.ui import charts, pickers, results, split_run, wiring
+from modules.ui import alignment_stored, charts, pickers, results, split_run, wiring
 from modules.ui.errors import user_errors
 from modules.ui.job import run_job
 from modules.ui.model_bar import load_model
@@ -25,7 +25,21 @@ from modules.ui.stop_flag import StopFlag
 TITLE = "Alignment"
 COVERS = ("best_of_n",)
 TASKS = [reward_model.TASK]
-BUSY = "Busy: a reward model is already training in this app. Wait for it to finish or press Stop."
+BUSY = "Busy: an alignment job is already training in this app. Wait for it to finish or press Stop."
+PPO_NOTE = (
+    "**Why RLOO, not PPO.** The course optimises with PPO, which learns a value head to tell a good answer from a "
+    "lucky one. TRL removed PPO in 2026; RLOO (REINFORCE leave-one-out) keeps its two essentials here: the reward "
+    "minus β × the answer's log-ratio to the untouched base (the KL leash), and a baseline: each answer is compared "
+    "with the mean of the other k − 1 answers to the same prompt, so no value head is trained. It runs in the lab's "
+    "own loop (Stop, checkpoints, LoRA on the shared base), because every TRL trainer refuses the converted "
+    "embedded model."
+)
+REFUSAL_NOTE = (
+    "Refusals are counted by a phrase detector (`evals/refusal.py`): it agrees with 234 of the 240 labelled answers "
+    "to harmful and harmless requests in hhh-preferences (its phrases were written from them: expect less on "
+    "other wording). Log-ratio to base: log π(answer) − log base(answer) summed over the answer's tokens, on the "
+    "greedy answers shown (best-of-n: its bound log n − (n − 1)/n); 0 is the base itself."
+)
 
 
 def reward_models() -> list[str]:
@@ -146,6 +160,73 @@ def run_best_of_n(outputs: list, spec, flag: StopFlag, reward_name, n, limit, ma
     yield from split_run.stream_run(outputs, task, systems, limit, 0, model, flag, progress, hooks=(hook,))
 
 
+SIDE_INPUTS = ("reward", "name", "beta", "rl_steps", "samples", "dpo_steps", "cai_prompts", "per_domain",
+               "summary_limit", "principles")  # fmt: skip
+
+
+def side_settings(values: dict) -> alignment.Settings:
+    """The side by side's settings from the tab's controls, each checked with a message that names it."""
+    steps = limits.max_train_steps()
+    return alignment.Settings(
+        reward=values["reward"] or "", name=inputs.text(values["name"], "The name", inputs.MAX_SHORT_CHARS),
+        beta=inputs.real(values["beta"], "The KL coefficient", 0.001, 10.0),
+        rl_steps=inputs.whole(values["rl_steps"], "RL steps", 1, steps),
+        samples=inputs.whole(values["samples"], "Answers per prompt", 2, 8),
+        dpo_steps=inputs.whole(values["dpo_steps"], "DPO steps", 1, steps),
+        cai_prompts=inputs.whole(values["cai_prompts"], "Prompts to revise", 1, 60),
+        per_domain=inputs.whole(values["per_domain"], "Held-out prompts per domain", 1, 12),
+        summary_limit=inputs.whole(values["summary_limit"], "Summaries", 1, 60),
+        principles=values["principles"] or "",
+    )  # fmt: skip
+
+
+def make_side_handler(busy: threading.Lock, outputs: list):
+    status, curves_plot, cost_table, *_, download = outputs
+
+    def handler(spec, flag: StopFlag, *values, progress=gr.Progress()):
+        with user_errors():
+            settings = side_settings(dict(zip(SIDE_INPUTS, values)))
+            constitutional.parse_principles(settings.principles or constitutional.default_principles_text())
+        if not busy.acquire(blocking=False):
+            raise gr.Error(BUSY)
+        try:
+            with user_errors():
+                base = load_model(spec, progress)
+            curves, costs = {}, []
+
+            def work(report_, stop):
+                return alignment.run(base, settings, report_, stop)
+
+            def on_update(event):
+                payload = event.payload or {}
+                if "policy" in payload:
+                    curves.setdefault(payload["policy"], []).append(payload)
+                    line = f"Training **{payload['policy']}**: step {event.done}/{event.total}" + "".join(
+                        f", {key} {payload[key]:.3f}" for key in ("reward", "kl", "loss") if key in payload
+                    )
+                    return {status: line, curves_plot: charts.policy_curves(curves)}
+                if "row" in payload:
+                    costs.append(payload["row"])
+                    return {cost_table: alignment_stored.cost_table(costs)}
+                progress(event.fraction, desc=event.stage)
+                return None
+
+            def on_result(outcome):
+                _, path = results.write_downloads(f"alignment-{settings.name}", None,
+                                                  alignment.as_record(settings, outcome))  # fmt: skip
+                return dict(zip(outputs, (alignment_stored.status_line(outcome, settings, base.label),
+                                          *alignment_stored.view(outcome), path)))  # fmt: skip
+
+            first = {output: None for output in outputs} | {
+                status: "Starting: RL with the leash first, then without, DPO, the constitutional loop; then every "
+                "column is read."}  # fmt: skip
+            yield from run_job(flag, work, on_update, on_result, first, status=status, every=1.0)
+        finally:
+            busy.release()
+
+    return handler
+
+
 def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     busy = threading.Lock()
     with gr.Tab(TITLE):
@@ -175,6 +256,37 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             chart = gr.Plot(label="Rewards of chosen vs rejected answers (held out)")
             pairs_table = gr.Dataframe(label="Every held-out pair", interactive=False, max_height=360)
             download = gr.DownloadButton("Download JSON", value=None)
+        stored = alignment_stored.load()
+        with gr.Accordion("RL with a KL leash, DPO and constitutional AI, side by side", open=True):
+            gr.Markdown(alignment_stored.QUICK_LOOK + "\n\n" + PPO_NOTE)
+            with gr.Row():
+                side_reward = gr.Dropdown(reward_models(), label="Reward model (train one above)",
+                                          allow_custom_value=True)  # fmt: skip
+                side_name = gr.Textbox("aligned", label="Name (assets <name>-rl, -rl-kl0, -dpo, -constitutional)",
+                                       max_lines=1)  # fmt: skip
+                beta = gr.Slider(0.01, 1.0, value=0.1, step=0.01, label="KL coefficient β (the other RL run: 0)")
+                rl_steps = gr.Slider(1, 200, value=8, step=1, label="RL steps (2 prompts each)")
+                samples = gr.Slider(2, 8, value=4, step=1, label="Answers per prompt (RLOO's k)")
+            with gr.Row():
+                dpo_steps = gr.Slider(1, 200, value=8, step=1, label="DPO steps (4 pairs each)")
+                cai_prompts = gr.Slider(1, 60, value=8, step=1, label="Prompts the model revises (constitutional)")
+                per_domain = gr.Slider(1, 12, value=4, step=1, label="Held-out prompts per domain (5 domains)")
+                summary_limit = gr.Slider(1, 60, value=8, step=1, label="Summaries (dialogue-summary test)")
+            with gr.Row():
+                side_button = gr.Button("Train the policies and compare", variant="primary")
+                stop_side = gr.Button("Stop", variant="stop")
+            side_status = gr.Markdown(stored.note, elem_classes="stored-example" if stored.note else None)
+            curves_plot = gr.Plot(stored.view[0], label="Training curves: reward, KL to base, answer length, loss")
+            cost_table = gr.Dataframe(stored.view[1], label="Cost per policy (measured here)", interactive=False)
+            side_table = gr.Dataframe(stored.view[2], label=alignment_stored.SIDE_TABLE, interactive=False,
+                                      max_height=420)  # fmt: skip
+            side_chart = gr.Plot(stored.view[3], label="Side by side: means with 95% intervals")
+            answers = gr.Dataframe(stored.view[4], label="Answers side by side (held-out prompts)", interactive=False,
+                                   wrap=True, max_chars=300, max_height=420)  # fmt: skip
+            side_revisions = gr.Dataframe(stored.view[5], label="The constitutional loop: every critique and revision",
+                                          interactive=False, wrap=True, max_chars=300, max_height=320)  # fmt: skip
+            side_download = gr.DownloadButton("Download JSON (settings, curves, runs, revisions)", value=None)
+            gr.Markdown(REFUSAL_NOTE + "\n\n" + alignment.COURSE_LAB3)
         with gr.Accordion("Best-of-n against the reward model (no training)", open=False):
             with gr.Row():
                 reward_name = gr.Dropdown(reward_models(), label="Reward model", allow_custom_value=True)
@@ -203,11 +315,18 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     revise_event = wiring.on_model(revise_button, partial(revise, revised),
                                    [model_state, flag, principles, count, max_new_tokens], revised,
                                    "alignment_constitutional", flag)  # fmt: skip
-    reward_name.focus(lambda: gr.Dropdown(choices=reward_models()), outputs=reward_name, queue=False,
-                      api_visibility="private")  # fmt: skip
+    for picker in (reward_name, side_reward):
+        picker.focus(lambda: gr.Dropdown(choices=reward_models()), outputs=picker, queue=False,
+                     api_visibility="private")  # fmt: skip
+    side = [side_status, curves_plot, cost_table, side_table, side_chart, answers, side_revisions, side_download]
+    side_event = wiring.on_model(side_button, make_side_handler(busy, side),
+                                 [model_state, flag, side_reward, side_name, beta, rl_steps, samples, dpo_steps,
+                                  cai_prompts, per_domain, summary_limit, principles], side,
+                                 "alignment_side_by_side", flag, concurrency=("alignment", 2))  # fmt: skip
     bon_event = wiring.on_model(bon_button, partial(run_best_of_n, bon_outputs),
                                 [model_state, flag, reward_name, n, limit, bon_tokens], bon_outputs,
                                 "alignment_best_of_n", flag)  # fmt: skip
     split_run.reveal_tables(bon_event, bon_outputs)
-    wiring.wire_common((train_event, revise_event, bon_event), flag, (stop_button, stop_revise, stop_bon),
+    wiring.wire_common((train_event, side_event, revise_event, bon_event), flag,
+                       (stop_button, stop_side, stop_revise, stop_bon),
                        model_state, model_info, "alignment_stop")  # fmt: skip

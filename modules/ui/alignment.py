@@ -250,7 +250,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             with gr.Row():
                 train_button = gr.Button("Train reward model", variant="primary")
                 stop_button = gr.Button("Stop", variant="stop")
-            status = gr.Markdown()
+            status = gr.Markdown(elem_id="alignment-reward-status")
             loss_plot = gr.Plot(label="Reward-model loss")
             by_property = gr.Dataframe(label="Held-out accuracy per HHH property (Wilson 95%)", interactive=False)
             chart = gr.Plot(label="Rewards of chosen vs rejected answers (held out)")
@@ -275,11 +275,16 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             with gr.Row():
                 side_button = gr.Button("Train the policies and compare", variant="primary")
                 stop_side = gr.Button("Stop", variant="stop")
-            side_status = gr.Markdown(stored.note, elem_classes="stored-example" if stored.note else None)
-            curves_plot = gr.Plot(stored.view[0], label="Training curves: reward, KL to base, answer length, loss")
+            side_status = gr.Markdown(stored.note, elem_id="alignment-status",
+                                      elem_classes="stored-example" if stored.note else None)  # fmt: skip
+            curves_plot = gr.Plot(
+                stored.view[0],
+                elem_id="alignment-curves",
+                label="Training curves: reward, KL to base, answer length, loss",
+            )
             cost_table = gr.Dataframe(stored.view[1], label="Cost per policy (measured here)", interactive=False)
             side_table = gr.Dataframe(stored.view[2], label=alignment_stored.SIDE_TABLE, interactive=False,
-                                      max_height=420)  # fmt: skip
+                                      elem_id="alignment-side", max_height=420)  # fmt: skip
             side_chart = gr.Plot(stored.view[3], label="Side by side: means with 95% intervals")
             answers = gr.Dataframe(stored.view[4], label="Answers side by side (held-out prompts)", interactive=False,
                                    wrap=True, max_chars=300, max_height=420)  # fmt: skip

@@ -2,6 +2,8 @@
 pairs; RL with and without the leash, DPO and constitutional AI train and are read beside the base and best-of-n;
 the constitutional loop shows every revision and makes pairs."""
 
+import math
+
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -70,3 +72,34 @@ def test_the_side_by_side_trains_four_policies_and_reads_six_columns(served_app,
     assert "KL to base" in str(curves) and download.endswith(".json")
     with pytest.raises(AppError, match="Pick a saved reward model"):  # a clear message, not a stack trace
         client.predict("", "side", 0.2, 2, 2, 1, 2, 1, 2, "", api_name="/alignment_side_by_side")
+
+
+def test_stop_ends_the_side_by_side_within_seconds(served_app, tiny_llama_dir):
+    import time
+
+    client = Client(served_app, verbose=False)
+    client.predict(str(tiny_llama_dir), api_name="/load_model")
+    client.predict("tab-rm-stop", "hhh-preferences", 1, 4, 8, 64, 2, api_name="/alignment_train_reward")
+    job = client.submit("tab-rm-stop", "stop", 0.2, 200, 2, 1, 2, 1, 2, "", api_name="/alignment_side_by_side")
+    deadline = time.time() + 60
+    while not any("Training" in str(update[0]) for update in job.outputs()) and time.time() < deadline:
+        time.sleep(0.2)
+    pressed = time.time()
+    client.predict(api_name="/alignment_stop")
+    status, *_ = job.result(timeout=60)
+    assert time.time() - pressed < 5, "Stop took longer than 5 s"
+    assert "Stopped" in status and "A stopped policy is not saved" in status
+
+
+@pytest.mark.slow
+def test_the_side_by_side_on_the_embedded_model(client):
+    """The real model through the page's API, each part at its smallest (the default, ~12 min, is `make examples`)."""
+    client.predict("slow-rm", "hhh-preferences", 2, 4, 4, 256, 4, api_name="/alignment_train_reward")
+    status, curves, costs, side, *_ = client.predict(
+        "slow-rm", "slow", 0.1, 1, 2, 1, 2, 1, 1, "", api_name="/alignment_side_by_side"
+    )
+    assert "**Done.**" in status and "SmolLM2-135M" in status and "policies saved as `slow-rl`" in status
+    rows = table_rows(side)
+    ratios = {row["system"]: row["mean"] for row in rows if row["score"] == "log-ratio to base (nats)"}
+    assert ratios["base"] == 0 and ratios["best-of-4"] == pytest.approx(math.log(4) - 0.75, abs=1e-4)
+    assert all(row["trainable params"] > 0 for row in table_rows(costs))

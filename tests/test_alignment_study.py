@@ -92,3 +92,14 @@ def test_a_side_by_side_round_trips_through_its_record(tiny_model, reward_asset)
     again = alignment.from_record(record)
     assert again.costs == record["costs"] and again.curves == outcome.curves
     assert alignment.side_by_side(again).round(6).equals(alignment.side_by_side(outcome).round(6))
+
+
+def test_the_stored_side_by_side_opens_in_the_report_like_any_run(tiny_model, reward_asset, tmp_path):
+    from evals import report
+
+    outcome = alignment.run(tiny_model, alignment.Settings(reward=reward_asset, name="al-rep", **SMALL),
+                            lambda event: None, threading.Event())  # fmt: skip
+    path = report.write(default_store(), outcome.preferences.id, tmp_path / "report.html")
+    html = path.read_text()
+    for shown in (alignment.KL_SCORE, alignment.HARMFUL_SCORE, "reward:rm:", "RL (KL = 0)", "best-of-2"):
+        assert shown in html, shown

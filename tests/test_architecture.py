@@ -34,6 +34,7 @@ LAYERS = [
     ("modules.progress", 1),
     ("evals.tasks", 1),
     ("evals.metrics", 1),
+    ("evals.refusal", 1),
     ("evals.stats", 1),
     ("evals.diversity", 1),
     ("evals.references", 1),

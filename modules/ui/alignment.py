@@ -183,9 +183,9 @@ def side_settings(values: dict) -> alignment.Settings:
 def make_side_handler(busy: threading.Lock, outputs: list):
     status, curves_plot, cost_table, *_, download = outputs
 
-    def handler(spec, flag: StopFlag, *values, progress=gr.Progress()):
+    def handler(spec, flag: StopFlag, progress=gr.Progress(), **values):
         with user_errors():
-            settings = side_settings(dict(zip(SIDE_INPUTS, values)))
+            settings = side_settings(values)
             constitutional.parse_principles(settings.principles or constitutional.default_principles_text())
         if not busy.acquire(blocking=False):
             raise gr.Error(BUSY)
@@ -324,10 +324,11 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         picker.focus(lambda: gr.Dropdown(choices=reward_models()), outputs=picker, queue=False,
                      api_visibility="private")  # fmt: skip
     side = [side_status, curves_plot, cost_table, side_table, side_chart, answers, side_revisions, side_download]
-    side_event = wiring.on_model(side_button, make_side_handler(busy, side),
-                                 [model_state, flag, side_reward, side_name, beta, rl_steps, samples, dpo_steps,
-                                  cai_prompts, per_domain, summary_limit, principles], side,
-                                 "alignment_side_by_side", flag, concurrency=("alignment", 2))  # fmt: skip
+    controls = dict(zip(SIDE_INPUTS, (side_reward, side_name, beta, rl_steps, samples, dpo_steps, cai_prompts,
+                                      per_domain, summary_limit, principles)))  # fmt: skip
+    side_event = wiring.on_model(side_button, make_side_handler(busy, side), [model_state, flag], side,
+                                 "alignment_side_by_side", flag, concurrency=("alignment", 2),
+                                 settings=controls)  # fmt: skip
     bon_event = wiring.on_model(bon_button, partial(run_best_of_n, bon_outputs),
                                 [model_state, flag, reward_name, n, limit, bon_tokens], bon_outputs,
                                 "alignment_best_of_n", flag)  # fmt: skip

@@ -2,6 +2,7 @@
 four policies trained through the one loop and saved as variants, six columns read through the runner and stored,
 the leash's and best-of-n's log-ratios, refusals counted only where they mean something."""
 
+import dataclasses
 import math
 import threading
 
@@ -67,8 +68,20 @@ def test_stop_ends_the_job_with_what_finished_and_nothing_read(tiny_model, rewar
         if event.payload and event.payload.get("step") == 1:
             stop.set()  # during the first RL run
 
-    outcome = alignment.run(tiny_model, alignment.Settings(reward=reward_asset, name="al-stop", **SMALL), report, stop)
+    settings = alignment.Settings(reward=reward_asset, name="al-stop", **SMALL)
+    outcome = alignment.run(tiny_model, settings, report, stop)
     assert outcome.stopped and outcome.preferences is None and outcome.costs[-1]["asset"] is None
+
+    resumed = alignment.run(tiny_model, dataclasses.replace(settings, resume=True), lambda e: None, threading.Event())
+    first = resumed.costs[0]
+    assert first["resumed from"] == 1 and first["steps"] == 2 and first["asset"] == "al-stop-rl"  # not from 0
+    assert resumed.preferences is not None
+    again = alignment.run(tiny_model, dataclasses.replace(settings, resume=True), lambda e: None, threading.Event())
+    assert all(row.get("reused") for row in again.costs)  # each saved policy kept: nothing trained twice
+    assert again.curves == resumed.curves
+    other = alignment.run(tiny_model, dataclasses.replace(settings, resume=True, beta=0.5), lambda e: None,
+                          threading.Event())  # fmt: skip
+    assert not any(row.get("reused") for row in other.costs)  # other settings: trained afresh
 
 
 def test_bad_settings_are_clear_errors(tiny_model, reward_asset):

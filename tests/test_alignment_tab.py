@@ -70,6 +70,9 @@ def test_the_side_by_side_trains_four_policies_and_reads_six_columns(served_app,
     } <= scores
     assert len(table_rows(answers)) == 5 and len(table_rows(revisions)) == 2  # 1 prompt per domain; 2 revised
     assert "KL to base" in str(curves) and download.endswith(".json")
+    again, *_ = client.predict("tab-rm-side", "side", 0.2, 2, 2, 1, 2, 1, 2, constitutional.default_principles_text(),
+                               api_name="/alignment_side_by_side_resume")  # fmt: skip
+    assert "**Done.**" in again and "`side-rl` (kept)" in again  # Resume keeps what the same settings saved
     with pytest.raises(AppError, match="Pick a saved reward model"):  # a clear message, not a stack trace
         client.predict("", "side", 0.2, 2, 2, 1, 2, 1, 2, "", api_name="/alignment_side_by_side")
 
@@ -88,7 +91,8 @@ def test_stop_ends_the_side_by_side_within_seconds(served_app, tiny_llama_dir):
     client.predict(api_name="/alignment_stop")
     status, *_ = job.result(timeout=60)
     assert time.time() - pressed < 5, "Stop took longer than 5 s"
-    assert "Stopped" in status and "A stopped policy is not saved" in status
+    assert "Stopped" in status and "press **Resume** with the same settings" in status
+    # Resume from a checkpoint is tested in tests/test_alignment_study.py (200 RL steps are minutes here).
 
 
 @pytest.mark.slow

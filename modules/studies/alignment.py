@@ -4,6 +4,8 @@ and the four policies on the same held-out prompts and on the summarisation test
 store: reward, log-ratio to the base, refusals on harmful and on harmless requests, ROUGE-L."""
 
 import dataclasses
+import hashlib
+import json
 import random
 import shutil
 import threading
@@ -53,6 +55,7 @@ class Settings:
     max_new_tokens: int = 48
     max_length: int = MAX_LENGTH  # tokens of prompt + answer in training and in the reward model's reads
     seed: int = 0
+    resume: bool = False  # keep the policies these settings already saved; a stopped one goes on from its checkpoint
 
     def __post_init__(self):
         if not self.reward:
@@ -61,6 +64,11 @@ class Settings:
         if self.beta <= 0:
             raise ValueError(f"The KL coefficient must be > 0 (the other RL run has 0), got {self.beta}.")
         Rloo(reward=lambda e, t: [], samples=self.samples)  # k checked with RLOO's own message
+
+    def fingerprint(self) -> str:
+        """These settings, resume aside: a saved policy is reused on Resume only when they are the same."""
+        fields = dataclasses.asdict(self) | {"resume": None}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     def config(self, steps: int, batch_size: int) -> finetune.Config:
         return finetune.Config(method="lora", steps=steps, batch_size=batch_size, micro_batch=batch_size,
@@ -124,7 +132,8 @@ def run(base: Model, settings: Settings, report: Callable[[Progress], None], sto
                          ("constitutional", _train_constitutional)):  # fmt: skip
         if stop.is_set():
             break
-        row = train(base, task, settings, label, outcome, report, stop)
+        row = _saved(settings, label, outcome) if settings.resume else None
+        row = row or train(base, task, settings, label, outcome, report, stop)
         if row is not None:
             outcome.costs.append(row)
             report(Progress(f"Trained {NAMES[label]}", len(outcome.costs), len(NAMES), {"row": row}))
@@ -133,6 +142,20 @@ def run(base: Model, settings: Settings, report: Callable[[Progress], None], sto
     if not stop.is_set():
         outcome.preferences, outcome.summaries = evaluate(base, settings, outcome.costs, report, stop)
     return outcome
+
+
+def _saved(settings: Settings, label: str, outcome: Outcome) -> dict | None:
+    """Resume: the policy these same settings saved before (its row, curve and revisions), or None."""
+    try:
+        saved = adapters.read_meta(f"{settings.name}-{label}").get("alignment") or {}
+    except (OSError, ValueError):
+        return None  # not saved (stopped before it, or never run)
+    if saved.get("settings") != settings.fingerprint():
+        return None
+    outcome.curves[NAMES[label]] = saved["curve"]
+    if label == "constitutional":
+        outcome.revisions = [constitutional.Revision(**r) for r in saved["revisions"]]
+    return saved["row"] | {"reused": True}
 
 
 def _draw(examples: list[Example], count: int, seed: int) -> list[Example]:
@@ -154,7 +177,7 @@ def _train_rl(base, task, settings: Settings, label, outcome: Outcome, report, s
     prompts = _draw(task.split("train"), config.steps * config.batch_size, settings.seed)
     report(Progress(f"Preparing {NAMES[label]}: its prompts…", 0, config.steps))
     rows = objective.rows(base, task, prompts, config.max_length)
-    return _train(base, settings, label, config, rows, objective, outcome, report, stop,
+    return _train(base, settings, label, config, rows, objective, outcome, report, stop, prompts,
                   {"objective": "rloo", "beta": beta, "samples": settings.samples, "reward_model": settings.reward,
                    "lr": RL_LR})  # fmt: skip
 
@@ -164,7 +187,7 @@ def _train_dpo(base, task, settings: Settings, label, outcome: Outcome, report, 
     pairs = pairs if pairs is not None else _draw(task.split("train"), config.steps * config.batch_size, settings.seed)
     report(Progress(f"Preparing {NAMES[label]}: the base's log-probabilities of {len(pairs)} pairs…", 0, config.steps))
     rows = dpo.rows(base, task, pairs, config.max_length)
-    return _train(base, settings, label, config, rows, dpo, outcome, report, stop,
+    return _train(base, settings, label, config, rows, dpo, outcome, report, stop, pairs,
                   {"objective": "dpo", "beta": dpo.BETA, "pairs": len(pairs)})  # fmt: skip
 
 
@@ -182,10 +205,13 @@ def _train_constitutional(base, task, settings: Settings, label, outcome: Outcom
                       pairs=_draw(pairs, steps * settings.pairs_per_step, settings.seed))  # fmt: skip
 
 
-def _train(base, settings: Settings, label, config, rows, objective, outcome: Outcome, report, stop, extra) -> dict:
-    """One policy through the fine-tuning loop (Stop, checkpoints), saved as a LoRA variant usable in every tab."""
+def _train(base, settings: Settings, label, config, rows, objective, outcome: Outcome, report, stop, used,
+           extra) -> dict:  # fmt: skip
+    """One policy through the fine-tuning loop (Stop, checkpoints, resume), saved as a LoRA variant usable in every
+    tab, with its row, curve (and revisions) for a later Resume."""
     folder = user_home() / "training" / settings.name / label
-    shutil.rmtree(folder, ignore_errors=True)
+    if not settings.resume:
+        shutil.rmtree(folder, ignore_errors=True)
     net = finetune.prepare(base, config)
     curve = outcome.curves.setdefault(NAMES[label], [])
     history = getattr(objective, "history", None)
@@ -201,19 +227,24 @@ def _train(base, settings: Settings, label, config, rows, objective, outcome: Ou
     result = trainer.train(net, rows, steps=config.steps, batch_size=config.batch_size,
                            micro_batch=config.micro_batch, lr=lr, seed=config.seed,
                            pad_id=base.tokenizer.pad_token_id, folder=folder, checkpoint_every=config.checkpoint_every,
-                           stop=stop, objective=objective, on_step=on_step)  # fmt: skip
+                           stop=stop, objective=objective, on_step=on_step, resume=settings.resume)  # fmt: skip
     trainable, total = finetune.trainable_counts(net)
     row = {"policy": NAMES[label], "steps": result.steps_done, "time / step (s)": result.seconds_per_step,
            "trainable params": trainable, "trainable %": 100 * trainable / total, "asset": None,
-           "stopped": result.stopped, "lr": lr, **{k: v for k, v in extra.items() if k != "lr"}}  # fmt: skip
+           "stopped": result.stopped, "resumed from": result.resumed_from, "lr": lr,
+           **{k: v for k, v in extra.items() if k != "lr"}}  # fmt: skip
     if not result.stopped:
         asset = f"{settings.name}-{label}"
         forget(variant_spec(base.spec, adapter=asset))  # a retrained asset must not be served from the old copy
         adapters.save(asset, net, {
             "method": "lora", "base": base.spec, "base_label": base.label, "task": reward_model.TASK,
             "config": vars(config) | {"lr": lr}, "data": f"{reward_model.TASK} train split ({NAMES[label]})",
-            "data_hash": data.data_hash([]), "seed": config.seed, "steps": result.steps_done, "losses": result.losses,
-            "trainable": trainable, "total": total, "alignment": {"policy": NAMES[label], **extra},
+            "data_hash": data.data_hash(used), "seed": config.seed, "steps": result.steps_done,
+            "losses": result.losses, "trainable": trainable, "total": total,
+            "alignment": {"policy": NAMES[label], **extra, "settings": settings.fingerprint(),
+                          "row": row | {"asset": asset}, "curve": curve,
+                          "revisions": constitutional.as_records(outcome.revisions) if label == "constitutional"
+                          else []},
         })  # fmt: skip
         row["asset"] = asset
     return row

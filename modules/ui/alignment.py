@@ -2,6 +2,7 @@
 its KL leash, DPO and constitutional AI trained side by side and read against the base and best-of-n; best-of-n on
 its own; constitutional AI's answer / critique / revise loop with every revision shown."""
 
+import dataclasses
 import threading
 from functools import partial
 
@@ -180,12 +181,12 @@ def side_settings(values: dict) -> alignment.Settings:
     )  # fmt: skip
 
 
-def make_side_handler(busy: threading.Lock, outputs: list):
+def make_side_handler(busy: threading.Lock, outputs: list, resume: bool = False):
     status, curves_plot, cost_table, *_, download = outputs
 
     def handler(spec, flag: StopFlag, progress=gr.Progress(), **values):
         with user_errors():
-            settings = side_settings(values)
+            settings = dataclasses.replace(side_settings(values), resume=resume)
             constitutional.parse_principles(settings.principles or constitutional.default_principles_text())
         if not busy.acquire(blocking=False):
             raise gr.Error(BUSY)
@@ -274,6 +275,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 summary_limit = gr.Slider(1, 60, value=8, step=1, label="Summaries (dialogue-summary test)")
             with gr.Row():
                 side_button = gr.Button("Train the policies and compare", variant="primary")
+                resume_side = gr.Button("Resume")
                 stop_side = gr.Button("Stop", variant="stop")
             side_status = gr.Markdown(stored.note, elem_id="alignment-status",
                                       elem_classes="stored-example" if stored.note else None)  # fmt: skip
@@ -329,10 +331,13 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
     side_event = wiring.on_model(side_button, make_side_handler(busy, side), [model_state, flag], side,
                                  "alignment_side_by_side", flag, concurrency=("alignment", 2),
                                  settings=controls)  # fmt: skip
+    resume_event = wiring.on_model(resume_side, make_side_handler(busy, side, resume=True), [model_state, flag], side,
+                                   "alignment_side_by_side_resume", flag, concurrency=("alignment", 2),
+                                   settings=controls)  # fmt: skip
     bon_event = wiring.on_model(bon_button, partial(run_best_of_n, bon_outputs),
                                 [model_state, flag, reward_name, n, limit, bon_tokens], bon_outputs,
                                 "alignment_best_of_n", flag)  # fmt: skip
     split_run.reveal_tables(bon_event, bon_outputs)
-    wiring.wire_common((train_event, side_event, revise_event, bon_event), flag,
+    wiring.wire_common((train_event, side_event, resume_event, revise_event, bon_event), flag,
                        (stop_button, stop_side, stop_revise, stop_bon),
                        model_state, model_info, "alignment_stop")  # fmt: skip

@@ -55,10 +55,12 @@ def answers(outcome: alignment.Outcome) -> pd.DataFrame | None:
 
 def status_line(outcome: alignment.Outcome, settings: alignment.Settings, model_label: str) -> str:
     """What finished, on what, and what the numbers are."""
-    trained = ", ".join(f"`{row['asset']}`" for row in outcome.costs if row["asset"])
+    trained = ", ".join(f"`{row['asset']}`" + (" (kept)" if row.get("reused") else "")
+                        for row in outcome.costs if row["asset"])  # fmt: skip
     if outcome.preferences is None:
-        return (f"⏹ Stopped. Saved before the stop: {trained or 'nothing'}. A stopped policy is not saved; press "
-                "**Train the policies and compare** to start again.")  # fmt: skip
+        return (f"⏹ Stopped. Saved before the stop: {trained or 'nothing'}. A stopped policy is not saved, but its "
+                "last finished step is: press **Resume** with the same settings to keep what was saved and go on "
+                "from there.")  # fmt: skip
     runs = [run for run in (outcome.preferences, outcome.summaries) if run is not None]
     missing = (
         ""

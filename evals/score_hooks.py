@@ -30,7 +30,7 @@ def register_score_hook(name: str, fn: HookFn, *, label: str | None = None, high
                         needs_model: bool = False) -> None:  # fmt: skip
     """Make `name` a score like any other: stored per example, aggregated with its interval (Wilson for 0/1 values,
     else bootstrap), compared with a baseline. A run opts in by name: compare(..., hooks=[name])."""
-    if name in metrics.SCORES and name not in HOOKS:
+    if name in metrics.SCORES and name not in HOOKS and name not in metrics.HOOK_SCORES:
         raise ValueError(f"'{name}' is a built-in score; give the hook another name.")
     if not isinstance(higher_is_better, bool):
         raise ValueError("higher_is_better must be True or False: the tables need a direction to compare.")

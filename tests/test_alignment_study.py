@@ -102,7 +102,10 @@ def test_a_side_by_side_round_trips_through_its_record(tiny_model, reward_asset)
     settings = alignment.Settings(reward=reward_asset, name="al-rec", **SMALL)
     outcome = alignment.run(tiny_model, settings, lambda event: None, threading.Event())
     record = json.loads(json.dumps(alignment.as_record(settings, outcome), default=str))
+    for name in [name for name in metrics.SCORES if name.startswith("reward:")]:
+        del metrics.SCORES[name]  # as in a fresh process that never registered this reward model's hook
     again = alignment.from_record(record)
+    assert any(score.startswith("reward:rm:") for score in alignment.side_by_side(again).score)
     assert again.costs == record["costs"] and again.curves == outcome.curves
     assert alignment.side_by_side(again).round(6).equals(alignment.side_by_side(outcome).round(6))
 

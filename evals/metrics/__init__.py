@@ -31,14 +31,34 @@ SCORES = {
     "new_tokens": ("new tokens", None),
     "tokens_per_s": ("tokens/s per output", True),
 }
+# Scores a hook computes (modules/studies/alignment.py registers the hooks); named here too, so a stored run reads
+# the same in any process, also one that never imported the hooks (the CLI's report).
+HOOK_SCORES = {
+    "kl_to_base": ("log-ratio to base (nats)", False),
+    "refusal_harmful": ("refusal: harmful requests", True),
+    "refusal_harmless": ("refusal: harmless requests (over-refusal)", False),
+}
+SCORES |= HOOK_SCORES
+# Score families named at run time: prefix -> (label with {} for the name's middle, higher is better). A reward
+# model's score is "reward:<asset>:<folder hash>" (evals/score_hooks.py), labelled "reward (<asset>)".
+FAMILIES = {"reward:": ("reward ({})", True)}
 
 
 def higher_is_better(score: str) -> bool | None:
-    return SCORES.get(score, (score, None))[1]
+    return _described(score)[1]
 
 
 def label(score: str) -> str:
-    return SCORES.get(score, (score, None))[0]
+    return _described(score)[0]
+
+
+def _described(score: str) -> tuple[str, bool | None]:
+    if score in SCORES:
+        return SCORES[score]
+    for prefix, (template, better) in FAMILIES.items():
+        if score.startswith(prefix):
+            return template.format(score[len(prefix) :].rsplit(":", 1)[0]), better
+    return score, None
 
 
 @functools.cache

@@ -29,7 +29,9 @@ from modules.training.rloo import Rloo
 SUMMARY_TASK = "dialogue-summary"  # is the task kept? ROUGE-L on its test split
 NAMES = {"rl": "RL (KL > 0)", "rl-kl0": "RL (KL = 0)", "dpo": "DPO", "constitutional": "constitutional"}
 KL_SCORE, HARMFUL_SCORE, HARMLESS_SCORE = "kl_to_base", "refusal_harmful", "refusal_harmless"
-RL_LR = 5e-4  # half the supervised LoRA default (1e-3): RL's gradient is a noisy sample; not tuned further
+# Measured on the embedded model, 8 steps: at 5e-4 the policy moved < 0.2 nats and the leash had nothing to hold (the
+# two RL runs matched to 2 decimals); at 3e-3 the unleashed run drifted to ~5 nats, the β = 0.5 one stayed near 2.
+RL_LR = 3e-3
 MAX_LENGTH = 256
 # What the course's Lab 3 published (FLAN-T5, hate-speech classifier as reward, 10 PPO steps): theirs, not ours.
 COURSE_LAB3 = ("Course Lab 3 (published; FLAN-T5-base, PPO 10 steps, toxicity by a hate-speech classifier): mean "
@@ -41,7 +43,7 @@ COURSE_LAB3 = ("Course Lab 3 (published; FLAN-T5-base, PPO 10 steps, toxicity by
 class Settings:
     reward: str  # the saved reward model (an asset) that RL, best-of-n and the reward column use
     name: str = "aligned"  # assets <name>-rl, <name>-rl-kl0, <name>-dpo, <name>-constitutional
-    beta: float = 0.1  # the KL coefficient of the leashed RL run
+    beta: float = 0.5  # the KL coefficient of the leashed RL run (RLOO's 0.05 barely holds 8 steps at RL_LR)
     rl_steps: int = 8
     prompts_per_step: int = 2
     samples: int = 4  # RLOO's k answers per prompt

@@ -265,7 +265,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                           allow_custom_value=True)  # fmt: skip
                 side_name = gr.Textbox("aligned", label="Name (assets <name>-rl, -rl-kl0, -dpo, -constitutional)",
                                        max_lines=1)  # fmt: skip
-                beta = gr.Slider(0.01, 1.0, value=0.1, step=0.01, label="KL coefficient β (the other RL run: 0)")
+                beta = gr.Slider(0.01, 2.0, value=0.5, step=0.01, label="KL coefficient β (the other RL run: 0)")
                 rl_steps = gr.Slider(1, 200, value=8, step=1, label="RL steps (2 prompts each)")
                 samples = gr.Slider(2, 8, value=4, step=1, label="Answers per prompt (RLOO's k)")
             with gr.Row():

@@ -41,10 +41,12 @@ def test_best_of_n_runs_beside_zero_shot_and_both_are_read_by_the_reward_model(s
     status, aggregate, *_ = client.predict("tab-rm-bon", 3, 3, 8, api_name="/alignment_best_of_n")
     rows = table_rows(aggregate)
     assert {row["system"] for row in rows} == {"zero-shot", "best-of-3"}
-    assert {row["system"] for row in rows if row["score"].startswith("reward:tab-rm-bon:")} == {
-        "zero-shot",
-        "best-of-3",
-    }
+    read = {row["system"] for row in rows if row["score"].startswith("reward:tab-rm-bon:")}
+    assert read == {"zero-shot", "best-of-3"}
+    systems = "zero-shot:max_new_tokens=4\nfew-shot:k=1:max_new_tokens=4"
+    _, quality, *_ = client.predict(systems, "hhh-preferences", "", 2, "", "", "tab-rm-bon", api_name="/compare_run")
+    scored = {row["system"] for row in table_rows(quality) if row["score"].startswith("reward:tab-rm-bon:")}
+    assert len(scored) == 2  # the Compare tab scores any systems with a saved reward model too
 
 
 def test_the_side_by_side_trains_four_policies_and_reads_six_columns(served_app, tiny_llama_dir):

@@ -99,6 +99,11 @@ def accuracy_by(pairs: pd.DataFrame, column: str = "property") -> pd.DataFrame:
     return pd.DataFrame(rows).rename(columns={"mean": "accuracy", "ci_low": "95% low", "ci_high": "95% high"})
 
 
+def saved() -> list[str]:
+    """This visitor's saved reward models (assets whose method is reward-model)."""
+    return [a["name"] for a in adapters.list_assets() if a.get("method") == "reward-model"]
+
+
 def use_as_score(asset: str, max_length: int = 256) -> str:
     """Register the saved reward model `asset` as the score 'reward:<asset>' (higher is better) and return that
     name: any run can then pass hooks=[name] and the tables carry its mean, interval and paired differences."""

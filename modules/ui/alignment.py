@@ -43,11 +43,6 @@ REFUSAL_NOTE = (
 )
 
 
-def reward_models() -> list[str]:
-    """The saved reward models (assets whose method is reward-model)."""
-    return [a["name"] for a in adapters.list_assets() if a.get("method") == "reward-model"]
-
-
 def histogram(pairs) -> go.Figure:
     """Rewards of the chosen and of the rejected answers on the held-out pairs: apart is good."""
     fig = go.Figure()
@@ -261,7 +256,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         with gr.Accordion("RL with a KL leash, DPO and constitutional AI, side by side", open=True):
             gr.Markdown(alignment_stored.QUICK_LOOK + "\n\n" + PPO_NOTE)
             with gr.Row():
-                side_reward = gr.Dropdown(reward_models(), label="Reward model (train one above)",
+                side_reward = gr.Dropdown(reward_model.saved(), label="Reward model (train one above)",
                                           allow_custom_value=True)  # fmt: skip
                 side_name = gr.Textbox("aligned", label="Name (assets <name>-rl, -rl-kl0, -dpo, -constitutional)",
                                        max_lines=1)  # fmt: skip
@@ -296,7 +291,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             gr.Markdown(REFUSAL_NOTE + "\n\n" + alignment.COURSE_LAB3)
         with gr.Accordion("Best-of-n against the reward model (no training)", open=False):
             with gr.Row():
-                reward_name = gr.Dropdown(reward_models(), label="Reward model", allow_custom_value=True)
+                reward_name = gr.Dropdown(reward_model.saved(), label="Reward model", allow_custom_value=True)
                 n = gr.Slider(2, 10, value=4, step=1, label="n samples per prompt")
                 bon_tokens = gr.Slider(8, 256, value=96, step=8, label="Max new tokens")
             limit, bon_button, stop_bon, bon_outputs = split_run.build_outputs(60, 12)
@@ -323,7 +318,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                                    [model_state, flag, principles, count, max_new_tokens], revised,
                                    "alignment_constitutional", flag)  # fmt: skip
     for picker in (reward_name, side_reward):
-        picker.focus(lambda: gr.Dropdown(choices=reward_models()), outputs=picker, queue=False,
+        picker.focus(lambda: gr.Dropdown(choices=reward_model.saved()), outputs=picker, queue=False,
                      api_visibility="private")  # fmt: skip
     side = [side_status, curves_plot, cost_table, side_table, side_chart, answers, side_revisions, side_download]
     controls = dict(zip(SIDE_INPUTS, (side_reward, side_name, beta, rl_steps, samples, dpo_steps, cai_prompts,

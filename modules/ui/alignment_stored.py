@@ -15,10 +15,10 @@ SIDE_TABLE = "Side by side: mean [95% interval], n, and the paired difference fr
 # default, reward model included. The README keeps the same figures.
 QUICK_LOOK = (
     "**Quick look (these defaults): about 10 minutes on a 2-core CPU with the embedded model** (measured 615 s), "
-    "after a reward model (209 s with its defaults above). RL with β > 0, RL with β = 0, DPO and constitutional AI (DPO "
-    "on the model's own revisions) each train a LoRA on the shared base; then base, best-of-4 and the four policies "
-    "answer the same 20 held-out prompts (4 per domain) and 8 dialogue summaries. Few steps and few examples: the "
-    "intervals are wide, and they say so."
+    "after a reward model (209 s with its defaults above). RL with β > 0, RL with β = 0, DPO and constitutional "
+    "AI (DPO on the model's own revisions) each train a LoRA on the shared base; then base, best-of-4 and the "
+    "four policies answer the same 20 held-out prompts (4 per domain) and 8 dialogue summaries. Few steps and "
+    "few examples: the intervals are wide, and they say so."
 )
 
 

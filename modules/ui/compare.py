@@ -12,6 +12,7 @@ from evals.tasks import load_task, task_names
 from modules import inputs
 from modules.progress import Progress
 from modules.store import default_store
+from modules.studies import reward_model
 from modules.techniques import SYSTEMS, TECHNIQUES
 from modules.ui import results
 from modules.ui.errors import user_errors
@@ -63,7 +64,7 @@ def tables(run, baseline: str, price):
 
 
 def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baseline, limit, price, question,
-                   progress=gr.Progress()):  # fmt: skip
+                   reward=None, progress=gr.Progress()):  # fmt: skip
     """Generator of {output: value}: each system's row appears as it finishes; at the end the downloads and the
     report. outputs: (status, quality, costs, chart, per-example, downloads, report), bound when wired."""
     with user_errors():
@@ -76,6 +77,7 @@ def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baselin
             TECHNIQUES[technique].validate(task, config)
         names = display_names(text)
         baseline = baseline if baseline in names else names[0]
+        hooks = (reward_model.use_as_score(reward),) if reward else ()  # a bad name is told now, not mid-run
     store = default_store()
     status, *_, downloads, report_file = outputs
     systems = []  # filled by the job: loading the models can take a minute, shown while it runs
@@ -85,7 +87,7 @@ def run_comparison(outputs: list, spec, flag: StopFlag, text, task_name, baselin
         systems.extend(parse_systems(lines, spec, task))
         report_back(Progress(f"Models ready: {estimate(systems[0].model, systems, limit)}"))
         return compare(task, systems, limit=limit, store=store, stop=stop, on_system=report_back,
-                       progress=report_back)  # fmt: skip
+                       progress=report_back, hooks=hooks)  # fmt: skip
 
     def on_update(event):
         if isinstance(event, Progress):
@@ -159,6 +161,8 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 # A Textbox: Gradio's Number shows an empty value as 0, which reads as a price of 0, not "not set".
                 price = gr.Textbox(label="Price per GPU-hour (optional; cost per 1,000 examples)", max_lines=1,
                                    placeholder="not set, e.g. 2.50")  # fmt: skip
+                reward = gr.Dropdown(reward_model.saved(), value=None, allow_custom_value=True,
+                                     label="Also score with a reward model (optional)")  # fmt: skip
         with gr.Row():
             run_button = gr.Button("Compare", variant="primary")
             stop_button = gr.Button("Stop", variant="stop")
@@ -182,11 +186,14 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             report_file = gr.File(label="Report (self-contained HTML)", interactive=False, visible=False)
 
     refresh_on_focus(task)  # lists tasks uploaded since the page was built
+    reward.focus(lambda: gr.Dropdown(choices=reward_model.saved()), outputs=reward, queue=False,
+                 api_visibility="private")  # fmt: skip
     systems.change(baseline_choices, inputs=systems, outputs=baseline, api_visibility="private")
     task.change(published, inputs=task, outputs=[reference, reference_note], api_visibility="private")
     outputs = [status, quality, costs, chart, per_example, downloads, report_file]
     event = on_model(run_button, partial(run_comparison, outputs),
-                     [model_state, flag, systems, task, baseline, limit, price, question], outputs, "compare_run",
+                     [model_state, flag, systems, task, baseline, limit, price, question, reward], outputs,
+                     "compare_run",
                      flag=flag, scroll_to=".compare-status")  # fmt: skip
     wire_common((event,), flag, (stop_button,), model_state, model_info, "compare_stop")
     revealed = [quality, costs, chart, per_example, downloads, report_file]  # filled by the run: shown from now on

@@ -79,7 +79,7 @@ def test_stop_ends_the_job_with_what_finished_and_nothing_read(tiny_model, rewar
     again = alignment.run(tiny_model, dataclasses.replace(settings, resume=True), lambda e: None, threading.Event())
     assert all(row.get("reused") for row in again.costs)  # each saved policy kept: nothing trained twice
     assert again.curves == resumed.curves
-    other = alignment.run(tiny_model, dataclasses.replace(settings, resume=True, beta=0.5), lambda e: None,
+    other = alignment.run(tiny_model, dataclasses.replace(settings, resume=True, beta=0.3), lambda e: None,
                           threading.Event())  # fmt: skip
     assert not any(row.get("reused") for row in other.costs)  # other settings: trained afresh
 

@@ -100,7 +100,7 @@ def test_stop_ends_the_side_by_side_within_seconds(served_app, tiny_llama_dir):
 @pytest.mark.slow
 def test_the_side_by_side_on_the_embedded_model(client):
     """The real model through the page's API, each part at its smallest (the default, ~12 min, is `make examples`)."""
-    client.predict("slow-rm", "hhh-preferences", 2, 4, 4, 256, 4, api_name="/alignment_train_reward")
+    client.predict("slow-rm", "hhh-preferences", 1, 4, 4, 256, 2, api_name="/alignment_train_reward")
     status, curves, costs, side, *_ = client.predict(
         "slow-rm", "slow", 0.1, 1, 2, 1, 2, 1, 1, "", api_name="/alignment_side_by_side"
     )

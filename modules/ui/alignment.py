@@ -296,7 +296,9 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 bon_tokens = gr.Slider(8, 256, value=96, step=8, label="Max new tokens")
             limit, bon_button, stop_bon, bon_outputs = split_run.build_outputs(60, 12)
         with gr.Accordion("Constitutional AI: answer, critique, revise", open=False):
-            principles = gr.Code(constitutional.default_principles_text(), language="yaml", label="Principles")
+            # A Textbox, not gr.Code: Gradio checks a Textbox's type (a wrong one is refused naming the field).
+            principles = gr.Textbox(constitutional.default_principles_text(), lines=12, max_lines=30,
+                                    label="Principles (YAML: name, property, critique, revision)")  # fmt: skip
             with gr.Row():
                 count = gr.Slider(1, 60, value=6, step=1, label="Held-out prompts (every domain in turn)")
                 max_new_tokens = gr.Slider(8, 256, value=96, step=8, label="Max new tokens")

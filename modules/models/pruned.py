@@ -1,0 +1,153 @@
+"""Pruning a copy of the base: unstructured (magnitude, global or per layer; Wanda: |weight| x input activation norm)
+and structured (whole MLP neurons, so the matrices shrink and a step does less work). The base is never touched.
+
+Unstructured sparsity stored dense gives no speed on a CPU or a GPU without sparse kernels: the zeros are still
+multiplied. Structured pruning removes rows and columns: that is the one that can be faster (and smaller)."""
+
+import copy
+
+import torch
+from torch import nn
+
+MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), "down_proj"
+METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons")
+
+
+def check_sparsity(sparsity: float) -> float:
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"Sparsity must be at least 0 and below 1 (1 would remove every weight), got {sparsity}.")
+    return float(sparsity)
+
+
+def prunable(net: nn.Module) -> dict[str, nn.Linear]:
+    """The decoder layers' linear weights (attention and MLP); the embeddings and the output head are kept."""
+    return {name: module for name, module in net.named_modules()
+            if isinstance(module, nn.Linear) and ".layers." in f".{name}" and "lm_head" not in name}  # fmt: skip
+
+
+def magnitude(net: nn.Module, sparsity: float, scope: str = "global") -> nn.Module:
+    """Zero the `sparsity` share of smallest |w|: over all prunable weights at once (global) or in each matrix."""
+    sparsity, layers = check_sparsity(sparsity), prunable(net)
+    with torch.no_grad():
+        if scope == "global":
+            weights = [m.weight for m in layers.values()]
+            flat = torch.cat([w.abs().flatten().float() for w in weights])
+            cut = _smallest_mask(flat, int(sparsity * flat.numel()))
+            for weight, part in zip(weights, cut.split([w.numel() for w in weights])):
+                weight.masked_fill_(part.view_as(weight), 0)
+        elif scope == "layer":
+            for module in layers.values():
+                _zero_smallest(module.weight, module.weight.abs(), sparsity)
+        else:
+            raise ValueError(f"Scope must be 'global' or 'layer', got '{scope}'.")
+    return net
+
+
+def wanda(net: nn.Module, sparsity: float, calibration: list[torch.Tensor]) -> nn.Module:
+    """Wanda (Sun et al. 2023): score |W_ij| x ||X_j||_2 (the input feature's norm over the calibration tokens) and
+    cut the lowest share in each output row. `calibration`: input_ids tensors (1, seq) run through the network."""
+    sparsity, layers = check_sparsity(sparsity), prunable(net)
+    if not calibration:
+        raise ValueError("Wanda needs calibration text: at least one tokenized example.")
+    norms = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in layers.items()}
+
+    def hook(name):
+        def add(module, args, output):
+            x = args[0].detach().float().reshape(-1, args[0].shape[-1])
+            norms[name] += (x * x).sum(0)
+
+        return add
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in layers.items()]
+    try:
+        with torch.no_grad():
+            for ids in calibration:
+                net(input_ids=ids.to(next(net.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    with torch.no_grad():
+        for name, module in layers.items():
+            scores = module.weight.abs().float() * norms[name].sqrt().unsqueeze(0)
+            for row in range(module.weight.shape[0]):
+                _zero_smallest(module.weight[row], scores[row], sparsity)
+    return net
+
+
+def mlp_neurons(net: nn.Module, share: float) -> nn.Module:
+    """Remove the `share` of each MLP's intermediate neurons with the smallest |gate| x |up| x |down| norms: the
+    gate and up projections lose output rows, down loses input columns, so every step multiplies smaller matrices."""
+    share = check_sparsity(share)
+    with torch.no_grad():
+        for module in net.modules():
+            if not all(hasattr(module, name) for name in (*MLP_IN, MLP_OUT)):
+                continue
+            gate, up, down = module.gate_proj, module.up_proj, module.down_proj
+            importance = gate.weight.norm(dim=1) * up.weight.norm(dim=1) * down.weight.norm(dim=0)
+            keep = importance.argsort(descending=True)[: gate.out_features - int(share * gate.out_features)]
+            keep = keep.sort().values  # the kept neurons in their order: at share 0 the layer is unchanged
+            module.gate_proj, module.up_proj = _rows(gate, keep), _rows(up, keep)
+            module.down_proj = _columns(down, keep)
+    return net
+
+
+def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.Tensor] | None = None) -> nn.Module:
+    """A pruned deep copy of `hf` (the base's own weights are never written)."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown pruning method '{method}'. Available: {', '.join(METHODS)}.")
+    check_sparsity(sparsity)
+    net = copy.deepcopy(hf).eval()
+    if method == "wanda":
+        return wanda(net, sparsity, calibration or [])
+    if method == "mlp-neurons":
+        return mlp_neurons(net, sparsity)
+    return magnitude(net, sparsity, "global" if method == "magnitude-global" else "layer")
+
+
+def sparsity_of(net: nn.Module) -> float:
+    """The share of zeros among the prunable weights."""
+    layers = prunable(net).values()
+    return sum(int((m.weight == 0).sum()) for m in layers) / sum(m.weight.numel() for m in layers)
+
+
+def magnitudes(net: nn.Module, sample: int = 200_000, seed: int = 0) -> torch.Tensor:
+    """A seeded sample of |w| over the prunable weights: the histogram of how many weights are near zero."""
+    values = torch.cat([m.weight.detach().abs().flatten().float() for m in prunable(net).values()])
+    generator = torch.Generator().manual_seed(seed)
+    picked = torch.randperm(values.numel(), generator=generator)[:sample]
+    return values[picked]
+
+
+def _smallest_mask(scores: torch.Tensor, count: int) -> torch.Tensor:
+    """True at exactly `count` entries of the flat `scores` with the lowest values (ties: the first positions)."""
+    cut = torch.zeros_like(scores, dtype=torch.bool)
+    if count:
+        threshold = torch.kthvalue(scores, count).values  # no full sort: 100M scores, a sort's indices are 800 MB
+        cut = scores < threshold
+        ties = (scores == threshold).nonzero().flatten()[: count - int(cut.sum())]
+        cut[ties] = True
+    return cut
+
+
+def _zero_smallest(weight: torch.Tensor, scores: torch.Tensor, sparsity: float) -> None:
+    """Zero exactly round-down(sparsity x size) entries of `weight` with the lowest scores."""
+    cut = _smallest_mask(scores.flatten().float(), int(sparsity * weight.numel()))
+    weight.masked_fill_(cut.view_as(weight), 0)
+
+
+def _rows(linear: nn.Linear, keep: torch.Tensor) -> nn.Linear:
+    smaller = nn.Linear(linear.in_features, len(keep), bias=linear.bias is not None,
+                        device=linear.weight.device, dtype=linear.weight.dtype)  # fmt: skip
+    smaller.weight.copy_(linear.weight[keep])
+    if linear.bias is not None:
+        smaller.bias.copy_(linear.bias[keep])
+    return smaller
+
+
+def _columns(linear: nn.Linear, keep: torch.Tensor) -> nn.Linear:
+    smaller = nn.Linear(len(keep), linear.out_features, bias=linear.bias is not None,
+                        device=linear.weight.device, dtype=linear.weight.dtype)  # fmt: skip
+    smaller.weight.copy_(linear.weight[:, keep])
+    if linear.bias is not None:
+        smaller.bias.copy_(linear.bias)
+    return smaller

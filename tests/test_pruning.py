@@ -1,0 +1,74 @@
+"""Pruning on the tiny model: the requested sparsity exactly, Wanda's per-row cut, structured MLP pruning that
+shrinks the matrices and changes nothing at 0%, the shared base untouched, clear messages for bad settings."""
+
+import hashlib
+
+import pytest
+import torch
+
+from modules.models import pruned
+
+
+def weights_hash(net) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def calibration(model, texts=("the cat sat on the mat", "a dog and a cat")) -> list[torch.Tensor]:
+    return [model.tokenizer(text, return_tensors="pt")["input_ids"] for text in texts]
+
+
+@pytest.mark.parametrize("method", ["magnitude-global", "magnitude-layer", "wanda"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5])
+def test_unstructured_pruning_hits_the_requested_sparsity_and_leaves_the_base(tiny_model, method, sparsity):
+    before = weights_hash(tiny_model.hf)
+    net = pruned.prune(tiny_model.hf, method, sparsity, calibration(tiny_model))
+    zeros_before = pruned.sparsity_of(tiny_model.hf)
+    layers = pruned.prunable(net).values()
+    total = sum(m.weight.numel() for m in layers)
+    if method == "magnitude-global":
+        expected = int(sparsity * total)
+    else:  # per matrix (magnitude) or per output row (Wanda): each rounds down on its own
+        rows = [(m.weight.shape[0], m.weight.shape[1]) for m in layers]
+        per = [int(sparsity * m.weight.numel()) for m in layers] if method == "magnitude-layer" else [
+            r * int(sparsity * c) for r, c in rows]  # fmt: skip
+        expected = sum(per)
+    assert sum(int((m.weight == 0).sum()) for m in layers) == max(expected, int(zeros_before * total))
+    assert weights_hash(tiny_model.hf) == before  # the shared base is untouched
+
+
+def test_wanda_cuts_each_output_row_by_the_same_share(tiny_model):
+    net = pruned.prune(tiny_model.hf, "wanda", 0.5, calibration(tiny_model))
+    for module in pruned.prunable(net).values():
+        per_row = (module.weight == 0).sum(dim=1)
+        assert (per_row == module.weight.shape[1] // 2).all()
+
+
+def test_structured_mlp_pruning_shrinks_the_matrices_and_changes_nothing_at_zero(tiny_model):
+    ids = calibration(tiny_model)[0]
+    with torch.no_grad():
+        reference = tiny_model.hf(input_ids=ids).logits
+        same = pruned.prune(tiny_model.hf, "mlp-neurons", 0.0)
+        assert torch.equal(same(input_ids=ids).logits, reference)
+        half = pruned.prune(tiny_model.hf, "mlp-neurons", 0.5)
+        mlp = half.model.layers[0].mlp
+        width = tiny_model.hf.model.layers[0].mlp.gate_proj.out_features
+        assert mlp.gate_proj.out_features == mlp.up_proj.out_features == mlp.down_proj.in_features == width - width // 2
+        assert half(input_ids=ids).logits.shape == reference.shape  # it still runs
+    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in tiny_model.hf.parameters())
+
+
+def test_bad_settings_are_clear_errors(tiny_model):
+    with pytest.raises(ValueError, match="below 1"):
+        pruned.prune(tiny_model.hf, "magnitude-global", 1.0)
+    with pytest.raises(ValueError, match="Unknown pruning method 'nope'"):
+        pruned.prune(tiny_model.hf, "nope", 0.5)
+    with pytest.raises(ValueError, match="Wanda needs calibration text"):
+        pruned.prune(tiny_model.hf, "wanda", 0.5, [])
+
+
+def test_the_magnitude_histogram_is_a_seeded_sample(tiny_model):
+    first, second = pruned.magnitudes(tiny_model.hf, 500), pruned.magnitudes(tiny_model.hf, 500)
+    assert torch.equal(first, second) and len(first) == 500 and (first >= 0).all()

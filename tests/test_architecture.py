@@ -35,6 +35,7 @@ LAYERS = [
     ("evals.tasks", 1),
     ("evals.metrics", 1),
     ("evals.refusal", 1),
+    ("evals.pareto", 1),
     ("evals.stats", 1),
     ("evals.diversity", 1),
     ("evals.references", 1),

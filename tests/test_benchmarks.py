@@ -12,6 +12,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = "TINY"  # replaced by the tiny model's folder
 SMOKE = {
     "alignment_cost": ["--smoke", "--read", "--cai", "2", "--model", TINY],
+    "compression": ["--smoke", "--model", TINY],
     "decode_overhead": ["--smoke", "--model", TINY],
     "finetune_cost": ["--smoke", "--model", TINY],
     "finetune_presets": ["--smoke", "--model", TINY],

@@ -72,3 +72,36 @@ def test_bad_settings_are_clear_errors(tiny_model):
 def test_the_magnitude_histogram_is_a_seeded_sample(tiny_model):
     first, second = pruned.magnitudes(tiny_model.hf, 500), pruned.magnitudes(tiny_model.hf, 500)
     assert torch.equal(first, second) and len(first) == 500 and (first >= 0).all()
+
+
+def test_a_pruning_is_a_variant_by_spec_usable_like_any_model(tiny_model):
+    from modules.models import GenerationParams, ModelSpec, get_model
+
+    before = weights_hash(tiny_model.hf)
+    model = get_model(f"{tiny_model.spec} +prune: wanda-50")
+    assert model.spec == f"{tiny_model.spec}+prune:wanda-50" and "Wanda" in model.label
+    assert pruned.sparsity_of(model.hf) == pytest.approx(0.5, abs=0.02)
+    assert model.generate([[{"role": "user", "content": "hi"}]], GenerationParams(max_new_tokens=3))[0].text is not None
+    both = get_model(f"{tiny_model.spec}+prune:mlp-neurons-50+quant:w8a8")  # pruned, then quantized
+    assert ModelSpec.parse(both.spec).prune == "mlp-neurons-50" and "per token" in both.label
+    assert (
+        both.hf.model.layers[0].mlp.gate_proj.out_features
+        == tiny_model.hf.model.layers[0].mlp.gate_proj.out_features // 2
+    )
+    assert weights_hash(tiny_model.hf) == before
+
+
+@pytest.mark.parametrize("bad", ["wanda", "wanda-100", "lottery-50", "wanda-half"])
+def test_bad_pruning_specs_get_clear_messages(tiny_model, bad):
+    from modules.models import get_model
+
+    with pytest.raises(ValueError, match="method-|below 1|<method>-<percent>"):
+        get_model(f"{tiny_model.spec}+prune:{bad}")
+
+
+def test_spec_parts_keep_their_order():
+    from modules.models import ModelLoadError, ModelSpec
+
+    assert str(ModelSpec.parse("m+adapter:a+prune:wanda-50+quant:int8")) == "m+adapter:a+prune:wanda-50+quant:int8"
+    with pytest.raises(ModelLoadError, match="in this order"):
+        ModelSpec.parse("m+quant:int8+prune:wanda-50")

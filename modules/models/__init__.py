@@ -6,7 +6,7 @@ from collections import OrderedDict
 import torch
 
 from modules import limits
-from modules.models import adapters, memory, quantized, remote, zero_gpu
+from modules.models import adapters, memory, pruned, quantized, remote, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, load_embedded
 from modules.models.errors import ModelLoadError
 from modules.models.generation import Generation, GenerationParams
@@ -105,11 +105,13 @@ def _load(spec: ModelSpec) -> LanguageModel:
     if remote.is_remote_spec(spec.base):
         if spec.is_variant:
             raise ModelLoadError(
-                "Adapters and precisions need a local model; a server's model is used as it is served."
+                "Adapters, pruning and precisions need a local model; a server's model is used as it is served."
             )
         return remote.load(spec.base)
     if spec.quant:
         return quantized.build(_get(spec.with_quant(None)), quantized.parse(spec.quant))
+    if spec.prune:
+        return pruned.build(_get(spec.with_prune(None)), spec.prune)
     if spec.adapter:
         return adapters.load_variant(_get(spec.with_adapter(None)), spec.adapter)
     device, dtype = default_device()

@@ -5,9 +5,14 @@ Unstructured sparsity stored dense gives no speed on a CPU or a GPU without spar
 multiplied. Structured pruning removes rows and columns: that is the one that can be faster (and smaller)."""
 
 import copy
+import time
 
 import torch
 from torch import nn
+
+from modules.models import calibration
+from modules.models.quantized import check_memory
+from modules.models.spec import variant_spec
 
 MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), "down_proj"
 METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons")
@@ -151,3 +156,33 @@ def _columns(linear: nn.Linear, keep: torch.Tensor) -> nn.Linear:
     if linear.bias is not None:
         smaller.bias.copy_(linear.bias)
     return smaller
+
+
+def parse(text: str) -> tuple[str, float]:
+    """'wanda-50' (the spec suffix after '+prune:') -> ('wanda', 0.5)."""
+    method, _, percent = text.strip().rpartition("-")
+    if method not in METHODS or not percent.isdigit():
+        raise ValueError(f"A pruning is '<method>-<percent>' with a method of {', '.join(METHODS)}, e.g. 'wanda-50'; "
+                         f"got '{text[:80]}'.")  # fmt: skip
+    return method, check_sparsity(int(percent) / 100)
+
+
+def describe(method: str, sparsity: float) -> str:
+    if method == "mlp-neurons":
+        return f"{sparsity:.0%} of each MLP's neurons removed (structured: smaller matrices)"
+    what = {"magnitude-global": "magnitude, global", "magnitude-layer": "magnitude, per layer", "wanda": "Wanda"}
+    return f"{what[method]} pruning, {sparsity:.0%} of the layers' weights zeroed (stored dense: no speed gain)"
+
+
+def build(base, text: str):
+    """The pruned variant of `base` by spec ('wanda-50'): a copy; Wanda calibrates on modules/models/calibration."""
+    if not base.capabilities.variants:
+        raise ValueError(f"Pruning needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here.")
+    method, sparsity = parse(text)
+    check_memory(base)
+    started = time.perf_counter()
+    batches = calibration.batches(base) if method == "wanda" else None
+    net = prune(base.hf, method, sparsity, batches)
+    spec = variant_spec(base.spec, prune=f"{method}-{round(sparsity * 100)}")
+    return base.variant(spec, f"{base.label} -> {describe(method, sparsity)}", net,
+                        conversion_s=time.perf_counter() - started)  # fmt: skip

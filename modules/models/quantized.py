@@ -6,6 +6,11 @@ quantized on the fly; measured here before this tab, ~2.9x faster decoding than 
 PyTorch's own int4 weight-only kernel (groups of 32 weights share a scale and a zero point): about 1/7 of the fp32
 bytes, but on this CPU each int4 matmul is ~14x slower than fp32's, so it is the small-but-slow point of the chart.
 On CUDA, int8 and 4-bit are bitsandbytes (LLM.int8, NF4).
+
+w8a8 is int8 that keeps quality on a CPU: int8 weights with a scale per output channel and int8 activations with a
+scale per token (TokenInt8Linear). Per-tensor activation scales were this model's problem: one outlier token or
+channel sets the scale for the whole prompt (mean KL to fp32 on calibration text: 1.03 nats per token per tensor,
+0.05 per token). Its "auto" components are the automatic recipe of modules/models/int8_recipe.py.
 """
 
 import copy
@@ -17,38 +22,43 @@ import psutil
 import torch
 from torch import nn
 
-from modules.models import zero_gpu
+from modules.models import calibration, int8_recipe, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 from modules.models.model import Model
 from modules.models.spec import variant_spec
 
-PRECISIONS = ("fp32", "bf16", "int8", "4bit")
+PRECISIONS = ("fp32", "bf16", "int8", "w8a8", "4bit")
 # Groups a user picks; "all-but-down_proj" also keeps the MLP's down projection in fp32: its inputs carry the
 # activation outliers that int8 dynamic quantization (activations quantized per tensor) handles worst here.
 COMPONENTS = ("attention", "mlp", "all-but-embeddings", "all-but-down_proj", "everything")
+AUTO = "auto"  # w8a8 only: the automatic recipe keeps the layer types int8 hurts most in fp32 until a budget is met
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
 LAYER_TYPES = (*ATTENTION, *MLP, "lm_head")  # single layer types: the sensitivity table quantizes one at a time
 MEMORY_SHARE = 0.8  # a variant may use at most this share of the free memory
+SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; measured here: KL 0.015 at 0.5, 0.033 at 0.3, 0.061 without
 INT4_KERNEL = "_weight_int4pack_mm_for_cpu"
 INT4_GROUP = 32  # weights per scale / zero point: smaller groups, closer to fp32, a little more memory
 
 
 @dataclass
 class Config:
-    precision: str = field(default="int8", metadata={"help": "fp32 | bf16 | int8 | 4bit."})
+    precision: str = field(default="int8", metadata={"help": "fp32 | bf16 | int8 | w8a8 | 4bit."})
     components: str = field(
-        default="all-but-embeddings", metadata={"help": "int8/4bit: attention | mlp | all-but-embeddings | everything."}
+        default="all-but-embeddings",
+        metadata={"help": "int8/w8a8/4bit: attention | mlp | all-but-embeddings | everything; w8a8: auto."},
     )
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'.")
-        if self.components not in (*COMPONENTS, *LAYER_TYPES):
+        if self.components not in (*COMPONENTS, *LAYER_TYPES, AUTO):
             raise ValueError(
                 f"components must be one of {', '.join(COMPONENTS)} or one layer type ({', '.join(LAYER_TYPES)}), "
                 f"got '{self.components}'."
             )
+        if self.components == AUTO and self.precision != "w8a8":
+            raise ValueError("components 'auto' (the automatic int8 recipe) is a w8a8 choice: use 'w8a8-auto'.")
 
     @property
     def name(self) -> str:
@@ -58,7 +68,7 @@ class Config:
 
 
 def parse(text: str) -> Config:
-    """'int8' or 'int8-mlp' (the spec suffix after '+quant:') -> Config."""
+    """'int8', 'int8-mlp' or 'w8a8-auto' (the spec suffix after '+quant:') -> Config."""
     precision, _, components = text.partition("-")
     return Config(precision, components or "all-but-embeddings")
 
@@ -68,6 +78,9 @@ def unavailable_reason(precision: str) -> str | None:
         return zero_gpu.refusal("quantization")
     if precision == "4bit" and not torch.cuda.is_available() and not hasattr(torch.ops.aten, INT4_KERNEL):
         return "No 4-bit path runs here: bitsandbytes needs CUDA and this PyTorch has no CPU int4 kernel."
+    fbgemm = "fbgemm" in torch.backends.quantized.supported_engines
+    if precision == "w8a8" and (torch.cuda.is_available() or not fbgemm):
+        return "w8a8 runs on PyTorch's CPU int8 kernels (fbgemm); on CUDA use int8 (bitsandbytes LLM.int8)."
     if precision in ("int8", "4bit") and torch.cuda.is_available():
         try:
             import bitsandbytes  # noqa: F401
@@ -146,7 +159,7 @@ def build(base: Model, config: Config) -> Model:
     if config.precision == "fp32":
         raise ValueError(f"The base runs in {own_precision(base)}: an fp32 copy of its weights adds nothing.")
     check_memory(base)
-    started = time.perf_counter()
+    started, recipe = time.perf_counter(), None
     if base.device.type == "cuda" and config.precision in ("int8", "4bit"):
         net = _bitsandbytes(base, config)
     else:
@@ -155,11 +168,17 @@ def build(base: Model, config: Config) -> Model:
             net = net.to(torch.bfloat16)
         elif config.precision == "int8":
             net = _dynamic_int8(net, config.components)
+        elif config.precision == "w8a8":
+            net, recipe = _w8a8(base, net, config.components)
         else:
             net = _int4_cpu(net, config.components)
     label = f"{base.label} -> {describe(config)}"
+    if recipe is not None:
+        label += f" ({recipe.summary()})"
     spec = variant_spec(base.spec, quant=config.name)
-    return base.variant(spec, label, net.eval(), conversion_s=time.perf_counter() - started)
+    model = base.variant(spec, label, net.eval(), conversion_s=time.perf_counter() - started)
+    model.recipe = recipe  # the automatic recipe's measurements, for the tab's "why" table; None otherwise
+    return model
 
 
 def describe(config: Config) -> str:
@@ -168,6 +187,9 @@ def describe(config: Config) -> str:
     if config.precision == "int8":
         where = "bitsandbytes LLM.int8" if torch.cuda.is_available() else "int8 dynamic (PyTorch)"
         return f"{where}, {config.components}"
+    if config.precision == "w8a8":
+        what = "the automatic recipe" if config.components == AUTO else config.components
+        return f"w8a8: SmoothQuant, int8 weights per channel, int8 activations per token (fbgemm), {what}"
     if config.precision == "4bit":
         where = "4-bit NF4 (bitsandbytes)" if torch.cuda.is_available() else f"int4 weight-only, groups of {INT4_GROUP}"
         return f"{where}, {config.components}"
@@ -183,6 +205,60 @@ def _dynamic_int8(net: nn.Module, components: str) -> nn.Module:
     with warnings.catch_warnings():  # PyTorch marks torch.ao quantization deprecated in favour of torchao
         warnings.simplefilter("ignore")
         return quantize_dynamic(net, spec, dtype=torch.qint8, inplace=True)
+
+
+class TokenInt8Linear(nn.Module):
+    """A Linear run by fbgemm's int8 kernel with a scale per token: each row of the input is divided by its own
+    largest |value| first, so the kernel's one dynamic range (per tensor, at most [-1, 1] now) no longer lets an
+    outlier token coarsen every other token's step, and the output rows are multiplied back (a Linear is linear).
+    Weights int8 with a scale per output channel; one copy of them.
+
+    With `input_absmax` (each input channel's largest |value| on calibration text) it is SmoothQuant (Xiao et al.
+    2023): input channel j is divided by s_j = absmax_j^a / max|W_:,j|^(1-a) and the weight's column j multiplied by
+    it, the same product with the activation outliers moved into the weights, which int8 per channel holds better."""
+
+    def __init__(self, linear: nn.Linear, input_absmax: torch.Tensor | None = None, alpha: float = SMOOTH_ALPHA):
+        super().__init__()
+        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+        from torch.ao.quantization import per_channel_dynamic_qconfig
+
+        weight = linear.weight.detach().float()
+        smooth = torch.ones(linear.in_features, device=weight.device)
+        if input_absmax is not None:
+            smooth = input_absmax.float().clamp(min=1e-5) ** alpha / weight.abs().amax(0).clamp(min=1e-5) ** (1 - alpha)
+        plain = nn.Linear(linear.in_features, linear.out_features, bias=False)
+        plain.weight = nn.Parameter(weight * smooth, requires_grad=False)
+        plain.qconfig = per_channel_dynamic_qconfig
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.int8 = DynamicLinear.from_float(plain)
+        self.register_buffer("inverse_smooth", 1 / smooth)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() * self.inverse_smooth
+        scale = x.abs().amax(-1, keepdim=True).clamp(min=1e-6)
+        # reduce_range=False: all 8 bits for the activations (7 bits doubled the step and tripled the KL here);
+        # measured end to end, fbgemm's AVX2 saturation risk did not show on this model.
+        out = torch.ops.quantized.linear_dynamic(x / scale, self.int8._packed_params._packed_params, False) * scale
+        return out if self.bias is None else out + self.bias
+
+
+def _w8a8(base: Model, net: nn.Module, components: str):
+    """w8a8 on a copy: SmoothQuant-scaled per-token int8 on the chosen Linears (or the recipe's choice for "auto");
+    the network and the recipe (None unless "auto")."""
+    batches = calibration.batches(base)
+    absmax = int8_recipe.input_absmax(net, batches)
+
+    def make(name: str, linear: nn.Linear) -> TokenInt8Linear:
+        return TokenInt8Linear(linear, absmax[name])
+
+    if components == AUTO:
+        return int8_recipe.choose(net, batches, make)
+    for name in chosen_linears(net, components):
+        int8_recipe.swap(net, name, make(name, net.get_submodule(name)))
+    return net, None
 
 
 class Int4Linear(nn.Module):

@@ -1,5 +1,6 @@
-"""Model specs, parsed and built in one place: '<base>', '<base>+adapter:<name>', '<base>+quant:<precision>',
-'<base>+adapter:<name>+quant:<precision>' (the precision applies to the adapted model)."""
+"""Model specs, parsed and built in one place: '<base>', '<base>+adapter:<name>', '<base>+prune:<method>-<percent>',
+'<base>+quant:<precision>', and any of them together in that order, each applied to the model before it:
+'<base>+prune:wanda-50+quant:w8a8' is the pruned model, quantized."""
 
 import re
 from dataclasses import dataclass, field, replace
@@ -9,9 +10,11 @@ from modules.models.embedded import EMBEDDED_SPEC
 from modules.models.errors import ModelLoadError
 
 ADAPTER_MARK = "+adapter:"  # a saved fine-tune (LAB_HOME/adapters/<name>) on its base: modules/models/adapters.py
+PRUNE_MARK = "+prune:"  # a pruned copy such as wanda-50 or mlp-neurons-25: modules/models/pruned.py
 QUANT_MARK = "+quant:"  # a precision variant such as int8-mlp: modules/models/quantized.py
+KINDS = ("adapter", "prune", "quant")  # the order the parts are applied in
 MAX_SPEC_CHARS = 300  # a hub id or a folder path; a longer spec is refused without being echoed
-_MARK = re.compile(r"\s*\+\s*(adapter|quant)\s*:\s*")  # spaces around the marks do not make a new model
+_MARK = re.compile(r"\s*\+\s*(adapter|prune|quant)\s*:\s*")  # spaces around the marks do not make a new model
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class ModelSpec:
     base: str
     adapter: str | None = None
     quant: str | None = None
+    prune: str | None = None
     # The base as it was typed, for messages only: a folder's resolved path must not tell a visitor it exists.
     typed: str | None = field(default=None, compare=False, repr=False)
 
@@ -34,19 +38,21 @@ class ModelSpec:
         kinds = rest[::2]
         if not base.strip():
             raise ModelLoadError(f"The model spec '{text}' names no base model.")
-        if len(set(kinds)) != len(kinds) or kinds not in ([], ["adapter"], ["quant"], ["adapter", "quant"]):
+        if len(set(kinds)) != len(kinds) or kinds != sorted(kinds, key=KINDS.index):
             raise ModelLoadError(
-                f"The model spec '{text}' must be '<base>[{ADAPTER_MARK}<name>][{QUANT_MARK}<precision>]', "
-                "each part at most once and in this order."
+                f"The model spec '{text}' must be '<base>[{ADAPTER_MARK}<name>][{PRUNE_MARK}<method>-<percent>]"
+                f"[{QUANT_MARK}<precision>]', each part at most once and in this order."
             )
         if any(not value for value in parts.values()):
             raise ModelLoadError(f"The model spec '{text}' has an empty adapter name or precision.")
-        return cls(canonical_base(base.strip()), parts.get("adapter"), parts.get("quant"), typed=base.strip())
+        return cls(canonical_base(base.strip()), parts.get("adapter"), parts.get("quant"), parts.get("prune"),
+                   typed=base.strip())  # fmt: skip
 
     def __str__(self) -> str:
         adapter = f"{ADAPTER_MARK}{self.adapter}" if self.adapter else ""
+        prune = f"{PRUNE_MARK}{self.prune}" if self.prune else ""
         quant = f"{QUANT_MARK}{self.quant}" if self.quant else ""
-        return f"{self.base}{adapter}{quant}"
+        return f"{self.base}{adapter}{prune}{quant}"
 
     @property
     def shown(self) -> str:
@@ -55,13 +61,16 @@ class ModelSpec:
 
     @property
     def is_variant(self) -> bool:
-        return bool(self.adapter or self.quant)
+        return bool(self.adapter or self.prune or self.quant)
 
     def with_adapter(self, name: str | None) -> "ModelSpec":
         return replace(self, adapter=name)
 
     def with_quant(self, precision: str | None) -> "ModelSpec":
         return replace(self, quant=precision)
+
+    def with_prune(self, pruning: str | None) -> "ModelSpec":
+        return replace(self, prune=pruning)
 
 
 def local_folder(base: str) -> Path | None:
@@ -80,7 +89,7 @@ def canonical_base(base: str) -> str:
     return str(folder.resolve()) if folder else base
 
 
-def variant_spec(base_spec: str, adapter: str | None = None, quant: str | None = None) -> str:
+def variant_spec(base_spec: str, adapter: str | None = None, quant: str | None = None, prune: str | None = None) -> str:
     """The canonical spec of a variant of `base_spec`: variant_spec('smollm2-135m', quant='int8')."""
     spec = ModelSpec.parse(base_spec)
-    return str(replace(spec, adapter=adapter or spec.adapter, quant=quant or spec.quant))
+    return str(replace(spec, adapter=adapter or spec.adapter, quant=quant or spec.quant, prune=prune or spec.prune))

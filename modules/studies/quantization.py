@@ -29,6 +29,7 @@ from modules.techniques import Output, prompting
 
 Report = Callable[[Progress], None]
 GGUF = "gguf-q4_1"  # the optional llama.cpp row (modules/models/llamacpp.py)
+PRUNE = "prune:"  # a variant name 'prune:wanda-50' is a pruned copy (modules/models/pruned.py), not a precision
 SPEED_REPEATS = 3  # decode speed is the median of 3 timed runs, shown with their range (a shared machine is noisy)
 PHASES = ("Building", "Timing batch 1 of", "Timing batch 8 of", "Perplexity of")  # what each variant goes through
 PERPLEXITY_TEXTS = 8  # first 8 test references: a few seconds per variant, minutes for CPU int4
@@ -40,8 +41,16 @@ def held_out_texts(task_name: str = "dialogue-summary") -> list[str]:
 
 
 def variant(base: Model, name: str) -> Model:
-    """The shared, cached variant (the registry keeps it until freed)."""
-    return get_model(variant_spec(base.spec, quant=name))
+    """The shared, cached variant (the registry keeps it until freed): a precision ('int8') or a pruning
+    ('prune:wanda-50')."""
+    return get_model(variant_of(base.spec, name))
+
+
+def variant_of(base_spec: str, name: str) -> str:
+    """The spec of variant `name` of `base_spec`."""
+    if name.startswith(PRUNE):
+        return variant_spec(base_spec, prune=name.removeprefix(PRUNE))
+    return variant_spec(base_spec, quant=name)
 
 
 def loaded_variants(spec: str) -> list[str]:
@@ -57,8 +66,8 @@ def loaded_variants(spec: str) -> list[str]:
 
 def free(spec: str, names: list[str]) -> list[str]:
     """Drop these precision variants of `spec`'s base and give their memory back; the names that were loaded."""
-    base = ModelSpec.parse(spec).with_quant(None)
-    specs = {str(base.with_quant(name)): name for name in names if name != "fp32"}
+    base = str(ModelSpec.parse(spec).with_quant(None))
+    specs = {variant_of(base, name): name for name in names if name != "fp32"}
     return [specs[dropped] for dropped in forget(*specs)]
 
 

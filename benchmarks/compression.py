@@ -1,0 +1,123 @@
+"""Compression: in one run on one model, (1) the automatic int8 recipe (w8a8-auto: SmoothQuant, per-token int8) against
+fp32: batch-1 decode speed ratio and ROUGE-L loss on dialogue-summary with its paired 95% interval (targets: >= 1.8x,
+loss <= 1 point with an interval that includes 0); (2) structured pruning (whole MLP neurons) at 25% and 50%: speed
+ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3) distillation's
+seconds per step against a plain fine-tune step of the same student.
+
+    python benchmarks/compression.py                    # the README's figures (embedded model, ~15 minutes)
+    python benchmarks/compression.py --smoke --model DIR   # seconds: 1 example, 4-token answers, 1 step
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch
+
+from evals import comparison
+from evals.tasks import load_task
+from modules import measure
+from modules.models import get_model
+from modules.studies import quantization
+from modules.training import distill, supervised, trainer
+
+RECIPE, STRUCTURED = "w8a8-auto", ("prune:mlp-neurons-25", "prune:mlp-neurons-50")
+UNSTRUCTURED = ("prune:magnitude-global-50", "prune:wanda-50")
+
+
+def quality(base, names: list[str], limit: int, texts: int, repeats: int, smoke: bool) -> None:
+    """Speed, size, perplexity and ROUGE-L of each variant against the base, scored in one stored run."""
+    table, run = quantization.compare_variants(base, names, "dialogue-summary", limit, lambda event: None,
+                                               threading.Event(), perplexity_texts=texts, speed_repeats=repeats,
+                                               new_tokens=4 if smoke else None,
+                                               answer_tokens=4 if smoke else None)  # fmt: skip
+    rows = table.set_index("variant")
+    reference = table.variant.iloc[0]
+    differences = comparison.paired_differences(run.per_example, reference, "rougeL", run.seed)  # variant - fp32
+    print(f"ROUGE-L on {limit} dialogue-summary test examples (run {run.id}), zero-shot, greedy; decode at batch 1, "
+          f"median of {repeats}; perplexity on {texts} test references")  # fmt: skip
+    for name in table.variant:
+        r = rows.loc[name]
+        line = (f"- {name}: {r['weight MB']:.0f} MB, {r['tok/s batch 1']:.1f} tok/s, perplexity {r['perplexity']:.1f}, "
+                f"ROUGE-L {r['rougeL']:.3f} {r['rougeL 95% CI']}")  # fmt: skip
+        if name != reference and name in differences:
+            d = differences[name]  # the loss is reference - variant: the interval mirrored
+            speed = r["tok/s batch 1"] / rows.loc[reference, "tok/s batch 1"]
+            size = r["weight MB"] / rows.loc[reference, "weight MB"]
+            loss, low, high = -100 * d["mean"], -100 * d["ci_high"], -100 * d["ci_low"]
+            line += (f"; ratio: {speed:.2f}x {reference} speed, {size:.2f}x size; loss {loss:+.1f} points "
+                     f"[{low:+.1f}, {high:+.1f}], p (Holm) {d['p_holm']:.3f}")  # fmt: skip
+        print(line)
+
+
+def perplexities(base, names: list[str], texts: list[str]) -> None:
+    print(f"unstructured pruning, perplexity on {len(texts)} dialogue-summary test references "
+          "(stored dense: no speed or size change):")  # fmt: skip
+    print(f"- dense: {measure.perplexity(base, texts):.1f}")
+    for name in names:
+        model = quantization.variant(base, name)
+        print(f"- {name}: {measure.perplexity(model, texts):.1f}")
+        quantization.free(base.spec, [name])
+
+
+def distill_step(base, keep: int, steps: int, length: int) -> None:
+    """Seconds per step: the student (the base with `keep` layers) trained by distillation vs supervised alone."""
+    pairs = load_task("dialogue-summary").split("train")[:32]
+    task = load_task("dialogue-summary")
+    seconds = {}
+    for name, objective in (("supervised", supervised), ("distillation", distill.Distill(teacher=base.hf))):
+        student = distill.smaller(base.hf, keep)
+        rows = objective.rows(base, task, pairs, length)
+        timed: list[float] = []
+        record = timed.append
+        trainer.train(student, rows, steps=steps + 1, batch_size=4, micro_batch=4, lr=1e-4, seed=0,
+                      pad_id=base.tokenizer.pad_token_id, folder=Path(tempfile.mkdtemp()), checkpoint_every=10_000,
+                      objective=objective, on_step=lambda p, record=record: record(p.payload["seconds"]))  # fmt: skip
+        seconds[name] = sorted(timed[1:])[len(timed[1:]) // 2]  # the median after a warm-up step
+        del student
+    print(
+        f"distillation: student = {keep} of {len(base.hf.model.layers)} layers, batch 4, length <= {length}, "
+        f"median of {steps} steps: supervised {seconds['supervised']:.2f} s/step, distillation "
+        f"{seconds['distillation']:.2f} s/step; ratio: {seconds['distillation'] / seconds['supervised']:.2f}x"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
+    parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (the median is kept)")
+    parser.add_argument("--only", default="int8,structured,unstructured,distill", help="parts to run")
+    parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
+    parser.add_argument("--smoke", action="store_true", help="smallest run")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.limit, args.repeats = 1, 1
+    base = get_model(args.model)
+    parts = args.only.split(",")
+    print(f"model: {base.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
+    texts = 2 if args.smoke else quantization.PERPLEXITY_TEXTS
+    started = time.perf_counter()
+    if "int8" in parts:
+        print("int8 recipe:", quantization.variant(base, RECIPE).label.split(" -> ")[-1])
+        quality(base, [RECIPE], args.limit, texts, args.repeats, args.smoke)
+        quantization.free(base.spec, [RECIPE])
+    if "structured" in parts:
+        quality(base, list(STRUCTURED), args.limit, texts, args.repeats, args.smoke)
+        quantization.free(base.spec, list(STRUCTURED))
+    if "unstructured" in parts:
+        perplexities(base, list(UNSTRUCTURED), quantization.held_out_texts()[:texts])
+    if "distill" in parts:
+        layers = len(base.hf.model.layers)
+        distill_step(base, max(1, layers // 2), 1 if args.smoke else 5, 64 if args.smoke else 256)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

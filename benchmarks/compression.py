@@ -24,7 +24,7 @@ import torch
 from evals import comparison
 from evals.tasks import load_task
 from modules import measure
-from modules.models import get_model
+from modules.models import get_model, int8_recipe
 from modules.studies import quantization
 from modules.training import distill, supervised, trainer
 
@@ -95,10 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (the median is kept)")
     parser.add_argument("--only", default="int8,structured,unstructured,distill", help="parts to run")
     parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
+    parser.add_argument("--budget", type=float, default=int8_recipe.BUDGET_KL, help="the int8 recipe's KL budget")
     parser.add_argument("--smoke", action="store_true", help="smallest run")
     args = parser.parse_args(argv)
     if args.smoke:
         args.limit, args.repeats = 1, 1
+    int8_recipe.BUDGET_KL = args.budget
     base = get_model(args.model)
     parts = args.only.split(",")
     print(f"model: {base.label}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")

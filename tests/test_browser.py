@@ -67,7 +67,7 @@ def test_fine_tuning_and_quantization_tabs_in_a_real_browser(served_app, page):
     page.get_by_role("tab", name="Fine-tuning").click()
     expect(page.get_by_role("button", name="Train and compare")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("published figures, NOT measured here")).to_be_visible()
-    page.get_by_role("tab", name="Quantization").click()
+    page.get_by_role("tab", name="Compression").click()
     page.get_by_role("button", name="Generate in every column").click()
     for name in ("fp32", "int8"):  # each column: its variant, its token count and speed, its text
         expect(page.get_by_text(re.compile(rf"^{name} · \d+ tokens · [\d.]+ tok/s"))).to_be_visible(timeout=240_000)
@@ -80,7 +80,7 @@ TAB_CONTENT = {
     "Reasoning": ("heading", "Self-consistency"),
     "RAG": ("heading", "Hybrid (RRF)"),
     "Fine-tuning": ("button", "Train and compare"),
-    "Quantization": ("button", "Measure variants"),
+    "Compression": ("button", "Measure variants"),
     "Sampling": ("button", "Generate and show each step"),
     "Attention": ("button", "Show attention"),
     "Scaling": ("button", "Calculate"),

@@ -112,7 +112,7 @@ def test_quantization_shows_each_measured_variant_before_scoring_ends(served_app
     from playwright.sync_api import expect
 
     gate.held = lambda config: config.k == 0  # the scoring of the measured variants is held
-    panel = open_tab(window, served_app, tiny_llama_dir, "Quantization")
+    panel = open_tab(window, served_app, tiny_llama_dir, "Compression")
     status = panel.locator(".prose.stored-example")
     expect(status).to_contain_text("Stored example run")
     set_number(panel, "Test examples", 1)

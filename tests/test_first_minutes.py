@@ -24,7 +24,7 @@ EXAMPLE_TABS = {
     "Reasoning": ("reasoning", RUN_TABLE, RUN_KEYS),
     "RAG": ("rag", RUN_TABLE, RUN_KEYS),
     "Fine-tuning": ("finetune", "Cost per method (measured here)", ("asset", "method", "steps", "final loss")),
-    "Quantization": ("quantization", VARIANT_TABLE, ("variant", "weight MB", "tok/s batch 1", "perplexity", "rougeL")),
+    "Compression": ("quantization", VARIANT_TABLE, ("variant", "weight MB", "tok/s batch 1", "perplexity", "rougeL")),
     "Sampling": ("sampling", SAMPLES_TABLE, ("setting", "n", "seeds", "rougeL", "distinct_2", "self_bleu")),
     "Attention": (
         "attention",

@@ -74,14 +74,14 @@ def input_absmax(net: nn.Module, batches: list[torch.Tensor]) -> dict[str, torch
     return absmax
 
 
-def choose(net: nn.Module, batches: list[torch.Tensor], make, budget: float = BUDGET_KL) -> tuple[nn.Module, Recipe]:
+def choose(net: nn.Module, batches: list[torch.Tensor], make, budget: float | None = None) -> tuple[nn.Module, Recipe]:
     """Quantize `net` (a copy of the base, changed in place) with make(name, linear) on every Linear but the layer
     types the recipe keeps; the network as chosen and the recipe with its measurements."""
     linears = {name: module for name, module in net.named_modules() if isinstance(module, nn.Linear)}
     int8 = {name: make(name, module) for name, module in linears.items()}
     of_type = {name: name.rsplit(".", 1)[-1] for name in linears}
     reference = log_probs(net, batches)
-    recipe = Recipe(budget, tokens=sum(ids.shape[1] for ids in batches))
+    recipe = Recipe(BUDGET_KL if budget is None else budget, tokens=sum(ids.shape[1] for ids in batches))
 
     def configure(int8_types: set[str]) -> None:
         for name, fp32 in linears.items():
@@ -96,7 +96,7 @@ def choose(net: nn.Module, batches: list[torch.Tensor], make, budget: float = BU
     quantized = set(types)
     recipe.steps.append(("(none)", use(quantized)))
     for costly in sorted(types, key=lambda t: -recipe.sensitivity[t]):
-        if recipe.steps[-1][1] <= budget or len(quantized) == 1:
+        if recipe.steps[-1][1] <= recipe.budget or len(quantized) == 1:
             break
         quantized.discard(costly)
         recipe.kept.append(costly)

@@ -1,26 +1,26 @@
-"""Quantization tab: fp32 vs bf16 vs int8 vs 4-bit on the shared model, per-component choice, sensitivity ranking,
-size / speed / perplexity / quality table, Pareto chart, and one prompt side by side."""
+"""Compression tab, its precision half: fp32 vs bf16 vs int8 (per tensor, or w8a8 per token) vs 4-bit on the shared
+model, per-component choice, sensitivity ranking, size / speed / perplexity / quality table, Pareto chart, and one
+prompt side by side. Pruning, the int8 recipe and the Pareto chart over size, speed and quality: ui/compression.py."""
 
 from functools import partial
 
 import gradio as gr
 
-from evals import showcase, stats
+from evals import showcase
 from modules import inputs
 from modules.models import ModelSpec, llamacpp, quantized, zero_gpu
 from modules.models.embedded import EMBEDDED_SPEC
 from modules.studies import quantization
-from modules.ui import charts, pickers, results, tables, wiring
+from modules.ui import charts, compression, pickers, tables, variant_study, wiring
 from modules.ui.errors import user_errors
-from modules.ui.job import run_job
-from modules.ui.model_bar import load_model
 from modules.ui.stop_flag import StopFlag
 
-TITLE = "Quantization"
+TITLE = "Compression"  # was "Quantization": precision is one of the ways to compress
 COVERS = ()  # quantization makes model variants; the runner's zero-shot technique scores them (docs/ARCHITECTURE.md)
-PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("4-bit", "4bit"), ("Q4_1 GGUF (llama.cpp)", "gguf")]
-COLUMNS = ("fp32", "bf16", "int8", "4bit", "gguf")
-TASKS = ["dialogue-summary", "arithmetic-word-problems"]
+PRECISION_CHOICES = [("bf16", "bf16"), ("int8", "int8"), ("w8a8 (int8 per token)", "w8a8"), ("4-bit", "4bit"),
+                     ("Q4_1 GGUF (llama.cpp)", "gguf")]  # fmt: skip
+COLUMNS = ("fp32", "bf16", "int8", "w8a8", "4bit", "gguf")
+TASKS = variant_study.TASKS
 MAX_PROMPT_CHARS = 4000  # one prompt through up to five variants, each holding the shared model
 
 
@@ -50,56 +50,6 @@ def gguf_mismatch(base) -> str | None:
     return None if base.spec == EMBEDDED_SPEC else "the Q4_1 GGUF is the embedded model's own file: load smollm2-135m."
 
 
-def base_model(spec, progress):
-    model = load_model(spec, progress)
-    if ModelSpec.parse(model.spec).is_variant:
-        raise gr.Error("The model bar holds a variant: load its base model to make precision variants of it.")
-    return model
-
-
-def _stream(outputs: list, spec, flag: StopFlag, work, describe: str, progress, chart=charts.variants):
-    """Run work(base, report, stop) as the tab's job; yield {output: value} for outputs (status, table, chart,
-    per-example, csv, json): the stored example cleared at the start, then the stage, count and time left (run_job)
-    and each measured variant's row as it is measured, everything at the end."""
-    with user_errors():
-        base = base_model(spec, progress)
-    status, table, *_ = outputs
-
-    def on_update(event):
-        progress(event.fraction, desc=event.stage)
-        rows = event.payload.get("table")  # a measured variant: the rows so far (quality once all are measured)
-        return None if rows is None else {table: gr.update(value=rows.round(3), visible=True)}
-
-    def on_result(value):
-        return dict(zip(outputs, _shown(value, base, describe, chart)))
-
-    cleared = {output: gr.update(value=None, visible=False) for output in outputs[1:4]}  # not the stored example
-    first = {status: f"{describe}: starting…", outputs[4]: None, outputs[5]: None} | cleared
-    yield from run_job(flag, lambda report, stop: work(base, report, stop), on_update, on_result, first, status=status)
-
-
-def _shown(value, base, describe: str, chart) -> tuple:
-    """(status, table, chart, per-example, csv, json) of a finished study."""
-    table, run = value
-    n = run.per_example.example_id.nunique() if not run.per_example.empty else 0
-    status = (f"**{describe}** · run {run.id} ({run.status}) · task `{run.task}` test split, {n} examples, zero-shot, "
-              f"greedy · base {base.label} · ROUGE-L/BLEU means with 95% intervals ({stats.INTERVALS}) "
-              f"· speed: 32 new tokens (8 for CPU int4), median of {quantization.SPEED_REPEATS} "
-              f"timed runs after a warm-up · perplexity on the "
-              f"first {quantization.PERPLEXITY_TEXTS} "
-              "dialogue-summary test references")  # fmt: skip
-    shown = table.round(3)
-    payload = {"variants": table.to_dict(orient="records"), "quality_run": run.to_dict(base.info())}
-    figure = None if run.per_example.empty else chart(table)  # stopped before any answer was scored: no chart
-    return (
-        status,
-        shown,
-        figure,
-        tables.rounded(run.per_example),
-        *results.write_downloads("quantization", table, payload),
-    )
-
-
 def measure_variants(outputs, spec, flag, precisions, components, task, limit, progress=gr.Progress()):
     with user_errors():
         names = variant_names(precisions, components, spec)
@@ -108,7 +58,7 @@ def measure_variants(outputs, spec, flag, precisions, components, task, limit, p
     def work(base, report, stop):
         return quantization.compare_variants(base, names, task, limit, report, stop)
 
-    yield from _stream(outputs, spec, flag, work, f"Variants: {', '.join(names)}", progress)
+    yield from variant_study.stream(outputs, spec, flag, work, f"Variants: {', '.join(names)}", progress)
 
 
 def measure_sensitivity(outputs, spec, flag, task, limit, progress=gr.Progress()):
@@ -119,7 +69,7 @@ def measure_sensitivity(outputs, spec, flag, task, limit, progress=gr.Progress()
         return quantization.sensitivity(base, task, limit, report, stop)
 
     describe = "Sensitivity: int8 on one layer type at a time (the rest fp32), worst first"
-    yield from _stream(outputs, spec, flag, work, describe, progress, charts.sensitivity)
+    yield from variant_study.stream(outputs, spec, flag, work, describe, progress, charts.sensitivity)
 
 
 def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=gr.Progress()):
@@ -129,7 +79,7 @@ def side_by_side(spec, precisions, components, prompt, max_new_tokens, progress=
         if not text:
             raise ValueError("Type a prompt to send to every variant.")
         max_new_tokens = inputs.whole(max_new_tokens, "Max new tokens", 8, 256)
-        base = base_model(spec, progress)
+        base = variant_study.base_model(spec, progress)
         pickers.check_fits(base, text, max_new_tokens, "prompt")
     cells = []
     for column in COLUMNS:
@@ -214,6 +164,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 side_button = gr.Button("Generate in every column", scale=1)
             with gr.Row(equal_height=False):
                 cells = [gr.Markdown(f"### {column}") for column in COLUMNS]
+        section_events = compression.build(model_state, flag)
 
     outputs = [status, table, chart, per_example, csv_file, json_file]
     events = [
@@ -225,6 +176,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
         wiring.on_model(side_button, side_by_side, [model_state, precisions, components, prompt, max_new_tokens],
                         cells, "quant_side_by_side"),
     ]  # fmt: skip
+    events += section_events
     wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
     for event in events[:2]:  # cleared when a study starts, filled at its end
         event.then(lambda: [gr.update(visible=True)] * 3, outputs=outputs[1:4], api_visibility="private")

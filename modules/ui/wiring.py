@@ -40,6 +40,8 @@ def on_model(button: gr.Button, handler, inputs: list, outputs: list, api_name: 
                          concurrency_id=concurrency[0], concurrency_limit=concurrency[1],
                          scroll_to_output=True)  # fmt: skip
     event.then(enabled, outputs=button, api_visibility="private")
+    # Gradio 6's page runs .then only after a success; after an error (a bad setting) the button must come back too.
+    event.failure(enabled, outputs=button, api_visibility="private")
     return event
 
 

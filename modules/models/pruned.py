@@ -79,21 +79,49 @@ def wanda(net: nn.Module, sparsity: float, calibration: list[torch.Tensor]) -> n
     return net
 
 
-def mlp_neurons(net: nn.Module, share: float) -> nn.Module:
-    """Remove the `share` of each MLP's intermediate neurons with the smallest |gate| x |up| x |down| norms: the
-    gate and up projections lose output rows, down loses input columns, so every step multiplies smaller matrices."""
+def mlp_neurons(net: nn.Module, share: float, calibration: list[torch.Tensor] | None = None) -> nn.Module:
+    """Remove the `share` of each MLP's intermediate neurons that contribute least: mean |activation| on the
+    calibration text x the norm of the neuron's column in down (without calibration: |gate| x |up| x |down| norms,
+    which measured far worse here). Gate and up lose output rows, down loses input columns: smaller matrices."""
     share = check_sparsity(share)
+    mlps = [m for m in net.modules() if all(hasattr(m, name) for name in (*MLP_IN, MLP_OUT))]
+    activity = _neuron_activity(net, mlps, calibration) if calibration else {}
     with torch.no_grad():
-        for module in net.modules():
-            if not all(hasattr(module, name) for name in (*MLP_IN, MLP_OUT)):
-                continue
+        for module in mlps:
             gate, up, down = module.gate_proj, module.up_proj, module.down_proj
-            importance = gate.weight.norm(dim=1) * up.weight.norm(dim=1) * down.weight.norm(dim=0)
+            if id(module) in activity:
+                importance = activity[id(module)] * down.weight.norm(dim=0)
+            else:
+                importance = gate.weight.norm(dim=1) * up.weight.norm(dim=1) * down.weight.norm(dim=0)
             keep = importance.argsort(descending=True)[: gate.out_features - int(share * gate.out_features)]
             keep = keep.sort().values  # the kept neurons in their order: at share 0 the layer is unchanged
             module.gate_proj, module.up_proj = _rows(gate, keep), _rows(up, keep)
             module.down_proj = _columns(down, keep)
     return net
+
+
+@torch.no_grad()
+def _neuron_activity(net: nn.Module, mlps: list[nn.Module], calibration: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+    """Each MLP's mean |input to down| per neuron over the calibration tokens."""
+    sums = {id(m): torch.zeros(m.down_proj.in_features, device=m.down_proj.weight.device) for m in mlps}
+    counts = dict.fromkeys(sums, 0)
+
+    def record(mlp):
+        def hook(module, args, output):
+            x = args[0].detach().float().reshape(-1, args[0].shape[-1])
+            sums[id(mlp)] += x.abs().sum(0)
+            counts[id(mlp)] += x.shape[0]
+
+        return hook
+
+    handles = [m.down_proj.register_forward_hook(record(m)) for m in mlps]
+    try:
+        for ids in calibration:
+            net(input_ids=ids.to(next(net.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {key: total / max(counts[key], 1) for key, total in sums.items()}
 
 
 def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.Tensor] | None = None) -> nn.Module:
@@ -105,7 +133,7 @@ def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.T
     if method == "wanda":
         return wanda(net, sparsity, calibration or [])
     if method == "mlp-neurons":
-        return mlp_neurons(net, sparsity)
+        return mlp_neurons(net, sparsity, calibration)
     return magnitude(net, sparsity, "global" if method == "magnitude-global" else "layer")
 
 
@@ -175,13 +203,14 @@ def describe(method: str, sparsity: float) -> str:
 
 
 def build(base, text: str):
-    """The pruned variant of `base` by spec ('wanda-50'): a copy; Wanda calibrates on modules/models/calibration."""
+    """The pruned variant of `base` by spec ('wanda-50'): a copy. Wanda and structured pruning calibrate on
+    modules/models/calibration (train examples)."""
     if not base.capabilities.variants:
         raise ValueError(f"Pruning needs a local model: '{base.spec[:80]}' runs on a server, its weights are not here.")
     method, sparsity = parse(text)
     check_memory(base)
     started = time.perf_counter()
-    batches = calibration.batches(base) if method == "wanda" else None
+    batches = calibration.batches(base) if method in ("wanda", "mlp-neurons") else None
     net = prune(base.hf, method, sparsity, batches)
     spec = variant_spec(base.spec, prune=f"{method}-{round(sparsity * 100)}")
     return base.variant(spec, f"{base.label} -> {describe(method, sparsity)}", net,

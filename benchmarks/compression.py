@@ -2,7 +2,8 @@
 fp32: batch-1 decode speed ratio and ROUGE-L loss on dialogue-summary with its paired 95% interval (targets: >= 1.8x,
 loss <= 1 point with an interval that includes 0); (2) structured pruning (whole MLP neurons) at 25% and 50%: speed
 ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3) distillation's
-seconds per step against a plain fine-tune step of the same student.
+seconds per step against a plain fine-tune step of the same student; (4) quantization-aware training against
+post-training quantization of a plain fine-tune of the same steps (torchao 8da4w).
 
     python benchmarks/compression.py                    # the README's figures (embedded model, ~15 minutes)
     python benchmarks/compression.py --smoke --model DIR   # seconds: 1 example, 4-token answers, 1 step
@@ -18,15 +19,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LAB_HOME", tempfile.mkdtemp(prefix="lab-bench-compression-"))  # its assets stay out of yours
 
 import torch
 
 from evals import comparison
+from evals.runner import System, compare
 from evals.tasks import load_task
 from modules import measure
-from modules.models import get_model, int8_recipe
+from modules.models import adapters, get_model, int8_recipe, quantized
+from modules.store import default_store
 from modules.studies import quantization
-from modules.training import distill, supervised, trainer
+from modules.techniques import prompting
+from modules.training import distill, finetune, full, supervised, trainer
 
 RECIPE, STRUCTURED = "w8a8-auto", ("prune:mlp-neurons-25", "prune:mlp-neurons-50")
 UNSTRUCTURED = ("prune:magnitude-global-50", "prune:wanda-50")
@@ -89,11 +94,50 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
     )
 
 
+def qat_against_ptq(base, steps: int, limit: int, length: int) -> None:
+    """The same steps as a plain full fine-tune and as QAT (8da4w fake-quantized), then post-training 8da4w of the
+    plain one against QAT's converted model: seconds per step, size, speed, ROUGE-L with paired intervals."""
+    task = load_task("dialogue-summary")
+    rows = supervised.rows(base, task, task.split("train"), length)
+    seconds = {}
+    for method in ("full", "qat-8da4w"):
+        net = finetune.prepare(base, finetune.Config(method=method))
+        timed: list[float] = []
+        record = timed.append
+        trainer.train(net, rows, steps=steps, batch_size=4, micro_batch=4, lr=full.DEFAULT_LR, seed=0,
+                      pad_id=base.tokenizer.pad_token_id, folder=Path(tempfile.mkdtemp()), checkpoint_every=10_000,
+                      on_step=lambda p, record=record: record(p.payload["seconds"]))  # fmt: skip
+        seconds[method] = sorted(timed)[len(timed) // 2]
+        adapters.save(f"bench-{method}", net, {"method": method, "base": base.spec, "steps": steps, "seed": 0})
+        del net
+    systems = {"fp32 base": base.spec, "full fine-tune": f"{base.spec}+adapter:bench-full",
+               "full fine-tune, then 8da4w (PTQ)": f"{base.spec}+adapter:bench-full+quant:8da4w",
+               "QAT, converted to 8da4w": f"{base.spec}+adapter:bench-qat-8da4w"}  # fmt: skip
+    models = {name: get_model(spec) for name, spec in systems.items()}
+    run = compare(task, [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()],
+                  limit, store=default_store())  # fmt: skip
+    differences = comparison.paired_differences(run.per_example, "full fine-tune, then 8da4w (PTQ)", "rougeL", run.seed)
+    ratio = seconds["qat-8da4w"] / seconds["full"]
+    print(f"QAT vs PTQ: {steps} steps each (batch 4, length <= {length}, lr {full.DEFAULT_LR:g}, seed 0); median "
+          f"s/step: full {seconds['full']:.2f}, QAT {seconds['qat-8da4w']:.2f} (ratio: {ratio:.2f}x); ROUGE-L on "
+          f"{limit} test examples (run {run.id}):")  # fmt: skip
+    for name, model in models.items():
+        row = run.aggregate[(run.aggregate.system == name) & (run.aggregate.score == "rougeL")].iloc[0]
+        line = (f"- {name}: {quantized.weight_bytes(model.hf) / 2**20:.0f} MB, "
+                f"{measure.decode_speed(model, 1, 16, 1):.1f} tok/s, ROUGE-L {row['mean']:.3f} "
+                f"[{row.ci_low:.3f}, {row.ci_high:.3f}]")  # fmt: skip
+        if name in differences:
+            d = differences[name]
+            line += f"; vs PTQ {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], p (Holm) {d['p_holm']:.3f}"
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
     parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (the median is kept)")
-    parser.add_argument("--only", default="int8,structured,unstructured,distill", help="parts to run")
+    parser.add_argument("--only", default="int8,structured,unstructured,qat,distill", help="parts to run")
+    parser.add_argument("--qat-steps", type=int, default=16, help="steps of the plain and the QAT fine-tune")
     parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
     parser.add_argument("--budget", type=float, default=int8_recipe.BUDGET_KL, help="the int8 recipe's KL budget")
     parser.add_argument("--smoke", action="store_true", help="smallest run")
@@ -115,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         quantization.free(base.spec, list(STRUCTURED))
     if "unstructured" in parts:
         perplexities(base, list(UNSTRUCTURED), quantization.held_out_texts()[:texts])
+    if "qat" in parts:
+        qat_against_ptq(base, 1 if args.smoke else args.qat_steps, args.limit, 64 if args.smoke else 256)
     if "distill" in parts:
         layers = len(base.hf.model.layers)
         distill_step(base, max(1, layers // 2), 1 if args.smoke else 5, 64 if args.smoke else 256)

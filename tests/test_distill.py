@@ -61,7 +61,7 @@ def test_bad_settings_are_clear_errors(tiny_model):
         distill.Distill(teacher=tiny_model.hf, temperature=0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         distill.Distill(teacher=tiny_model.hf, alpha=1.5)
-    with pytest.raises(ValueError, match="keeps 1-"):
+    with pytest.raises(ValueError, match="Keep 1-"):
         distill.smaller(tiny_model.hf, 0)
     other = copy.copy(tiny_model)
     other.tokenizer = copy.deepcopy(tiny_model.tokenizer)

@@ -102,6 +102,7 @@ def test_bad_pruning_specs_get_clear_messages(tiny_model, bad):
 def test_spec_parts_keep_their_order():
     from modules.models import ModelLoadError, ModelSpec
 
-    assert str(ModelSpec.parse("m+adapter:a+prune:wanda-50+quant:int8")) == "m+adapter:a+prune:wanda-50+quant:int8"
-    with pytest.raises(ModelLoadError, match="in this order"):
-        ModelSpec.parse("m+quant:int8+prune:wanda-50")
+    assert str(ModelSpec.parse("m+prune:wanda-50+adapter:a+quant:int8")) == "m+prune:wanda-50+adapter:a+quant:int8"
+    for wrong in ("m+quant:int8+prune:wanda-50", "m+adapter:a+prune:wanda-50"):
+        with pytest.raises(ModelLoadError, match="in this order"):
+            ModelSpec.parse(wrong)

@@ -110,10 +110,10 @@ def _load(spec: ModelSpec) -> LanguageModel:
         return remote.load(spec.base)
     if spec.quant:
         return quantized.build(_get(spec.with_quant(None)), quantized.parse(spec.quant))
-    if spec.prune:
-        return pruned.build(_get(spec.with_prune(None)), spec.prune)
     if spec.adapter:
         return adapters.load_variant(_get(spec.with_adapter(None)), spec.adapter)
+    if spec.prune:
+        return pruned.build(_get(spec.with_prune(None)), spec.prune)
     device, dtype = default_device()
     if spec.base == EMBEDDED_SPEC:
         hf, tokenizer, label = load_embedded(device, dtype)

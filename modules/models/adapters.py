@@ -32,6 +32,9 @@ def shared_weights_copy(hf: nn.Module) -> nn.Module:
     return copy.deepcopy(hf, memo)
 
 
+FULL_COPIES = ("full", "qat-8da4w")  # methods saved as a whole copy of the weights
+
+
 def adapters_dir() -> Path:
     return user_home() / "adapters"
 
@@ -45,12 +48,12 @@ def asset_dir(name: str) -> Path:
 def save(name: str, net: nn.Module, meta: dict) -> Path:
     """Write weights + lab.json into a temp folder, then rename it into place (replacing an older asset)."""
     target = asset_dir(name)
-    tensors = net.parameters() if meta["method"] == "full" else (p for p in net.parameters() if p.requires_grad)
+    tensors = net.parameters() if meta["method"] in FULL_COPIES else (p for p in net.parameters() if p.requires_grad)
     check_room(sum(t.numel() * t.element_size() for t in tensors), f"Saving adapter '{name}'")
     make_private(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=target.parent))
     try:
-        if meta["method"] == "full":
+        if meta["method"] in FULL_COPIES:
             save_model(net, str(staging / "model.safetensors"))  # handles the tied embedding / output head
         else:
             net.save_pretrained(str(staging))  # adapter_config.json + adapter_model.safetensors
@@ -116,9 +119,14 @@ def load_variant(base: Model, name: str) -> Model:
         raise ValueError(f"'{name}' is a reward model: it scores answers and does not write them, so it cannot be "
                          "the model of a tab.")  # fmt: skip
     spec, label = variant_spec(base.spec, adapter=name), f"{base.label} + {meta['method']} '{name}'"
-    if meta["method"] == "full":
+    if meta["method"] in FULL_COPIES:
         net = copy.deepcopy(base.hf)
         load_model(net, str(folder / "model.safetensors"))
+        if meta["method"] == "qat-8da4w":  # scored as it was trained and will run: converted (QAT's last step)
+            from modules.models import quantized
+
+            net = quantized.torchao_8da4w(net, "all-but-embeddings")
+            label += " (converted: int8 activations, int4 weights)"
         return base.variant(spec, label, net.eval())
     from peft import PeftModel  # heavy: only when an adapter is used
 

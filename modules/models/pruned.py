@@ -15,7 +15,7 @@ from modules.models.quantized import check_memory
 from modules.models.spec import variant_spec
 
 MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), "down_proj"
-METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons")
+METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons", "layers")
 
 
 def check_sparsity(sparsity: float) -> float:
@@ -124,6 +124,21 @@ def _neuron_activity(net: nn.Module, mlps: list[nn.Module], calibration: list[to
     return {key: total / max(counts[key], 1) for key, total in sums.items()}
 
 
+def keep_layers(net: nn.Module, keep: int) -> nn.Module:
+    """`net` (changed in place) with `keep` of its decoder layers, evenly spaced, the first and the last kept."""
+    layers = net.model.layers
+    if not 1 <= keep <= len(layers):
+        raise ValueError(f"Keep 1-{len(layers)} of the {len(layers)} decoder layers, got {keep}.")
+    picked = sorted({round(i * (len(layers) - 1) / max(keep - 1, 1)) for i in range(keep)})
+    net.model.layers = nn.ModuleList(layers[i] for i in picked)
+    for index, layer in enumerate(net.model.layers):
+        layer.self_attn.layer_idx = index  # the KV cache is indexed by position in the stack
+    net.config.num_hidden_layers = len(picked)
+    if getattr(net.config, "layer_types", None):
+        net.config.layer_types = [net.config.layer_types[i] for i in picked]
+    return net
+
+
 def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.Tensor] | None = None) -> nn.Module:
     """A pruned deep copy of `hf` (the base's own weights are never written)."""
     if method not in METHODS:
@@ -134,6 +149,9 @@ def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.T
         return wanda(net, sparsity, calibration or [])
     if method == "mlp-neurons":
         return mlp_neurons(net, sparsity, calibration)
+    if method == "layers":  # depth: the share of decoder layers dropped (at least one kept)
+        count = len(net.model.layers)
+        return keep_layers(net, max(1, count - int(sparsity * count)))
     return magnitude(net, sparsity, "global" if method == "magnitude-global" else "layer")
 
 
@@ -198,6 +216,8 @@ def parse(text: str) -> tuple[str, float]:
 def describe(method: str, sparsity: float) -> str:
     if method == "mlp-neurons":
         return f"{sparsity:.0%} of each MLP's neurons removed (structured: smaller matrices)"
+    if method == "layers":
+        return f"{sparsity:.0%} of the decoder layers dropped, evenly spaced (structured: a shallower model)"
     what = {"magnitude-global": "magnitude, global", "magnitude-layer": "magnitude, per layer", "wanda": "Wanda"}
     return f"{what[method]} pruning, {sparsity:.0%} of the layers' weights zeroed (stored dense: no speed gain)"
 

@@ -27,7 +27,7 @@ from modules.models.embedded import EMBEDDED_SPEC, cache_dir
 from modules.models.model import Model
 from modules.models.spec import variant_spec
 
-PRECISIONS = ("fp32", "bf16", "int8", "w8a8", "4bit")
+PRECISIONS = ("fp32", "bf16", "int8", "w8a8", "8da4w", "4bit")
 # Groups a user picks; "all-but-down_proj" also keeps the MLP's down projection in fp32: its inputs carry the
 # activation outliers that int8 dynamic quantization (activations quantized per tensor) handles worst here.
 COMPONENTS = ("attention", "mlp", "all-but-embeddings", "all-but-down_proj", "everything")
@@ -43,7 +43,7 @@ INT4_GROUP = 32  # weights per scale / zero point: smaller groups, closer to fp3
 
 @dataclass
 class Config:
-    precision: str = field(default="int8", metadata={"help": "fp32 | bf16 | int8 | w8a8 | 4bit."})
+    precision: str = field(default="int8", metadata={"help": "fp32 | bf16 | int8 | w8a8 | 8da4w | 4bit."})
     components: str = field(
         default="all-but-embeddings",
         metadata={"help": "int8/w8a8/4bit: attention | mlp | all-but-embeddings | everything; w8a8: auto."},
@@ -78,6 +78,11 @@ def unavailable_reason(precision: str) -> str | None:
         return zero_gpu.refusal("quantization")
     if precision == "4bit" and not torch.cuda.is_available() and not hasattr(torch.ops.aten, INT4_KERNEL):
         return "No 4-bit path runs here: bitsandbytes needs CUDA and this PyTorch has no CPU int4 kernel."
+    if precision == "8da4w":
+        try:
+            import torchao  # noqa: F401
+        except ImportError:
+            return "8da4w needs the torchao package: pip install torchao==0.18.0"
     fbgemm = "fbgemm" in torch.backends.quantized.supported_engines
     if precision == "w8a8" and (torch.cuda.is_available() or not fbgemm):
         return "w8a8 runs on PyTorch's CPU int8 kernels (fbgemm); on CUDA use int8 (bitsandbytes LLM.int8)."
@@ -170,6 +175,8 @@ def build(base: Model, config: Config) -> Model:
             net = _dynamic_int8(net, config.components)
         elif config.precision == "w8a8":
             net, recipe = _w8a8(base, net, config.components)
+        elif config.precision == "8da4w":
+            net = torchao_8da4w(net, config.components)
         else:
             net = _int4_cpu(net, config.components)
     label = f"{base.label} -> {describe(config)}"
@@ -190,6 +197,8 @@ def describe(config: Config) -> str:
     if config.precision == "w8a8":
         what = "the automatic recipe" if config.components == AUTO else config.components
         return f"w8a8: SmoothQuant, int8 weights per channel, int8 activations per token (fbgemm), {what}"
+    if config.precision == "8da4w":
+        return f"torchao 8da4w: int8 activations per token, int4 weights in groups of {INT4_GROUP}, {config.components}"
     if config.precision == "4bit":
         where = "4-bit NF4 (bitsandbytes)" if torch.cuda.is_available() else f"int4 weight-only, groups of {INT4_GROUP}"
         return f"{where}, {config.components}"
@@ -243,6 +252,29 @@ class TokenInt8Linear(nn.Module):
         # measured end to end, fbgemm's AVX2 saturation risk did not show on this model.
         out = torch.ops.quantized.linear_dynamic(x / scale, self.int8._packed_params._packed_params, False) * scale
         return out if self.bias is None else out + self.bias
+
+
+def torchao_8da4w_config():
+    """torchao's int8-dynamic-activation / int4-weight config: the PTQ recipe, and the one QAT fake-quantizes."""
+    from torchao.quantization import Int8DynamicActivationIntxWeightConfig
+    from torchao.quantization.granularity import PerGroup
+
+    return Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4, weight_granularity=PerGroup(INT4_GROUP))
+
+
+def linear_filter(net: nn.Module, components: str):
+    """A quantize_ filter: the Linear layers `components` covers (for torchao's quantize_)."""
+    chosen = set(chosen_linears(net, components))
+    return lambda module, name: name in chosen
+
+
+def torchao_8da4w(net: nn.Module, components: str) -> nn.Module:
+    """torchao's 8da4w on the chosen Linears, in place: also QAT's convert step (a QAT fine-tune's weights, trained
+    against this very fake quantization, converted by the same config)."""
+    from torchao.quantization import quantize_
+
+    quantize_(net, torchao_8da4w_config(), filter_fn=linear_filter(net, components))
+    return net
 
 
 def _w8a8(base: Model, net: nn.Module, components: str):

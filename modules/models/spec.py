@@ -1,6 +1,7 @@
-"""Model specs, parsed and built in one place: '<base>', '<base>+adapter:<name>', '<base>+prune:<method>-<percent>',
+"""Model specs, parsed and built in one place: '<base>', '<base>+prune:<method>-<percent>', '<base>+adapter:<name>',
 '<base>+quant:<precision>', and any of them together in that order, each applied to the model before it:
-'<base>+prune:wanda-50+quant:w8a8' is the pruned model, quantized."""
+'<base>+prune:layers-50+adapter:student' is a fine-tune (or a distilled student) of the pruned model, and
+'<base>+prune:wanda-50+quant:w8a8' the pruned model, quantized."""
 
 import re
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ from modules.models.errors import ModelLoadError
 ADAPTER_MARK = "+adapter:"  # a saved fine-tune (LAB_HOME/adapters/<name>) on its base: modules/models/adapters.py
 PRUNE_MARK = "+prune:"  # a pruned copy such as wanda-50 or mlp-neurons-25: modules/models/pruned.py
 QUANT_MARK = "+quant:"  # a precision variant such as int8-mlp: modules/models/quantized.py
-KINDS = ("adapter", "prune", "quant")  # the order the parts are applied in
+KINDS = ("prune", "adapter", "quant")  # the order the parts are applied in
 MAX_SPEC_CHARS = 300  # a hub id or a folder path; a longer spec is refused without being echoed
 _MARK = re.compile(r"\s*\+\s*(adapter|prune|quant)\s*:\s*")  # spaces around the marks do not make a new model
 
@@ -40,7 +41,7 @@ class ModelSpec:
             raise ModelLoadError(f"The model spec '{text}' names no base model.")
         if len(set(kinds)) != len(kinds) or kinds != sorted(kinds, key=KINDS.index):
             raise ModelLoadError(
-                f"The model spec '{text}' must be '<base>[{ADAPTER_MARK}<name>][{PRUNE_MARK}<method>-<percent>]"
+                f"The model spec '{text}' must be '<base>[{PRUNE_MARK}<method>-<percent>][{ADAPTER_MARK}<name>]"
                 f"[{QUANT_MARK}<precision>]', each part at most once and in this order."
             )
         if any(not value for value in parts.values()):
@@ -52,7 +53,7 @@ class ModelSpec:
         adapter = f"{ADAPTER_MARK}{self.adapter}" if self.adapter else ""
         prune = f"{PRUNE_MARK}{self.prune}" if self.prune else ""
         quant = f"{QUANT_MARK}{self.quant}" if self.quant else ""
-        return f"{self.base}{adapter}{prune}{quant}"
+        return f"{self.base}{prune}{adapter}{quant}"
 
     @property
     def shown(self) -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evals.tasks import Example, Task
-from modules.models import Model
+from modules.models import Model, pruned
 from modules.training import supervised
 from modules.training.data import IGNORE, Row
 
@@ -59,16 +59,6 @@ def check_tokenizers(teacher: Model, student: Model) -> None:
 
 
 def smaller(hf: nn.Module, keep: int) -> nn.Module:
-    """A student: a deep copy of `hf` with `keep` of its decoder layers, evenly spaced, first and last kept."""
-    layers = hf.model.layers
-    if not 1 <= keep <= len(layers):
-        raise ValueError(f"A student keeps 1-{len(layers)} of the {len(layers)} decoder layers, got {keep}.")
-    picked = sorted({round(i * (len(layers) - 1) / max(keep - 1, 1)) for i in range(keep)})
-    student = copy.deepcopy(hf)
-    student.model.layers = nn.ModuleList(student.model.layers[i] for i in picked)
-    for index, layer in enumerate(student.model.layers):
-        layer.self_attn.layer_idx = index  # the KV cache is indexed by position in the stack
-    student.config.num_hidden_layers = len(picked)
-    if getattr(student.config, "layer_types", None):
-        student.config.layer_types = [student.config.layer_types[i] for i in picked]
-    return student
+    """A student: a deep copy of `hf` with `keep` of its decoder layers, evenly spaced, first and last kept (the
+    spec form is '<base>+prune:layers-<percent dropped>')."""
+    return pruned.keep_layers(copy.deepcopy(hf), keep)

@@ -2,7 +2,7 @@
 
 import types
 
-from modules.training import dpo, full, ia3, lora, prompt_tuning, qlora, reward, supervised
+from modules.training import dpo, full, ia3, lora, prompt_tuning, qat, qlora, reward, supervised
 
 # method name -> module (or namespace) with DEFAULT_LR and prepare(base, config) -> the network to train (only it
 # has grads). "lora" adapts the job's chosen targets; the placed ones fixed sets (lora.PLACES).
@@ -13,6 +13,7 @@ METHODS: dict[str, types.ModuleType | types.SimpleNamespace] = {
     "prompt-tuning": prompt_tuning,
     "ia3": ia3,
     "qlora": qlora,
+    "qat-8da4w": qat,  # a full fine-tune through fake-quantized int4 weights; its variant runs converted
     "reward-model": reward,  # a scalar head on the shared base; trained with the "reward" objective
 }
 

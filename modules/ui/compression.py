@@ -12,7 +12,8 @@ from modules.ui import charts, variant_study, wiring
 from modules.ui.errors import user_errors
 
 METHOD_CHOICES = [("magnitude, global", "magnitude-global"), ("magnitude, per layer", "magnitude-layer"),
-                  ("Wanda (|w| x input norm)", "wanda"), ("whole MLP neurons (structured)", "mlp-neurons")]  # fmt: skip
+                  ("Wanda (|w| x input norm)", "wanda"), ("whole MLP neurons (structured)", "mlp-neurons"),
+                  ("whole decoder layers (structured)", "layers")]  # fmt: skip
 INT8_CHOICES = [("int8 per tensor (the old path)", "int8"), ("w8a8: SmoothQuant + int8 per token", "w8a8"),
                 ("w8a8, automatic recipe", "w8a8-auto")]  # fmt: skip
 assert [value for _, value in METHOD_CHOICES] == list(pruned.METHODS)

@@ -18,7 +18,8 @@ COVERS = ()  # fine-tuning makes model variants; the runner's zero-shot techniqu
 METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("LoRA: attention only", "lora-attention"),
                   ("LoRA: MLP only", "lora-mlp"), ("LoRA: all linear layers", "lora-all"),
                   ("Prompt tuning", "prompt-tuning"), ("IA3 (rescaling vectors)", "ia3"),
-                  ("QLoRA (CUDA only)", "qlora")]  # fmt: skip
+                  ("QLoRA (CUDA only)", "qlora"),
+                  ("QAT: full, through int4 weights (runs converted)", "qat-8da4w")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
 

@@ -56,3 +56,27 @@ def test_histogram_recipe_and_pruned_variants_side_by_side(served_app, page, tin
     expect(chart).to_contain_text("weight memory (MB)")
     expect_drawn_inside(page, chart, 1400)
     expect(panel.get_by_role("button", name="Download compression CSV")).to_be_visible()
+
+
+def test_a_student_is_distilled_with_a_live_curve_and_compared(served_app, page, tiny_llama_dir):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1400, "height": 900})
+    panel = open_tab(page, served_app, tiny_llama_dir, "Compression")
+    panel.get_by_label("Student name (saved as an asset)").fill("browser-student")
+    set_exact(panel, "Distillation steps (4 pairs each)", 2)
+    set_exact(panel, "Test examples to compare", 1)
+    panel.get_by_role("button", name="Distil and compare").click()
+    status = panel.locator("#distillation-status")
+    expect(status).to_contain_text("Distilled", timeout=240_000)
+    expect(status).to_contain_text("+prune:layers-50+adapter:browser-student")
+    curve = panel.locator("#distillation-curve .js-plotly-plot")
+    curve.scroll_into_view_if_needed()
+    expect(curve).to_contain_text("Training loss")
+    expect_drawn_inside(page, curve, 1400)
+    table = panel.locator("#distillation-table")
+    for name in ("teacher", "student before", "student after"):
+        cell = table.get_by_role("gridcell", name=name, exact=True).first
+        cell.scroll_into_view_if_needed()
+        expect(cell).to_be_in_viewport()
+    expect(panel.get_by_role("button", name="Download distillation CSV")).to_be_visible()

@@ -6,10 +6,11 @@ from functools import partial
 import gradio as gr
 
 from modules import inputs
-from modules.models import pruned
-from modules.studies import compression
-from modules.ui import charts, variant_study, wiring
+from modules.models import pruned, zero_gpu
+from modules.studies import compression, distillation
+from modules.ui import charts, results, tables, variant_study, wiring
 from modules.ui.errors import user_errors
+from modules.ui.job import run_job
 
 METHOD_CHOICES = [("magnitude, global", "magnitude-global"), ("magnitude, per layer", "magnitude-layer"),
                   ("Wanda (|w| x input norm)", "wanda"), ("whole MLP neurons (structured)", "mlp-neurons"),
@@ -54,8 +55,50 @@ def show_recipe(spec, progress=gr.Progress()):
     return note, recipe.table().round(4), recipe.path().round(4)
 
 
-def build(model_state: gr.State, flag: gr.State) -> list:
-    """The section's controls and outputs (inside the tab); its model events, for the tab's common wiring."""
+def distil(outputs, spec, flag, name, teacher, dropped, steps, temperature, alpha, limit, resume=False,
+           progress=gr.Progress()):  # fmt: skip
+    """Train the student on the teacher's distributions, live loss curve, then the three side by side."""
+    status, curve_plot, table, per_example, csv_file, json_file = outputs
+    with user_errors():
+        if refusal := zero_gpu.refusal("fine-tuning"):
+            raise ValueError(refusal)
+        settings = distillation.Settings(name=inputs.text(name, "Student name", inputs.MAX_SHORT_CHARS),
+                                         teacher=inputs.text(teacher, "Teacher", inputs.MAX_SHORT_CHARS),
+                                         dropped=dropped, steps=steps, temperature=inputs.real(temperature,
+                                         "Temperature", 0.01, 100), alpha=inputs.real(alpha, "KL share", 0, 1),
+                                         limit=limit, resume=bool(resume)).checked()  # fmt: skip
+        base = variant_study.base_model(spec, progress)
+
+    def on_update(event):
+        curve = event.payload.get("curve")
+        return None if not curve else {curve_plot: charts.losses({"distillation loss": [p["loss"] for p in curve]})}
+
+    def on_result(value):
+        cost, run, shown = value
+        if run is None:
+            return {status: f"Stopped after {cost['steps']} steps: nothing saved. Resume continues from the last "
+                    "checkpoint."}  # fmt: skip
+        payload = {"cost": {k: v for k, v in cost.items() if k != "curve"}, "curve": cost["curve"],
+                   "side_by_side": shown.to_dict(orient="records"), "run": run.to_dict(base.info())}  # fmt: skip
+        return {
+            status: (f"**Distilled** {cost['steps']} steps at {cost['time / step (s)']:.2f} s/step · saved as "
+                     f"`{cost['asset']}` (usable in every tab) · run {run.id}: ROUGE-L on {settings.limit} "
+                     f"dialogue-summary test examples, zero-shot, greedy, 95% intervals · teacher "
+                     f"{settings.teacher or base.spec}, T = {settings.temperature:g}, KL share {settings.alpha:g}, "
+                     f"seed {settings.seed}"),
+            table: gr.update(value=shown.round(3), visible=True),
+            per_example: gr.update(value=tables.rounded(run.per_example), visible=True),
+            **dict(zip((csv_file, json_file), results.write_downloads("distillation", shown, payload))),
+        }  # fmt: skip
+
+    first = {status: "Distillation: starting…", curve_plot: None, table: gr.update(value=None, visible=False)}
+    yield from run_job(flag, lambda report, stop: distillation.run(base, settings, report, stop), on_update,
+                       on_result, first, status=status)  # fmt: skip
+
+
+def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
+    """The section's controls and outputs (inside the tab); its model events and its Stop buttons, for the tab's
+    common wiring."""
     with gr.Accordion("Pruning, the int8 recipe, and the Pareto chart", open=True):
         gr.Markdown(
             "Pruned and int8 variants by spec (`+prune:wanda-50`, `+quant:w8a8-auto`, or both: "
@@ -92,15 +135,52 @@ def build(model_state: gr.State, flag: gr.State) -> list:
             recipe_table = gr.Dataframe(label="int8 recipe: each layer type's cost alone", interactive=False,
                                         elem_id="compression-recipe")  # fmt: skip
             recipe_path = gr.Dataframe(label="int8 recipe: the greedy steps", interactive=False)
+    with gr.Accordion("Distillation: a shallower student learns the teacher's token distributions", open=True):
+        gr.Markdown(
+            "The student is the model in the bar with a share of its decoder layers dropped (evenly spaced, first and "
+            "last kept: `+prune:layers-50`); it is trained (all its weights) on dialogue-summary train pairs against "
+            "the teacher's token distributions at a temperature (KL x T², the share you set) plus the next-token loss "
+            "on the references, then saved as `<base>+prune:layers-<pct>+adapter:<name>` and compared with the "
+            "teacher and with itself before. The teacher is the model in the bar, or any local model on the same "
+            "tokenizer (a saved fine-tune: `smollm2-135m+adapter:<name>`); another tokenizer is refused."
+        )  # fmt: skip
+        with gr.Row():
+            student_name = gr.Textbox("student", label="Student name (saved as an asset)", max_length=60)
+            teacher = gr.Textbox("", label="Teacher spec (empty: the model in the bar)", max_length=300)
+            dropped = gr.Slider(1, 99, value=50, step=1, label="Decoder layers dropped (%)")
+        with gr.Row():
+            steps = gr.Slider(1, 200, value=8, step=1, label="Distillation steps (4 pairs each)")
+            temperature = gr.Number(2.0, label="Temperature")
+            alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="KL share (the rest: loss on references)")
+            distil_limit = gr.Slider(1, 40, value=5, step=1, label="Test examples to compare")
+        with gr.Row():
+            distil_button = gr.Button("Distil and compare", variant="primary")
+            distil_resume = gr.Button("Resume distillation")
+            distil_stop = gr.Button("Stop", variant="stop")
+        distil_status = gr.Markdown(elem_id="distillation-status")
+        distil_curve = gr.Plot(label="Distillation loss per step", elem_id="distillation-curve")
+        distil_table = gr.Dataframe(visible=False, interactive=False, wrap=True, elem_id="distillation-table",
+                                    label="Teacher, student before, student after")  # fmt: skip
+        distil_examples = gr.Dataframe(visible=False, interactive=False, wrap=True, max_chars=300,
+                                       label="Per example (distillation)")  # fmt: skip
+        with gr.Row():
+            distil_csv = gr.DownloadButton("Download distillation CSV", value=None)
+            distil_json = gr.DownloadButton("Download distillation JSON", value=None)
+    distil_outputs = [distil_status, distil_curve, distil_table, distil_examples, distil_csv, distil_json]
+    distil_inputs = [model_state, flag, student_name, teacher, dropped, steps, temperature, alpha, distil_limit]
     outputs = [status, table, chart, per_example, csv_file, json_file]
     measure_event = wiring.on_model(measure_button, partial(measure, outputs),
                                     [model_state, flag, int8, methods, sparsity, task, limit], outputs,
                                     "compression_measure", flag=flag)  # fmt: skip
     measure_event.then(lambda: [gr.update(visible=True)] * 3, outputs=outputs[1:4], api_visibility="private")
     return [
+        wiring.on_model(distil_button, partial(distil, distil_outputs), distil_inputs, distil_outputs,
+                        "compression_distil", flag=flag),
+        wiring.on_model(distil_resume, partial(distil, distil_outputs, resume=True), distil_inputs, distil_outputs,
+                        "compression_distil_resume", flag=flag),
         measure_event,
         wiring.on_model(histogram_button, histogram, [model_state], [magnitude_chart, magnitude_note],
                         "compression_histogram"),
         wiring.on_model(recipe_button, show_recipe, [model_state], [recipe_note, recipe_table, recipe_path],
                         "compression_recipe"),
-    ]  # fmt: skip
+    ], [distil_stop]  # fmt: skip

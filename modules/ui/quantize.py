@@ -164,7 +164,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                 side_button = gr.Button("Generate in every column", scale=1)
             with gr.Row(equal_height=False):
                 cells = [gr.Markdown(f"### {column}") for column in COLUMNS]
-        section_events = compression.build(model_state, flag)
+        section_events, section_stops = compression.build(model_state, flag)
 
     outputs = [status, table, chart, per_example, csv_file, json_file]
     events = [
@@ -177,7 +177,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
                         cells, "quant_side_by_side"),
     ]  # fmt: skip
     events += section_events
-    wiring.wire_common(events, flag, (stop_button,), model_state, model_info, "quant_stop")
+    wiring.wire_common(events, flag, (stop_button, *section_stops), model_state, model_info, "quant_stop")
     for event in events[:2]:  # cleared when a study starts, filled at its end
         event.then(lambda: [gr.update(visible=True)] * 3, outputs=outputs[1:4], api_visibility="private")
     wiring.on_model(free_button, free_variants, [model_state], [status], "quant_free")

@@ -46,7 +46,7 @@ def test_histogram_recipe_and_pruned_variants_side_by_side(served_app, page, tin
     status = panel.locator("#compression-status")
     expect(status).to_contain_text("(complete)", timeout=240_000)
     table = panel.locator("#compression-table")
-    for variant in ("w8a8-auto", "prune:wanda-50", "prune:mlp-neurons-50"):
+    for variant in ("w8a8-auto", "prune:mlp-neurons-50"):
         cell = table.get_by_role("gridcell", name=variant, exact=True).first
         cell.scroll_into_view_if_needed()
         expect(cell).to_be_in_viewport()

@@ -106,3 +106,22 @@ def test_spec_parts_keep_their_order():
     for wrong in ("m+quant:int8+prune:wanda-50", "m+adapter:a+prune:wanda-50"):
         with pytest.raises(ModelLoadError, match="in this order"):
             ModelSpec.parse(wrong)
+
+
+def test_a_recovery_lora_on_a_pruned_model_is_a_variant_by_spec(tiny_model, tmp_path):
+    """The issue's optional recovery fine-tune: LoRA trained on the pruned model, saved on it, loaded by spec."""
+    from modules.models import adapters, get_model
+    from modules.training import finetune
+    from tests.test_finetune import rows_for, run_training
+
+    pruned_model = get_model(f"{tiny_model.spec}+prune:mlp-neurons-50")
+    net = finetune.prepare(pruned_model, finetune.Config(method="lora", dropout=0.0))
+    run_training(net, pruned_model, rows_for(pruned_model), tmp_path, lr=5e-2)
+    adapters.save("recovery", net, {"method": "lora", "base": pruned_model.spec, "steps": 2, "seed": 0})
+    ids = pruned_model.tokenizer("Summarize: hello", return_tensors="pt")["input_ids"]
+    recovered = get_model(f"{tiny_model.spec}+prune:mlp-neurons-50+adapter:recovery")
+    recovered.activate()
+    with torch.no_grad():
+        assert torch.allclose(recovered.hf(input_ids=ids).logits, net(input_ids=ids).logits, atol=1e-5)
+    gates = [m for name, m in recovered.hf.named_modules() if name.endswith("layers.0.mlp.gate_proj")]
+    assert gates[0].out_features == pruned_model.hf.model.layers[0].mlp.gate_proj.out_features  # the pruned shape

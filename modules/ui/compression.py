@@ -104,16 +104,18 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             "Pruned and int8 variants by spec (`+prune:wanda-50`, `+quant:w8a8-auto`, or both: "
             "`+prune:mlp-neurons-25+quant:w8a8`), each a copy usable in every tab. **Unstructured** pruning "
             "(magnitude, Wanda) zeroes weights but stores them dense: no speed or size gain, only the quality cost. "
-            "**Structured** pruning removes whole MLP neurons, so the matrices shrink: smaller and faster. Wanda "
-            "calibrates on 4 dialogue-summary train examples."
+            "**Structured** pruning removes whole MLP neurons or decoder layers, so the model shrinks: smaller and "
+            "faster. Wanda and structured pruning calibrate on 4 dialogue-summary train examples. **Quick look** (the "
+            "defaults: fp32, w8a8-auto and 25% of the MLP neurons on 3 examples): 79 s here, the model loaded; each "
+            "added variant costs about 30 s, each added example about 5 s per variant."
         )  # fmt: skip
         with gr.Row():
             int8 = gr.CheckboxGroup(INT8_CHOICES, value=["w8a8-auto"], label="int8 variants")
-            methods = gr.CheckboxGroup(METHOD_CHOICES, value=["wanda", "mlp-neurons"], label="Pruning methods")
+            methods = gr.CheckboxGroup(METHOD_CHOICES, value=["mlp-neurons"], label="Pruning methods")
         with gr.Row():
-            sparsity = gr.Textbox("25, 50", label="Sparsity % (comma-separated, 1-99)", max_length=60)
+            sparsity = gr.Textbox("25", label="Sparsity % (comma-separated, 1-99)", max_length=60)
             task = gr.Dropdown(variant_study.TASKS, value=variant_study.TASKS[0], label="Task for ROUGE-L / BLEU")
-            limit = gr.Slider(1, 40, value=5, step=1, label="Examples to score")
+            limit = gr.Slider(1, 40, value=3, step=1, label="Examples to score")
         with gr.Row():
             measure_button = gr.Button("Compress and compare", variant="primary")
             histogram_button = gr.Button("Weight-magnitude histogram")

@@ -18,7 +18,7 @@ from evals.tasks import TaskError, load_task, task_names, uploaded
 from modules import limits
 from modules.exports import write_csv
 from modules.inside import attention, scaling
-from modules.models import DEFAULT_SPEC, GenerationParams, ModelLoadError, adapters, get_model, quantized
+from modules.models import DEFAULT_SPEC, GenerationParams, ModelLoadError, adapters, get_model, pruned, quantized
 from modules.progress import Progress
 from modules.store import StoreError, default_store
 from modules.techniques import SYSTEMS, prompting, settings_help
@@ -231,6 +231,7 @@ def cmd_systems(args: argparse.Namespace) -> int:
     print("Add @MODEL to run a system on a model of its own, e.g. zero-shot@smollm2-135m+quant:int8. Models:")
     print(f"    {DEFAULT_SPEC} (the default), a local folder, or a Hugging Face id (online)")
     print("    +quant:PRECISION on any of them: " + ", ".join(quantized.PRECISIONS))
+    print("    +prune:METHOD-PERCENT before them (e.g. +prune:wanda-50): " + ", ".join(pruned.METHODS))
     saved = adapters.list_assets()
     for asset in saved:
         print(f"    {asset['spec']}  ({asset.get('method')}, {asset['size_mb']:.1f} MB)")

@@ -1037,7 +1037,7 @@ def test_every_field_refuses_a_wrong_type_in_one_short_sentence_that_names_it(ti
         found += [
             f"{name} · {label[:40]}: {problem} · {(reply or '')[:160]!r}" for problem in problems_of(reply, label)
         ]
-    assert 150 <= calls <= 400, calls
+    assert 150 <= calls <= 500, calls  # grows with the app: 424 with the Compression tab
     assert not found, f"{len(found)} problems in {calls} calls:\n" + "\n".join(found[:25])
 
 

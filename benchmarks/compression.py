@@ -78,7 +78,7 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
     task = load_task("dialogue-summary")
     seconds = {}
     for name, objective in (("supervised", supervised), ("distillation", distill.Distill(teacher=base.hf))):
-        student = distill.smaller(base.hf, keep)
+        student = distill.smaller(base.hf, keep).requires_grad_(True)  # a copy of the shared base may be frozen
         rows = objective.rows(base, task, pairs, length)
         timed: list[float] = []
         record = timed.append

@@ -71,7 +71,7 @@ def test_fine_tuning_and_quantization_tabs_in_a_real_browser(served_app, page):
     page.get_by_role("button", name="Generate in every column").click()
     for name in ("fp32", "int8"):  # each column: its variant, its token count and speed, its text
         expect(page.get_by_text(re.compile(rf"^{name} · \d+ tokens · [\d.]+ tok/s"))).to_be_visible(timeout=240_000)
-    expect(page.get_by_text("(not selected)")).to_have_count(3)  # bf16, 4-bit and GGUF are not ticked by default
+    expect(page.get_by_text("(not selected)")).to_have_count(4)  # bf16, w8a8, 4-bit, GGUF: not ticked by default
 
 
 # Each tab and one element only that tab shows (hidden tabs are display:none, so a visible one is the tab's own).

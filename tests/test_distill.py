@@ -41,7 +41,7 @@ def test_a_student_with_fewer_layers_runs_is_smaller_and_leaves_the_base(tiny_mo
 
 def test_a_few_steps_bring_the_student_toward_the_teacher(tiny_model, tmp_path):
     objective = distill.Distill(teacher=tiny_model.hf, temperature=2.0, alpha=1.0)
-    student = copy.deepcopy(tiny_model.hf)
+    student = copy.deepcopy(tiny_model.hf).requires_grad_(True)  # the shared base may be frozen by an earlier job
     with torch.no_grad():
         for parameter in student.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)  # a student that starts elsewhere

@@ -79,7 +79,7 @@ def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded
     code, _, err = cli(capsys, "compare", "--task", "dialogue-summary", "--systems", "zero-shot:max_new_tokens=2",
                        "--limit", "2", "--model", str(tiny_llama_dir))  # fmt: skip
     assert code == 0, err
-    before = Store(lab_home() / "lab.db").list_runs()
+    before = Store(lab_home() / "lab.db").list_runs(limit=10_000)  # all of them: the suite stores many runs
     process = subprocess.Popen(
         [
             sys.executable,
@@ -113,7 +113,7 @@ def test_killed_run_leaves_earlier_runs_intact_and_is_marked_incomplete(embedded
         if process.poll() is None:
             process.kill()
     store = Store(lab_home() / "lab.db")  # opening the store notices the dead run
-    runs = {run["id"]: run for run in store.list_runs()}
+    runs = {run["id"]: run for run in store.list_runs(limit=10_000)}
     killed = runs[max(runs)]
     assert killed["id"] > newest and killed["status"] == "incomplete"
     assert CHUNK <= killed["results"] < 44 and all(r["output"] for r in store.get_results(killed["id"]))

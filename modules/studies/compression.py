@@ -62,6 +62,8 @@ def compare(
 def magnitudes(base: Model) -> tuple[torch.Tensor, dict[str, float]]:
     """A seeded sample of |w| over the decoder's linear weights, and the share below each NEAR_ZERO threshold and the
     magnitude that global pruning would cut at 50%."""
+    if not base.capabilities.variants:
+        raise ValueError(f"The weight histogram needs a local model: '{base.spec[:80]}' runs on a server.")
     values = pruned.magnitudes(base.hf)
     summary = {f"share below {t:g}": float((values < t).float().mean()) for t in NEAR_ZERO}
     summary["median |w| (the 50% global cut)"] = float(values.median())

@@ -35,7 +35,7 @@ def measure(outputs, spec, flag, int8, methods, sparsity_text, task, limit, prog
 def histogram(spec, progress=gr.Progress()):
     with user_errors():
         base = variant_study.base_model(spec, progress)
-    values, summary = compression.magnitudes(base)
+        values, summary = compression.magnitudes(base)
     shares = " · ".join(f"{name}: **{value:.1%}**" for name, value in summary.items() if name.startswith("share"))
     note = (f"|w| of {len(values):,} sampled weights of the decoder's linear layers ({base.label}). {shares} · "
             f"median |w| {summary['median |w| (the 50% global cut)']:.3g}. Pruning removes the smallest; the course's "

@@ -75,12 +75,13 @@ def distil(outputs, spec, flag, name, teacher, dropped, steps, temperature, alph
 
     def on_result(value):
         cost, run, shown = value
+        curve = {curve_plot: charts.losses({"distillation loss": [p["loss"] for p in cost["curve"]]})}
         if run is None:
-            return {status: f"Stopped after {cost['steps']} steps: nothing saved. Resume continues from the last "
-                    "checkpoint."}  # fmt: skip
+            return curve | {status: f"Stopped after {cost['steps']} steps: nothing saved. Resume continues from the "
+                            "last checkpoint."}  # fmt: skip
         payload = {"cost": {k: v for k, v in cost.items() if k != "curve"}, "curve": cost["curve"],
                    "side_by_side": shown.to_dict(orient="records"), "run": run.to_dict(base.info())}  # fmt: skip
-        return {
+        return curve | {  # the whole curve again: a fast run's last live update can be merged away
             status: (f"**Distilled** {cost['steps']} steps at {cost['time / step (s)']:.2f} s/step · saved as "
                      f"`{cost['asset']}` (usable in every tab) · run {run.id}: ROUGE-L on {settings.limit} "
                      f"dialogue-summary test examples, zero-shot, greedy, 95% intervals · teacher "

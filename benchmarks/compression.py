@@ -74,8 +74,8 @@ def perplexities(base, names: list[str], texts: list[str]) -> None:
 
 def distill_step(base, keep: int, steps: int, length: int) -> None:
     """Seconds per step: the student (the base with `keep` layers) trained by distillation vs supervised alone."""
-    pairs = load_task("dialogue-summary").split("train")[:32]
     task = load_task("dialogue-summary")
+    pairs = task.split("train")[:32]
     seconds = {}
     for name, objective in (("supervised", supervised), ("distillation", distill.Distill(teacher=base.hf))):
         student = distill.smaller(base.hf, keep).requires_grad_(True)  # a copy of the shared base may be frozen

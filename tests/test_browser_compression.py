@@ -5,16 +5,11 @@ clear message."""
 import pytest
 
 from tests.test_browser import page  # noqa: F401 (the fixture)
+from tests.test_browser_alignment import set_exact
 from tests.test_browser_inside import expect_drawn_inside
 from tests.test_browser_jobs import open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def set_exact(panel, label: str, value: int) -> None:
-    box = panel.get_by_label(f"number input for {label}", exact=True)  # the number box beside the slider
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_histogram_recipe_and_pruned_variants_side_by_side(served_app, page, tiny_llama_dir):  # noqa: F811

@@ -6,6 +6,7 @@ from plotly.subplots import make_subplots
 
 from evals import comparison, report
 from evals.runner import Run
+from modules.studies import compression
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "bleu", "numeric_accuracy", "exact_match")
 
@@ -105,7 +106,7 @@ def policy_curves(curves: dict[str, list[dict]]) -> go.Figure:
     return report.legible(fig)
 
 
-def compression_front(table: pd.DataFrame, front: str = "pareto (size, speed, quality)") -> go.Figure:
+def compression_front(table: pd.DataFrame, front: str = compression.FRONT) -> go.Figure:
     """Each variant at its size (x) and ROUGE-L (y, with its 95% interval), the marker's area its batch-1 speed; the
     variants no other beats on size, speed and quality at once are stars, labelled on the front."""
     table = table.copy()

@@ -3,7 +3,7 @@ fp32: batch-1 decode speed ratio and ROUGE-L loss on dialogue-summary with its p
 loss <= 1 point with an interval that includes 0); (2) structured pruning (whole MLP neurons) at 25% and 50%: speed
 ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3) distillation's
 seconds per step against a plain fine-tune step of the same student; (4) quantization-aware training against
-post-training quantization of a plain fine-tune of the same steps (torchao 8da4w).
+post-training quantization of a plain fine-tune of the same steps (8da4w: int4 weights; w8a8: int8 weights).
 
     python benchmarks/compression.py                    # the README's figures (embedded model, ~15 minutes)
     python benchmarks/compression.py --smoke --model DIR   # seconds: 1 example, 4-token answers, 1 step
@@ -31,7 +31,7 @@ from modules.models import adapters, get_model, int8_recipe, quantized
 from modules.store import default_store
 from modules.studies import quantization
 from modules.techniques import prompting
-from modules.training import distill, finetune, full, supervised, trainer
+from modules.training import distill, finetune, full, qat, supervised, trainer
 
 RECIPE, STRUCTURED = "w8a8-auto", ("prune:mlp-neurons-25", "prune:mlp-neurons-50")
 UNSTRUCTURED = ("prune:magnitude-global-50", "prune:wanda-50")
@@ -95,12 +95,14 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
 
 
 def qat_against_ptq(base, steps: int, limit: int, length: int) -> None:
-    """The same steps as a plain full fine-tune and as QAT (8da4w fake-quantized), then post-training 8da4w of the
-    plain one against QAT's converted model: seconds per step, size, speed, ROUGE-L with paired intervals."""
+    """The same steps as a plain full fine-tune and as QAT in each scheme (8da4w: int4 weights; w8a8: int8 weights),
+    then post-training quantization of the plain one against QAT's converted model, scheme by scheme: seconds per
+    step, size, speed, ROUGE-L with paired intervals."""
     task = load_task("dialogue-summary")
     rows = supervised.rows(base, task, task.split("train"), length)
+    methods = ("full", *(f"qat-{scheme}" for scheme in qat.SCHEMES))
     seconds = {}
-    for method in ("full", "qat-8da4w"):
+    for method in methods:
         net = finetune.prepare(base, finetune.Config(method=method))
         timed: list[float] = []
         record = timed.append
@@ -110,25 +112,26 @@ def qat_against_ptq(base, steps: int, limit: int, length: int) -> None:
         seconds[method] = sorted(timed)[len(timed) // 2]
         adapters.save(f"bench-{method}", net, {"method": method, "base": base.spec, "steps": steps, "seed": 0})
         del net
-    systems = {"fp32 base": base.spec, "full fine-tune": f"{base.spec}+adapter:bench-full",
-               "full fine-tune, then 8da4w (PTQ)": f"{base.spec}+adapter:bench-full+quant:8da4w",
-               "QAT, converted to 8da4w": f"{base.spec}+adapter:bench-qat-8da4w"}  # fmt: skip
+    systems = {"fp32 base": base.spec, "full fine-tune": f"{base.spec}+adapter:bench-full"}
+    for scheme in qat.SCHEMES:
+        systems[f"full fine-tune, then {scheme} (PTQ)"] = f"{base.spec}+adapter:bench-full+quant:{scheme}"
+        systems[f"QAT, converted to {scheme}"] = f"{base.spec}+adapter:bench-qat-{scheme}"
     models = {name: get_model(spec) for name, spec in systems.items()}
     run = compare(task, [System(name, model, "prompting", prompting.Config(k=0)) for name, model in models.items()],
                   limit, store=default_store())  # fmt: skip
-    differences = comparison.paired_differences(run.per_example, "full fine-tune, then 8da4w (PTQ)", "rougeL", run.seed)
-    ratio = seconds["qat-8da4w"] / seconds["full"]
+    costs = ", ".join(f"{m} {seconds[m]:.2f} ({seconds[m] / seconds['full']:.2f}x)" for m in methods)
     print(f"QAT vs PTQ: {steps} steps each (batch 4, length <= {length}, lr {full.DEFAULT_LR:g}, seed 0); median "
-          f"s/step: full {seconds['full']:.2f}, QAT {seconds['qat-8da4w']:.2f} (ratio: {ratio:.2f}x); ROUGE-L on "
-          f"{limit} test examples (run {run.id}):")  # fmt: skip
+          f"s/step (ratio to full): {costs}; ROUGE-L on {limit} test examples (run {run.id}):")  # fmt: skip
     for name, model in models.items():
         row = run.aggregate[(run.aggregate.system == name) & (run.aggregate.score == "rougeL")].iloc[0]
         line = (f"- {name}: {quantized.weight_bytes(model.hf) / 2**20:.0f} MB, "
                 f"{measure.decode_speed(model, 1, 16, 1):.1f} tok/s, ROUGE-L {row['mean']:.3f} "
                 f"[{row.ci_low:.3f}, {row.ci_high:.3f}]")  # fmt: skip
-        if name in differences:
-            d = differences[name]
-            line += f"; vs PTQ {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], p (Holm) {d['p_holm']:.3f}"
+        if name.startswith("QAT"):
+            scheme = name.rsplit(" ", 1)[-1]
+            ptq = f"full fine-tune, then {scheme} (PTQ)"
+            d = comparison.paired_differences(run.per_example, ptq, "rougeL", run.seed)[name]
+            line += f"; vs its PTQ {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], p {d['p_value']:.3f}"
         print(line)
 
 

@@ -18,7 +18,7 @@ MAX_LENGTH = 48  # the tiny model's context is 64 tokens
 
 def test_methods_and_objectives_are_found_by_name_and_unknown_names_list_the_known_ones():
     assert list(registry.METHODS) == ["full", "lora", "lora-attention", "lora-mlp", "lora-all", "prompt-tuning",
-                                      "ia3", "qlora", "qat-8da4w", "reward-model"]  # fmt: skip
+                                      "ia3", "qlora", "qat-8da4w", "qat-w8a8", "reward-model"]  # fmt: skip
     assert list(registry.OBJECTIVES) == ["supervised", "dpo", "reward"]
     assert registry.get_method("lora").DEFAULT_LR == finetune.DEFAULT_LR["lora"] == 1e-3
     assert registry.get_objective("supervised") is supervised

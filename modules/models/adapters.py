@@ -32,7 +32,7 @@ def shared_weights_copy(hf: nn.Module) -> nn.Module:
     return copy.deepcopy(hf, memo)
 
 
-FULL_COPIES = ("full", "qat-8da4w")  # methods saved as a whole copy of the weights
+FULL_COPIES = ("full", "qat-8da4w", "qat-w8a8")  # methods saved as a whole copy of the weights
 
 
 def adapters_dir() -> Path:
@@ -122,11 +122,12 @@ def load_variant(base: Model, name: str) -> Model:
     if meta["method"] in FULL_COPIES:
         net = copy.deepcopy(base.hf)
         load_model(net, str(folder / "model.safetensors"))
-        if meta["method"] == "qat-8da4w":  # scored as it was trained and will run: converted (QAT's last step)
-            from modules.models import quantized
+        if meta["method"].startswith("qat-"):  # scored as it was trained and will run: converted (QAT's last step)
+            from modules.training import qat
 
-            net = quantized.torchao_8da4w(net, "all-but-embeddings")
-            label += " (converted: int8 activations, int4 weights)"
+            scheme = meta["method"].removeprefix("qat-")
+            net = qat.convert(net, scheme)
+            label += f" (converted: {qat.CONVERTED[scheme]})"
         return base.variant(spec, label, net.eval())
     from peft import PeftModel  # heavy: only when an adapter is used
 

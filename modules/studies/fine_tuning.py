@@ -107,8 +107,8 @@ class JobSettings:
             "eval_limit": (1, 500), "probe_limit": (0, 500)}.items()}  # fmt: skip
         rates = {key: inputs.real(values[key] or 0, key.replace("_", " "), 0, 0.999) for key in
                  ("lr_full", "lr_lora", "lr_prompt")}  # fmt: skip
-        lrs = {"full": rates["lr_full"], "qat-8da4w": rates["lr_full"], "lora": rates["lr_lora"],
-               "qlora": rates["lr_lora"],
+        lrs = {"full": rates["lr_full"], "qat-8da4w": rates["lr_full"], "qat-w8a8": rates["lr_full"],
+               "lora": rates["lr_lora"], "qlora": rates["lr_lora"],
                "prompt-tuning": rates["lr_prompt"], "ia3": 0.0,  # IA3: its own default rate
                **dict.fromkeys(lora.PLACES, rates["lr_lora"])}  # fmt: skip
         methods = tuple(values["methods"] or ())

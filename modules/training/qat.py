@@ -1,8 +1,13 @@
-"""Quantization-aware training (torchao's QAT flow): a full fine-tune whose decoder Linears run with fake-quantized
-int8 activations and int4 weights (groups of 32) in the forward pass, so training learns weights that survive the
-conversion; the saved weights are plain, and the variant converts them with the same config (models/quantized.py's
-8da4w), as torchao's "convert" step does. Costs a full fine-tune plus the fake quantization in every forward."""
+"""Quantization-aware training (torchao's QAT flow): a full fine-tune whose decoder Linears run fake-quantized in the
+forward pass, so training learns weights that survive the conversion. Two schemes, each ending in a fast path:
+8da4w (int8 activations per token, int4 weights in groups of 32; converted by torchao's own config) and w8a8 (int8
+activations per token, int8 weights per output channel; converted to the lab's TokenInt8Linear, fbgemm's kernel,
+without SmoothQuant: the weights were trained against this very grid). The saved weights are plain; the variant
+converts them (torchao's "convert" step). Costs a full fine-tune plus the fake quantization in every forward."""
 
+import types
+
+import torch
 from torch import nn
 
 from modules.models import Model, quantized
@@ -10,17 +15,57 @@ from modules.training import full
 
 DEFAULT_LR = full.DEFAULT_LR
 COMPONENTS = "all-but-embeddings"  # the decoder's Linears; the embedding and the tied output head stay fp32
+SCHEMES = ("8da4w", "w8a8")
+CONVERTED = {"8da4w": "int8 activations, int4 weights", "w8a8": "int8 activations per token, int8 weights"}
 
 
-def prepare(base: Model, config) -> nn.Module:
+def method(scheme: str) -> types.SimpleNamespace:
+    """A registry method: QAT with `scheme`'s fake quantization."""
+    return types.SimpleNamespace(DEFAULT_LR=DEFAULT_LR, prepare=lambda base, config: prepare(base, config, scheme))
+
+
+def qat_config(scheme: str):
+    """torchao's prepare-step config: 8da4w from its PTQ config; w8a8's int8 weights per output channel from a
+    fake-quantize config (torchao 0.18's QATConfig refuses its own int8-weight PTQ config); w8a8's activations are
+    TokenFakeQuant, set after it."""
+    from torchao.quantization.qat import IntxFakeQuantizeConfig, QATConfig
+
+    if scheme == "8da4w":
+        return QATConfig(quantized.torchao_8da4w_config(), step="prepare")
+    return QATConfig(weight_config=IntxFakeQuantizeConfig(torch.int8, "per_channel", is_symmetric=True), step="prepare")
+
+
+class TokenFakeQuant(nn.Module):
+    """TokenInt8Linear's activation grid, fake: each token's values rounded to 256 levels between its own minimum and
+    maximum, with a straight-through gradient. torchao's asymmetric per-token fake quantizer keeps 0 exactly on its
+    grid, which this kernel's grid does not: with it, the converted model missed the trained one by as much as
+    int8 itself (measured on the tiny model); with this, they agree to float rounding."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = x.amin(-1, keepdim=True)
+        span = (x.amax(-1, keepdim=True) - low).clamp(min=1e-6)
+        levels = (x - low) / span * 255
+        return x + ((levels.round() - levels) * span / 255).detach()
+
+
+def prepare(base: Model, config, scheme: str = "8da4w") -> nn.Module:
     """An fp32 copy of the base, all of it trainable, its decoder Linears fake-quantized (torchao step="prepare")."""
     from torchao.quantization import quantize_
-    from torchao.quantization.qat import QATConfig
 
-    reason = quantized.unavailable_reason("8da4w")
+    reason = quantized.unavailable_reason("8da4w")  # both need torchao (and no ZeroGPU refusal)
     if reason:
         raise ValueError(reason)
     net = full.prepare(base, config)
-    quantize_(net, QATConfig(quantized.torchao_8da4w_config(), step="prepare"),
-              filter_fn=quantized.linear_filter(net, COMPONENTS))  # fmt: skip
+    quantize_(net, qat_config(scheme), filter_fn=quantized.linear_filter(net, COMPONENTS))
+    if scheme == "w8a8":
+        for module in net.modules():
+            if hasattr(module, "weight_fake_quantizer"):
+                module.activation_fake_quantizer = TokenFakeQuant()
     return net
+
+
+def convert(net: nn.Module, scheme: str) -> nn.Module:
+    """Plain (saved) weights -> the model that runs: QAT's convert step, in place."""
+    if scheme == "8da4w":
+        return quantized.torchao_8da4w(net, COMPONENTS)
+    return quantized.token_int8(net, COMPONENTS)

@@ -13,7 +13,8 @@ METHODS: dict[str, types.ModuleType | types.SimpleNamespace] = {
     "prompt-tuning": prompt_tuning,
     "ia3": ia3,
     "qlora": qlora,
-    "qat-8da4w": qat,  # a full fine-tune through fake-quantized int4 weights; its variant runs converted
+    **{f"qat-{scheme}": qat.method(scheme) for scheme in qat.SCHEMES},  # a full fine-tune through fake-quantized
+    # weights (int4 / int8); its variant runs converted
     "reward-model": reward,  # a scalar head on the shared base; trained with the "reward" objective
 }
 

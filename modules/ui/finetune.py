@@ -19,7 +19,8 @@ METHOD_CHOICES = [("Full fine-tune", "full"), ("LoRA", "lora"), ("LoRA: attentio
                   ("LoRA: MLP only", "lora-mlp"), ("LoRA: all linear layers", "lora-all"),
                   ("Prompt tuning", "prompt-tuning"), ("IA3 (rescaling vectors)", "ia3"),
                   ("QLoRA (CUDA only)", "qlora"),
-                  ("QAT: full, through int4 weights (runs converted)", "qat-8da4w")]  # fmt: skip
+                  ("QAT: full, through int4 weights (runs converted)", "qat-8da4w"),
+                  ("QAT: full, through int8 weights (runs converted)", "qat-w8a8")]  # fmt: skip
 TASKS = ["dialogue-summary", "arithmetic-word-problems"]
 PROBE_TASKS = ["company-handbook-qa", "arithmetic-word-problems", "dialogue-summary"]
 

@@ -33,7 +33,8 @@ from modules.studies import quantization
 from modules.techniques import prompting
 from modules.training import distill, finetune, full, qat, supervised, trainer
 
-RECIPE, STRUCTURED = "w8a8-auto", ("prune:mlp-neurons-25", "prune:mlp-neurons-50")
+RECIPE = "w8a8-auto"
+STRUCTURED = ("prune:mlp-neurons-25", "prune:mlp-neurons-50", "prune:attention-heads-25", "prune:attention-heads-50")
 UNSTRUCTURED = ("prune:magnitude-global-50", "prune:wanda-50")
 
 

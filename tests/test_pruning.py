@@ -1,12 +1,13 @@
-"""Pruning on the tiny model: the requested sparsity exactly, Wanda's per-row cut, structured MLP pruning that
-shrinks the matrices and changes nothing at 0%, the shared base untouched, clear messages for bad settings."""
+"""Pruning on the tiny model: the requested sparsity exactly, Wanda's per-row cut, structured MLP and attention-head
+pruning that shrink the matrices and change nothing at 0%, the shared base untouched, clear messages for bad
+settings."""
 
 import hashlib
 
 import pytest
 import torch
 
-from modules.models import pruned
+from modules.models import GenerationParams, get_model, pruned
 
 
 def weights_hash(net) -> str:
@@ -60,6 +61,32 @@ def test_structured_mlp_pruning_shrinks_the_matrices_and_changes_nothing_at_zero
     assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in tiny_model.hf.parameters())
 
 
+def test_attention_head_pruning_drops_whole_heads_group_by_group_and_changes_nothing_at_zero(tiny_model):
+    ids = calibration(tiny_model)[0]
+    layers = tiny_model.hf.model.layers
+    attention = layers[0].self_attn
+    heads, groups = pruned._head_counts(attention)
+    with torch.no_grad():
+        reference = tiny_model.hf(input_ids=ids).logits
+        same = pruned.prune(tiny_model.hf, "attention-heads", 0.0, [ids])
+        assert torch.equal(same(input_ids=ids).logits, reference)
+        half = pruned.prune(tiny_model.hf, "attention-heads", 0.5, [ids])
+        kept = [pruned._head_counts(layer.self_attn) for layer in half.model.layers]
+        dropped = heads * len(layers) - sum(count for count, _ in kept)
+        assert dropped == int(0.5 * heads * len(layers)) // (heads // groups) * (heads // groups)  # whole groups' slots
+        for (count, per_group), layer in zip(kept, half.model.layers):
+            assert count == per_group * (heads // groups) and per_group >= 1  # every key/value head keeps a query head
+            assert (
+                layer.self_attn.o_proj.in_features == layer.self_attn.q_proj.out_features == count * attention.head_dim
+            )
+            assert layer.self_attn.k_proj.out_features == attention.k_proj.out_features  # the KV cache is unchanged
+        assert half(input_ids=ids).logits.shape == reference.shape
+    model = get_model(f"{tiny_model.spec}+prune:attention-heads-50")
+    assert "query heads removed" in model.label
+    assert model.generate(["hello"], GenerationParams(max_new_tokens=3))[0].new_tokens >= 1  # decodes with a cache
+    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in tiny_model.hf.parameters())
+
+
 def test_bad_settings_are_clear_errors(tiny_model):
     with pytest.raises(ValueError, match="below 1"):
         pruned.prune(tiny_model.hf, "magnitude-global", 1.0)
@@ -67,6 +94,8 @@ def test_bad_settings_are_clear_errors(tiny_model):
         pruned.prune(tiny_model.hf, "nope", 0.5)
     with pytest.raises(ValueError, match="Wanda needs calibration text"):
         pruned.prune(tiny_model.hf, "wanda", 0.5, [])
+    with pytest.raises(ValueError, match="attention heads needs calibration text"):
+        pruned.prune(tiny_model.hf, "attention-heads", 0.5, [])
 
 
 def test_the_magnitude_histogram_is_a_seeded_sample(tiny_model):

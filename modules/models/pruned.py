@@ -1,5 +1,6 @@
 """Pruning a copy of the base: unstructured (magnitude, global or per layer; Wanda: |weight| x input activation norm)
-and structured (whole MLP neurons, so the matrices shrink and a step does less work). The base is never touched.
+and structured (whole MLP neurons, whole attention heads, whole layers: the matrices shrink and a step does less
+work). The base is never touched.
 
 Unstructured sparsity stored dense gives no speed on a CPU or a GPU without sparse kernels: the zeros are still
 multiplied. Structured pruning removes rows and columns: that is the one that can be faster (and smaller)."""
@@ -15,7 +16,7 @@ from modules.models.quantized import check_memory
 from modules.models.spec import variant_spec
 
 MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), "down_proj"
-METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons", "layers")
+METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons", "attention-heads", "layers")
 
 
 def check_sparsity(sparsity: float) -> float:
@@ -124,6 +125,68 @@ def _neuron_activity(net: nn.Module, mlps: list[nn.Module], calibration: list[to
     return {key: total / max(counts[key], 1) for key, total in sums.items()}
 
 
+def attention_heads(net: nn.Module, share: float, calibration: list[torch.Tensor]) -> nn.Module:
+    """Remove about `share` of all query heads, those whose output moves the residual stream least (mean norm of the
+    head's o_proj contribution on the calibration tokens). Grouped-query attention shares each key/value head among
+    `groups` query heads, and transformers runs every group with the same count: so a layer drops the same number
+    from each group (its r-th weakest; at least one kept), and layers drop different numbers, the cheapest
+    (layer, r) slots first. Key/value heads and the KV cache are kept; q_proj loses rows, o_proj columns."""
+    share = check_sparsity(share)
+    attentions = [layer.self_attn for layer in net.model.layers]
+    contribution = _head_contribution(net, attentions, calibration)
+    heads, groups = _head_counts(attentions[0])
+    kv_heads = heads // groups
+    slots = []  # (cost, layer, r): dropping the r-th weakest head of every group in that layer
+    for index in range(len(attentions)):
+        ranked = contribution[index].reshape(kv_heads, groups).sort(dim=1).values  # weakest first, per group
+        slots += [(ranked[:, r].sum().item(), r, index) for r in range(groups - 1)]
+    chosen = sorted(slots)[: int(share * heads * len(attentions)) // kv_heads]
+    dropped = [0] * len(attentions)
+    for _, _, index in chosen:
+        dropped[index] += 1  # the slots' costs rise with r: a layer's r-th comes after its (r-1)-th
+    with torch.no_grad():
+        for index, attention in enumerate(attentions):
+            per_group = contribution[index].reshape(kv_heads, groups)
+            kept = per_group.argsort(dim=1, descending=True)[:, : groups - dropped[index]].sort(dim=1).values
+            kept = (kept + torch.arange(kv_heads).unsqueeze(1) * groups).flatten()  # head numbers, in order
+            rows = (kept.unsqueeze(1) * attention.head_dim + torch.arange(attention.head_dim)).flatten()
+            attention.q_proj, attention.o_proj = _rows(attention.q_proj, rows), _columns(attention.o_proj, rows)
+            attention.num_key_value_groups = groups - dropped[index]  # read by transformers' attention functions
+    return net
+
+
+def _head_counts(attention: nn.Module) -> tuple[int, int]:
+    """(query heads, query heads per key/value head) of one attention module as it is now."""
+    return attention.q_proj.out_features // attention.head_dim, attention.num_key_value_groups
+
+
+@torch.no_grad()
+def _head_contribution(net: nn.Module, attentions: list[nn.Module], calibration: list[torch.Tensor]) -> list:
+    """Per attention module, each query head's mean |o_proj(that head's output)| over the calibration tokens."""
+    if not calibration:
+        raise ValueError("Pruning attention heads needs calibration text: at least one tokenized example.")
+    totals = [torch.zeros(_head_counts(a)[0], device=a.o_proj.weight.device) for a in attentions]
+    counts = [0] * len(attentions)
+
+    def record(index, attention):
+        def hook(module, args, output):
+            x = args[0].detach().float().reshape(-1, totals[index].numel(), attention.head_dim)  # (tokens, heads, d)
+            weight = module.weight.float().reshape(module.out_features, -1, attention.head_dim)  # (out, heads, d)
+            totals[index] += torch.einsum("thd,ohd->tho", x, weight).norm(dim=-1).sum(0)
+            counts[index] += x.shape[0]
+
+        return hook
+
+    handles = [a.o_proj.register_forward_hook(record(i, a)) for i, a in enumerate(attentions)]
+    try:
+        for ids in calibration:
+            net(input_ids=ids.to(next(net.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [total / max(count, 1) for total, count in zip(totals, counts)]
+
+
 def keep_layers(net: nn.Module, keep: int) -> nn.Module:
     """`net` (changed in place) with `keep` of its decoder layers, evenly spaced, the first and the last kept."""
     layers = net.model.layers
@@ -149,6 +212,8 @@ def prune(hf: nn.Module, method: str, sparsity: float, calibration: list[torch.T
         return wanda(net, sparsity, calibration or [])
     if method == "mlp-neurons":
         return mlp_neurons(net, sparsity, calibration)
+    if method == "attention-heads":
+        return attention_heads(net, sparsity, calibration or [])
     if method == "layers":  # depth: the share of decoder layers dropped (at least one kept)
         count = len(net.model.layers)
         return keep_layers(net, max(1, count - int(sparsity * count)))
@@ -216,6 +281,8 @@ def parse(text: str) -> tuple[str, float]:
 def describe(method: str, sparsity: float) -> str:
     if method == "mlp-neurons":
         return f"{sparsity:.0%} of each MLP's neurons removed (structured: smaller matrices)"
+    if method == "attention-heads":
+        return f"about {sparsity:.0%} of the query heads removed (structured: smaller q and o projections)"
     if method == "layers":
         return f"{sparsity:.0%} of the decoder layers dropped, evenly spaced (structured: a shallower model)"
     what = {"magnitude-global": "magnitude, global", "magnitude-layer": "magnitude, per layer", "wanda": "Wanda"}
@@ -230,7 +297,7 @@ def build(base, text: str):
     method, sparsity = parse(text)
     check_memory(base)
     started = time.perf_counter()
-    batches = calibration.batches(base) if method in ("wanda", "mlp-neurons") else None
+    batches = calibration.batches(base) if method in ("wanda", "mlp-neurons", "attention-heads") else None
     net = prune(base.hf, method, sparsity, batches)
     spec = variant_spec(base.spec, prune=f"{method}-{round(sparsity * 100)}")
     return base.variant(spec, f"{base.label} -> {describe(method, sparsity)}", net,

@@ -14,6 +14,7 @@ from modules.ui.job import run_job
 
 METHOD_CHOICES = [("magnitude, global", "magnitude-global"), ("magnitude, per layer", "magnitude-layer"),
                   ("Wanda (|w| x input norm)", "wanda"), ("whole MLP neurons (structured)", "mlp-neurons"),
+                  ("whole attention heads (structured)", "attention-heads"),
                   ("whole decoder layers (structured)", "layers")]  # fmt: skip
 INT8_CHOICES = [("int8 per tensor (the old path)", "int8"), ("w8a8: SmoothQuant + int8 per token", "w8a8"),
                 ("w8a8, automatic recipe", "w8a8-auto")]  # fmt: skip
@@ -105,10 +106,11 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             "Pruned and int8 variants by spec (`+prune:wanda-50`, `+quant:w8a8-auto`, or both: "
             "`+prune:mlp-neurons-25+quant:w8a8`), each a copy usable in every tab. **Unstructured** pruning "
             "(magnitude, Wanda) zeroes weights but stores them dense: no speed or size gain, only the quality cost. "
-            "**Structured** pruning removes whole MLP neurons or decoder layers, so the model shrinks: smaller and "
-            "faster. Wanda and structured pruning calibrate on 4 dialogue-summary train examples. **Quick look** (the "
-            "defaults: fp32, w8a8-auto and 25% of the MLP neurons on 3 examples): 79 s here, the model loaded; each "
-            "added variant costs about 30 s, each added example about 5 s per variant."
+            "**Structured** pruning removes whole MLP neurons, attention heads (the same number from each "
+            "key/value group of a layer, so the share is approximate) or decoder layers, so the model shrinks: "
+            "smaller and faster. Wanda and structured pruning calibrate on 4 dialogue-summary train examples. "
+            "**Quick look** (the defaults: fp32, w8a8-auto and 25% of the MLP neurons on 3 examples): 79 s here, "
+            "the model loaded; each added variant costs about 30 s, each added example about 5 s per variant."
         )  # fmt: skip
         with gr.Row():
             int8 = gr.CheckboxGroup(INT8_CHOICES, value=["w8a8-auto"], label="int8 variants")

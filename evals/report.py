@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from evals import comparison, references
+from evals import comparison, metrics, pareto, references
 from evals.tasks import TaskError, load_task
 from modules.store import Store
 
@@ -47,6 +47,50 @@ def chart(quality: pd.DataFrame, title: str) -> go.Figure:
             fig.add_trace(bars, at // cols + 1, at % cols + 1)
     fig.update_layout(title=title, height=120 + 300 * rows, margin={"t": 80, "l": 40, "r": 20, "b": 40})
     fig.update_xaxes(showticklabels=False)  # the legend names the systems
+    return legible(fig)
+
+
+def pareto_points(quality: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame | None:
+    """Per system: weight size, tokens/s and the first quality score with its interval, the Pareto front over the
+    three marked; None unless the systems' weights differ (model variants: precisions, pruned, distilled)."""
+    by_system = costs.set_index("system")
+    sizes = by_system["weights (MB)"]
+    if quality.empty or sizes.dropna().nunique() < 2:
+        return None
+    score = quality.score.iloc[0]
+    part = quality[quality.score == score].set_index("system")
+    points = pd.DataFrame({"system": part.index, "size_mb": sizes.reindex(part.index).to_numpy(),
+                           "quality": part["mean"].to_numpy(), "low": part.ci_low.to_numpy(),
+                           "high": part.ci_high.to_numpy(),
+                           "tokens_per_s": by_system["tokens/s (median)"].reindex(part.index).to_numpy()})  # fmt: skip
+    if metrics.higher_is_better(score):
+        points["pareto"] = pareto.front(points)
+    else:  # an error rate or a perplexity: smaller is better
+        points["pareto"] = pareto.front(points, lower=("size_mb", "quality"), higher=("tokens_per_s",))
+    points.attrs["score"] = metrics.label(score)
+    return points
+
+
+def pareto_chart(points: pd.DataFrame, quality_label: str, speed_label: str = "tokens/s") -> go.Figure:
+    """Each system at its size (x) and quality (y, with its 95% interval), the marker's area its speed; the systems
+    no other beats on size, speed and quality at once are stars, labelled on the front."""
+    fig = go.Figure()
+    fastest = points.tokens_per_s.max()
+    for on_front, group in points.groupby(points.pareto.astype(bool)):
+        fig.add_scatter(
+            x=group.size_mb, y=group.quality, mode="markers+text", text=group.system, textposition="top center",
+            name="Pareto front" if on_front else "dominated",
+            marker={"size": 8 + 24 * (group.tokens_per_s / fastest).fillna(0),
+                    "symbol": "star" if on_front else "circle"},
+            error_y={"type": "data", "symmetric": False, "array": group.high - group.quality,
+                     "arrayminus": group.quality - group.low},
+            hovertemplate=f"%{{text}}<br>%{{x:.0f}} MB<br>{quality_label} %{{y:.3f}}<br>%{{customdata:.1f}} "
+                          f"{speed_label}<extra></extra>",
+            customdata=group.tokens_per_s,
+        )  # fmt: skip
+    fig.update_layout(height=420, xaxis_title="weight memory (MB): smaller is better",
+                      yaxis_title=f"{quality_label} (95% interval)", margin={"t": 30, "b": 50},
+                      legend={"orientation": "h", "y": -0.2})  # fmt: skip
     return legible(fig)
 
 
@@ -92,6 +136,20 @@ def build(run: dict, per_example: pd.DataFrame, baseline: str | None = None, que
         "example: the system's whole run divided by its examples. Peak extra memory: above what was in use when the "
         "system started (CUDA's counter, or the process's resident memory on a CPU).</p>",
     ]
+    points = pareto_points(quality, costs)
+    if points is not None:
+        label = points.attrs["score"]
+        shown = points.rename(columns={"size_mb": "weights (MB)", "tokens_per_s": "tokens/s (median)",
+                                       "quality": label, "low": "95% low", "high": "95% high",
+                                       "pareto": "on the Pareto front"})  # fmt: skip
+        parts += [
+            "<h2>Size, speed and quality: the Pareto front</h2>",
+            "<p>A system is on the front when no other is at once as small, as fast and as good, and better on one. "
+            f"Quality: {_e(label)} (mean, 95% interval); speed: the median tokens/s of this run's batches (its batch "
+            "size, not batch-1 decoding); size: the weights in memory.</p>",
+            _html_table(shown.round(3)),
+            pareto_chart(points, label).to_html(full_html=False, include_plotlyjs=False),
+        ]
     published = references.for_task(run["task"])
     if published:
         parts += [

@@ -127,6 +127,7 @@ def test_the_report_is_one_file_with_the_settings_table_chart_and_caveats(two_ru
     )
     assert "plotly" in html and "<script src=" not in html  # the chart's library is inline: no network to open it
     assert "Published figures for a similar task" in html  # dialogue-summary has the course's Lab 2 table
+    assert "the Pareto front" not in html  # one model: no size axis to trade against
 
 
 def test_the_cli_runs_systems_on_their_own_models_and_writes_a_report(tiny_model, tmp_path, capsys):
@@ -140,6 +141,7 @@ def test_the_cli_runs_systems_on_their_own_models_and_writes_a_report(tiny_model
     out = tmp_path / "report.html"
     code = cli_main(["report", run_id, "--out", str(out)])
     assert code == 0 and out.stat().st_size > 100_000, capsys.readouterr().err[-2000:]
+    assert "Size, speed and quality: the Pareto front" in out.read_text()  # fp32 and bf16 weights differ
     capsys.readouterr()
     assert cli_main(["report", run_id, "--out", str(tmp_path / "r.txt")]) == 2
     assert "must end in .html" in capsys.readouterr().err

@@ -8,10 +8,9 @@ bytes, but on this CPU each int4 matmul is ~14x slower than fp32's, so it is the
 On CUDA, int8 and 4-bit are bitsandbytes (LLM.int8, NF4).
 
 w8a8 is int8 that keeps quality on a CPU: int8 weights with a scale per output channel and int8 activations with a
-scale and zero point per token (TokenInt8Linear). Per-tensor activation scales were this model's problem: one outlier
-token or channel sets the scale for the whole prompt (mean KL to fp32 on calibration text: 1.03 nats per token per
-tensor, 0.053 symmetric per token, 0.033 asymmetric per token, 0.0097 with SmoothQuant too). Its "auto"
-components are the automatic recipe of modules/models/int8_recipe.py.
+scale per token (TokenInt8Linear). Per-tensor activation scales were this model's problem: one outlier token or
+channel sets the scale for the whole prompt (mean KL to fp32 on calibration text: 1.03 nats per token per tensor,
+0.05 per token). Its "auto" components are the automatic recipe of modules/models/int8_recipe.py.
 """
 
 import copy
@@ -37,7 +36,7 @@ ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
 LAYER_TYPES = (*ATTENTION, *MLP, "lm_head")  # single layer types: the sensitivity table quantizes one at a time
 MEMORY_SHARE = 0.8  # a variant may use at most this share of the free memory
-SMOOTH_ALPHA = 0.5  # SmoothQuant's strength; measured (symmetric per token): KL 0.015 at 0.5, 0.033 at 0.3, 0.061 at 0
+SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; measured here: KL 0.015 at 0.5, 0.033 at 0.3, 0.061 without
 INT4_KERNEL = "_weight_int4pack_mm_for_cpu"
 INT4_GROUP = 32  # weights per scale / zero point: smaller groups, closer to fp32, a little more memory
 
@@ -218,12 +217,10 @@ def _dynamic_int8(net: nn.Module, components: str) -> nn.Module:
 
 
 class TokenInt8Linear(nn.Module):
-    """A Linear run by fbgemm's int8 kernel with a scale and a zero point per token: each row of the input is mapped
-    onto [0, 1] by its own minimum and range first, so the kernel's one dynamic range (per tensor, now [0, 1]) no
-    longer lets an outlier token coarsen every other token's step, and all 256 levels cover each token's own span
-    (SiLU's outputs are lopsided: measured here, KL to fp32 0.053 with a symmetric scale per token, 0.033 with this).
-    A Linear is affine, so the output is range x W x' + minimum x (W's row sums). Weights int8 with a scale per output
-    channel; one copy of them. This is also the grid QAT's w8a8 scheme trains against (per-token asymmetric).
+    """A Linear run by fbgemm's int8 kernel with a scale per token: each row of the input is divided by its own
+    largest |value| first, so the kernel's one dynamic range (per tensor, at most [-1, 1] now) no longer lets an
+    outlier token coarsen every other token's step, and the output rows are multiplied back (a Linear is linear).
+    Weights int8 with a scale per output channel; one copy of them.
 
     With `input_absmax` (each input channel's largest |value| on calibration text) it is SmoothQuant (Xiao et al.
     2023): input channel j is divided by s_j = absmax_j^a / max|W_:,j|^(1-a) and the weight's column j multiplied by
@@ -245,18 +242,17 @@ class TokenInt8Linear(nn.Module):
             warnings.simplefilter("ignore")
             self.int8 = DynamicLinear.from_float(plain)
         self.register_buffer("inverse_smooth", 1 / smooth)
-        self.register_buffer("row_sums", self.int8.weight().dequantize().sum(1))  # the int8 weights' own sums
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float() * self.inverse_smooth
-        low = x.amin(-1, keepdim=True)
-        span = (x.amax(-1, keepdim=True) - low).clamp(min=1e-6)
+        scale = x.abs().amax(-1, keepdim=True).clamp(min=1e-6)
         # reduce_range=False: all 8 bits for the activations (7 bits doubled the step and tripled the KL here);
-        # measured end to end, fbgemm's AVX2 saturation risk did not show on this model.
-        out = torch.ops.quantized.linear_dynamic((x - low) / span, self.int8._packed_params._packed_params, False)
-        out = out * span + low * self.row_sums  # ~4% slower decode than a symmetric scale per token, measured here
+        # measured end to end, fbgemm's AVX2 saturation risk did not show on this model. A zero point per token
+        # (each row mapped onto [0, 1]) lowered the calibration KL (0.0116 -> 0.0097) and each layer's error, yet
+        # lost 10.8 ROUGE-L points [+5.3, +16.3] against this one's 2.9 on the 22 test examples: kept as it is.
+        out = torch.ops.quantized.linear_dynamic(x / scale, self.int8._packed_params._packed_params, False) * scale
         return out if self.bias is None else out + self.bias
 
 

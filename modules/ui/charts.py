@@ -107,29 +107,13 @@ def policy_curves(curves: dict[str, list[dict]]) -> go.Figure:
 
 
 def compression_front(table: pd.DataFrame, front: str = compression.FRONT) -> go.Figure:
-    """Each variant at its size (x) and ROUGE-L (y, with its 95% interval), the marker's area its batch-1 speed; the
-    variants no other beats on size, speed and quality at once are stars, labelled on the front."""
-    table = table.copy()
-    if front not in table:
-        table[front] = False
+    """The compression table's variants on report.pareto_chart: size (x), ROUGE-L (y, with its 95% interval), the
+    marker's area the batch-1 speed, the Pareto front as stars."""
     interval = table["rougeL 95% CI"].str.strip("[]").str.split(",", expand=True).astype(float)
-    speed = table["tok/s batch 1"]
-    fig = go.Figure()
-    for on_front, group in table.groupby(table[front].astype(bool)):
-        rows = interval.loc[group.index]
-        fig.add_scatter(
-            x=group["weight MB"], y=group.rougeL, mode="markers+text", text=group.variant, textposition="top center",
-            name="Pareto front" if on_front else "dominated",
-            marker={"size": 8 + 24 * group["tok/s batch 1"] / speed.max(), "symbol": "star" if on_front else "circle"},
-            error_y={"type": "data", "symmetric": False, "array": rows[1] - group.rougeL,
-                     "arrayminus": group.rougeL - rows[0]},
-            hovertemplate="%{text}<br>%{x:.0f} MB<br>ROUGE-L %{y:.3f}<br>%{customdata:.1f} tok/s<extra></extra>",
-            customdata=group["tok/s batch 1"],
-        )  # fmt: skip
-    fig.update_layout(height=420, xaxis_title="weight memory (MB): smaller is better",
-                      yaxis_title="ROUGE-L (95% interval)", margin={"t": 30, "b": 50},
-                      legend={"orientation": "h", "y": -0.2})  # fmt: skip
-    return report.legible(fig)
+    points = pd.DataFrame({"system": table.variant, "size_mb": table["weight MB"], "quality": table.rougeL,
+                           "low": interval[0], "high": interval[1], "tokens_per_s": table["tok/s batch 1"],
+                           "pareto": table.get(front, False)})  # fmt: skip
+    return report.pareto_chart(points, "ROUGE-L", "tok/s at batch 1")
 
 
 def magnitude_histogram(values, summary: dict[str, float]) -> go.Figure:

@@ -1,5 +1,6 @@
 """Distillation on the tiny model: the KL term is zero when the student is the teacher, the student made by dropping
-layers runs and is smaller, a few steps move the student toward the teacher, bad settings get clear messages."""
+layers runs and is smaller, a few steps move the student toward the teacher, a few-shot teacher scores the student's
+answer tokens after its own shots, bad settings get clear messages."""
 
 import copy
 
@@ -56,11 +57,31 @@ def test_a_few_steps_bring_the_student_toward_the_teacher(tiny_model, tmp_path):
         assert objective.loss(student, inputs).item() < start / 2
 
 
+def test_a_few_shot_teacher_reads_its_shots_and_scores_the_students_answer_tokens(tiny_model):
+    objective = distill.Distill(teacher=tiny_model.hf, temperature=2.0, alpha=1.0, teacher_shots=2)
+    rows = objective.rows(tiny_model, TASK, PAIRS, 48)
+    for pair, (student, teacher) in zip(PAIRS, rows):
+        answer = [label for label in student.labels if label != -100]
+        assert [label for label in teacher.labels if label != -100] == answer  # the very same answer tokens
+        assert teacher.input_ids[-len(answer) :] == answer and len(teacher.input_ids) > len(student.input_ids)
+        turn = tiny_model.tokenizer.convert_tokens_to_ids("<|im_start|>")
+        assert teacher.input_ids.count(turn) == student.input_ids.count(turn) + 4  # 2 shots: a user and an answer each
+        assert pair.input in tiny_model.tokenizer.decode(teacher.input_ids[-len(answer) - 12 :])  # the question last
+    inputs = objective.batch(rows, tiny_model.tokenizer.pad_token_id)
+    assert inputs["teacher_input_ids"].shape[1] > inputs["input_ids"].shape[1]
+    assert objective.weight(rows[0]) == sum(label != -100 for label in rows[0][0].labels)
+    with torch.no_grad():
+        loss = objective.loss(tiny_model.hf, inputs)  # the same network: only the teacher's prompt differs
+    assert torch.isfinite(loss) and loss.item() > 1e-4
+
+
 def test_bad_settings_are_clear_errors(tiny_model):
     with pytest.raises(ValueError, match="temperature must be above 0"):
         distill.Distill(teacher=tiny_model.hf, temperature=0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         distill.Distill(teacher=tiny_model.hf, alpha=1.5)
+    with pytest.raises(ValueError, match="shots must be from 0 to 8"):
+        distill.Distill(teacher=tiny_model.hf, teacher_shots=9)
     with pytest.raises(ValueError, match="Keep 1-"):
         distill.smaller(tiny_model.hf, 0)
     other = copy.copy(tiny_model)

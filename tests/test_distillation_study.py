@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from modules.models import ModelSpec, get_model
+from modules.models import ModelSpec, adapters, get_model
 from modules.studies import distillation
 
 
@@ -28,6 +28,16 @@ def test_a_student_is_distilled_saved_and_compared(tiny_model):
         "student after"]  # fmt: skip
 
 
+def test_a_few_shot_teacher_is_scored_with_its_shots(tiny_model):
+    settings = distillation.Settings(name="tiny-fewshot", teacher_shots=1, dropped=50, steps=1, batch_size=2,
+                                     max_length=64, limit=1).checked()  # fmt: skip
+    cost, run, table = distillation.run(tiny_model, settings, lambda event: None, threading.Event())
+    assert list(table.model) == ["teacher (1-shot)", "student before", "student after"]
+    configs = {system["name"]: system["config"]["k"] for system in run.systems}
+    assert configs == {"teacher (1-shot)": 1, "student before": 0, "student after": 0}
+    assert adapters.read_meta("tiny-fewshot")["teacher_shots"] == 1
+
+
 def test_stop_before_the_first_step_saves_nothing(tiny_model):
     stop = threading.Event()
     stop.set()
@@ -39,7 +49,7 @@ def test_stop_before_the_first_step_saves_nothing(tiny_model):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"dropped": 100}, "Layers dropped"), ({"temperature": 0}, "temperature"), ({"alpha": 2}, "alpha"),
-     ({"name": "../x"}, "name"), ({"steps": 0}, "Steps")],
+     ({"name": "../x"}, "name"), ({"steps": 0}, "Steps"), ({"teacher_shots": 9}, "Teacher's shots")],
 )  # fmt: skip
 def test_bad_settings_get_clear_messages(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -1,7 +1,8 @@
 """The distillation study: a student (the base with a share of its decoder layers dropped, '+prune:layers-<pct>')
-trained on the teacher's token distributions (modules/training/distill.py) by the one training loop (Stop, atomic
-checkpoints, resume), saved as an asset of the student, then teacher, student before and student after side by side:
-ROUGE-L with intervals through the runner and the store, weight memory and decode speed."""
+trained on the teacher's token distributions (the teacher zero-shot, or reading a k-shot prompt;
+modules/training/distill.py) by the one training loop (Stop, atomic checkpoints, resume), saved as an asset of the
+student, then teacher, student before and student after side by side: ROUGE-L with intervals through the runner and
+the store, weight memory and decode speed."""
 
 import shutil
 import threading
@@ -28,6 +29,7 @@ LR = 1e-4  # a full fine-tune of a shallower copy: measured to move the loss wit
 class Settings:
     name: str = "student"
     teacher: str = ""  # a model spec; empty: the base itself
+    teacher_shots: int = 0  # the teacher reads a k-shot prompt, the student the zero-shot one (0: the same prompt)
     dropped: int = 50  # percent of the decoder layers the student drops
     steps: int = 8
     batch_size: int = 4
@@ -44,6 +46,7 @@ class Settings:
         distill.Distill(teacher=None, temperature=self.temperature, alpha=self.alpha)  # its own checks
         return replace(
             self, dropped=inputs.whole(self.dropped, "Layers dropped (%)", 1, 99),
+            teacher_shots=inputs.whole(self.teacher_shots, "Teacher's shots", 0, 8),
             steps=inputs.whole(self.steps, "Steps", 1, limits.max_train_steps()),
             batch_size=inputs.whole(self.batch_size, "Batch size", 1, 64),
             max_length=inputs.whole(self.max_length, "Max length", 32, 4096),
@@ -63,7 +66,8 @@ def run(base: Model, settings: Settings, report: Report, stop: threading.Event) 
                          "(a server's few top log-probabilities are not enough for the KL term).")  # fmt: skip
     student = get_model(student_spec(base, settings.dropped))
     distill.check_tokenizers(teacher, student)
-    objective = distill.Distill(teacher=teacher.hf, temperature=settings.temperature, alpha=settings.alpha)
+    objective = distill.Distill(teacher=teacher.hf, temperature=settings.temperature, alpha=settings.alpha,
+                                teacher_shots=settings.teacher_shots)  # fmt: skip
     task = load_task(TASK)
     report(Progress("Preparing: tokenizing the training pairs…", 0, settings.steps))
     rows = objective.rows(student, task, task.split("train"), settings.max_length)
@@ -88,15 +92,19 @@ def run(base: Model, settings: Settings, report: Report, stop: threading.Event) 
     finetune.cast_parameters(net, student.dtype)
     meta = {"method": "full", "base": student.spec, "base_label": student.label, "task": TASK,
             "steps": result.steps_done, "seed": settings.seed, "losses": result.losses, "distilled_from": teacher.spec,
-            "temperature": settings.temperature, "alpha": settings.alpha}  # fmt: skip
+            "temperature": settings.temperature, "alpha": settings.alpha,
+            "teacher_shots": settings.teacher_shots}  # fmt: skip
     after_spec = variant_spec(student.spec, adapter=settings.name)
     forget(after_spec)  # a retrained student must not be served from the old copy
     adapters.save(settings.name, net, meta)
     cost["asset"] = after_spec
     del net
-    columns = {"teacher": teacher, "student before": student, "student after": get_model(after_spec)}
+    shots = settings.teacher_shots
+    teacher_name = f"teacher ({shots}-shot)" if shots else "teacher"  # scored as it taught: with its shots
+    columns = {teacher_name: teacher, "student before": student, "student after": get_model(after_spec)}
     report(Progress("Scoring teacher, student before and after…", 0, 1))
-    systems = [System(name, model, "prompting", prompting.Config(k=0)) for name, model in columns.items()]
+    systems = [System(name, model, "prompting", prompting.Config(k=shots if name == teacher_name else 0))
+               for name, model in columns.items()]  # fmt: skip
     scored = compare(task, systems, settings.limit, store=default_store(), stop=stop, progress=lambda event: report(
         Progress(f"Scoring: {event.stage}", event.done, event.total)))  # fmt: skip
     return cost, scored, side_by_side(columns, scored)

@@ -56,7 +56,7 @@ def show_recipe(spec, progress=gr.Progress()):
     return note, recipe.table().round(4), recipe.path().round(4)
 
 
-def distil(outputs, spec, flag, name, teacher, dropped, steps, temperature, alpha, limit, resume=False,
+def distil(outputs, spec, flag, name, teacher, shots, dropped, steps, temperature, alpha, limit, resume=False,
            progress=gr.Progress()):  # fmt: skip
     """Train the student on the teacher's distributions, live loss curve, then the three side by side."""
     status, curve_plot, table, per_example, csv_file, json_file = outputs
@@ -65,9 +65,10 @@ def distil(outputs, spec, flag, name, teacher, dropped, steps, temperature, alph
             raise ValueError(refusal)
         settings = distillation.Settings(name=inputs.text(name, "Student name", inputs.MAX_SHORT_CHARS),
                                          teacher=inputs.text(teacher, "Teacher", inputs.MAX_SHORT_CHARS),
-                                         dropped=dropped, steps=steps, temperature=inputs.real(temperature,
-                                         "Temperature", 0.01, 100), alpha=inputs.real(alpha, "KL share", 0, 1),
-                                         limit=limit, resume=bool(resume)).checked()  # fmt: skip
+                                         teacher_shots=shots, dropped=dropped, steps=steps,
+                                         temperature=inputs.real(temperature, "Temperature", 0.01, 100),
+                                         alpha=inputs.real(alpha, "KL share", 0, 1), limit=limit,
+                                         resume=bool(resume)).checked()  # fmt: skip
         base = variant_study.base_model(spec, progress)
 
     def on_update(event):
@@ -85,8 +86,9 @@ def distil(outputs, spec, flag, name, teacher, dropped, steps, temperature, alph
         return curve | {  # the whole curve again: a fast run's last live update can be merged away
             status: (f"**Distilled** {cost['steps']} steps at {cost['time / step (s)']:.2f} s/step · saved as "
                      f"`{cost['asset']}` (usable in every tab) · run {run.id}: ROUGE-L on {settings.limit} "
-                     f"dialogue-summary test examples, zero-shot, greedy, 95% intervals · teacher "
-                     f"{settings.teacher or base.spec}, T = {settings.temperature:g}, KL share {settings.alpha:g}, "
+                     f"dialogue-summary test examples, greedy, 95% intervals · teacher "
+                     f"{settings.teacher or base.spec} ({settings.teacher_shots}-shot; the students zero-shot), "
+                     f"T = {settings.temperature:g}, KL share {settings.alpha:g}, "
                      f"seed {settings.seed}"),
             table: gr.update(value=shown.round(3), visible=True),
             per_example: gr.update(value=tables.rounded(run.per_example), visible=True),
@@ -147,11 +149,15 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             "the teacher's token distributions at a temperature (KL x T², the share you set) plus the next-token loss "
             "on the references, then saved as `<base>+prune:layers-<pct>+adapter:<name>` and compared with the "
             "teacher and with itself before. The teacher is the model in the bar, or any local model on the same "
-            "tokenizer (a saved fine-tune: `smollm2-135m+adapter:<name>`); another tokenizer is refused."
+            "tokenizer (a saved fine-tune: `smollm2-135m+adapter:<name>`); another tokenizer is refused. With "
+            "**teacher's shots** k > 0 the teacher reads k train examples before each question (few-shot prompting) "
+            "while the student reads the question alone: the student learns to answer without the examples as the "
+            "teacher does with them (each teacher step reads a prompt about k + 1 times as long)."
         )  # fmt: skip
         with gr.Row():
             student_name = gr.Textbox("student", label="Student name (saved as an asset)", max_length=60)
             teacher = gr.Textbox("", label="Teacher spec (empty: the model in the bar)", max_length=300)
+            teacher_shots = gr.Slider(0, 8, value=0, step=1, label="Teacher's shots (few-shot teacher; 0: zero-shot)")
             dropped = gr.Slider(1, 99, value=50, step=1, label="Decoder layers dropped (%)")
         with gr.Row():
             steps = gr.Slider(1, 200, value=8, step=1, label="Distillation steps (4 pairs each)")
@@ -172,7 +178,8 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             distil_csv = gr.DownloadButton("Download distillation CSV", value=None)
             distil_json = gr.DownloadButton("Download distillation JSON", value=None)
     distil_outputs = [distil_status, distil_curve, distil_table, distil_examples, distil_csv, distil_json]
-    distil_inputs = [model_state, flag, student_name, teacher, dropped, steps, temperature, alpha, distil_limit]
+    distil_inputs = [model_state, flag, student_name, teacher, teacher_shots, dropped, steps, temperature, alpha,
+                     distil_limit]  # fmt: skip
     outputs = [status, table, chart, per_example, csv_file, json_file]
     measure_event = wiring.on_model(measure_button, partial(measure, outputs),
                                     [model_state, flag, int8, methods, sparsity, task, limit], outputs,

@@ -1,11 +1,12 @@
 """Compression: in one run on one model, (1) the automatic int8 recipe (w8a8-auto: SmoothQuant, per-token int8) against
 fp32: batch-1 decode speed ratio and ROUGE-L loss on dialogue-summary with its paired 95% interval (targets: >= 1.8x,
-loss <= 1 point with an interval that includes 0); (2) structured pruning (whole MLP neurons) at 25% and 50%: speed
-ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3) distillation's
-seconds per step against a plain fine-tune step of the same student; (4) quantization-aware training against
-post-training quantization of a plain fine-tune of the same steps (8da4w: int4 weights; w8a8: int8 weights).
+loss <= 1 point with an interval that includes 0); (2) structured pruning (whole MLP neurons, attention heads) at 25%
+and 50%: speed ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3)
+distillation's seconds per step against a plain fine-tune step of the same student; (4) quantization-aware training
+against post-training quantization of a plain fine-tune of the same steps (8da4w: int4 weights; w8a8: int8 weights);
+(5) the default distillation with a zero-shot and a 3-shot teacher.
 
-    python benchmarks/compression.py                    # the README's figures (embedded model, ~15 minutes)
+    python benchmarks/compression.py                    # the README's figures (embedded model, ~60 minutes)
     python benchmarks/compression.py --smoke --model DIR   # seconds: 1 example, 4-token answers, 1 step
 """
 
@@ -29,7 +30,7 @@ from evals.tasks import load_task
 from modules import measure
 from modules.models import adapters, get_model, int8_recipe, quantized
 from modules.store import default_store
-from modules.studies import quantization
+from modules.studies import distillation, quantization
 from modules.techniques import prompting
 from modules.training import distill, finetune, full, qat, supervised, trainer
 
@@ -78,7 +79,9 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
     task = load_task("dialogue-summary")
     pairs = task.split("train")[:32]
     seconds = {}
-    for name, objective in (("supervised", supervised), ("distillation", distill.Distill(teacher=base.hf))):
+    objectives = (("supervised", supervised), ("distillation", distill.Distill(teacher=base.hf)),
+                  ("distillation, 3-shot teacher", distill.Distill(teacher=base.hf, teacher_shots=3)))  # fmt: skip
+    for name, objective in objectives:
         student = distill.smaller(base.hf, keep).requires_grad_(True)  # a copy of the shared base may be frozen
         rows = objective.rows(base, task, pairs, length)
         timed: list[float] = []
@@ -91,8 +94,24 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
     print(
         f"distillation: student = {keep} of {len(base.hf.model.layers)} layers, batch 4, length <= {length}, "
         f"median of {steps} steps: supervised {seconds['supervised']:.2f} s/step, distillation "
-        f"{seconds['distillation']:.2f} s/step; ratio: {seconds['distillation'] / seconds['supervised']:.2f}x"
+        f"{seconds['distillation']:.2f} s/step; ratio: {seconds['distillation'] / seconds['supervised']:.2f}x; with a "
+        f"3-shot teacher {seconds['distillation, 3-shot teacher']:.2f} s/step "
+        f"({seconds['distillation, 3-shot teacher'] / seconds['supervised']:.2f}x)"
     )
+
+
+def teachers(base, limit: int, smoke: bool) -> None:
+    """The tab's default distillation with a zero-shot and a 3-shot teacher: each student's ROUGE-L after."""
+    for shots in (0, 3):
+        settings = distillation.Settings(name=f"bench-student-{shots}", teacher_shots=shots, limit=limit,
+                                         **({"steps": 1, "max_length": 64} if smoke else {})).checked()  # fmt: skip
+        started = time.perf_counter()
+        cost, run, table = distillation.run(base, settings, lambda event: None, threading.Event())
+        rows = table.set_index("model")
+        print(f"distillation, {shots}-shot teacher ({settings.steps} steps, {time.perf_counter() - started:.0f} s, "
+              f"run {run.id}, {limit} test examples): loss {cost['curve'][0]['loss']:.2f} -> "
+              f"{cost['curve'][-1]['loss']:.2f}; ROUGE-L " + ", ".join(
+                  f"{name} {row.rougeL:.3f} {row['rougeL 95% CI']}" for name, row in rows.iterrows()))  # fmt: skip
 
 
 def qat_against_ptq(base, steps: int, limit: int, length: int) -> None:
@@ -140,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=22, help="dialogue-summary test examples for ROUGE-L")
     parser.add_argument("--repeats", type=int, default=3, help="decode timings per variant (the median is kept)")
-    parser.add_argument("--only", default="int8,structured,unstructured,qat,distill", help="parts to run")
+    parser.add_argument("--only", default="int8,structured,unstructured,qat,distill,teachers", help="parts to run")
     parser.add_argument("--qat-steps", type=int, default=16, help="steps of the plain and the QAT fine-tune")
     parser.add_argument("--model", default="", help="model spec (default: the embedded model)")
     parser.add_argument("--budget", type=float, default=int8_recipe.BUDGET_KL, help="the int8 recipe's KL budget")
@@ -168,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     if "distill" in parts:
         layers = len(base.hf.model.layers)
         distill_step(base, max(1, layers // 2), 1 if args.smoke else 5, 64 if args.smoke else 256)
+    if "teachers" in parts:
+        teachers(base, min(args.limit, 10), args.smoke)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

@@ -61,16 +61,19 @@ def test_a_student_is_distilled_with_a_live_curve_and_compared(served_app, page,
     panel.get_by_label("Student name (saved as an asset)").fill("browser-student")
     set_exact(panel, "Distillation steps (4 pairs each)", 2)
     set_exact(panel, "Test examples to compare", 1)
+    set_exact(panel, "Teacher's shots (few-shot teacher; 0: zero-shot)", 1)
+    panel.get_by_label("its answers (sequence-level)").check()  # the teacher writes the answers the student learns
     panel.get_by_role("button", name="Distil and compare").click()
     status = panel.locator("#distillation-status")
     expect(status).to_contain_text("Distilled", timeout=240_000)
     expect(status).to_contain_text("+prune:layers-50+adapter:browser-student")
+    expect(status).to_contain_text("learned the teacher's answers")
     curve = panel.locator("#distillation-curve .js-plotly-plot")
     curve.scroll_into_view_if_needed()
     expect(curve).to_contain_text("Training loss")
     expect_drawn_inside(page, curve, 1400)
     table = panel.locator("#distillation-table")
-    for name in ("teacher", "student before", "student after"):
+    for name in ("teacher (1-shot)", "student before", "student after"):
         cell = table.get_by_role("gridcell", name=name, exact=True).first
         cell.scroll_into_view_if_needed()
         expect(cell).to_be_in_viewport()

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -148,6 +149,19 @@ def test_local_only_studies_refuse_a_server_model(served):
         quantized.build(served, quantized.parse("int8"))
     with pytest.raises(ModelLoadError, match="need a local model"):
         get_model(f"openai:{ALIAS}+quant:int8")
+
+
+def test_a_server_teaches_a_local_student_its_answers_and_is_refused_for_distributions(served, tiny_model):
+    from modules.studies import distillation
+
+    settings = distillation.Settings(name="server-taught", teacher=served.spec, learn="answers", steps=1,
+                                     batch_size=2, max_length=64, limit=1).checked()  # fmt: skip
+    cost, run, table = distillation.run(tiny_model, settings, lambda event: None, threading.Event())
+    assert cost["asset"].endswith("+adapter:server-taught")  # another tokenizer, too: answers need none in common
+    teacher = table.set_index("model").loc["teacher"]
+    assert teacher.spec == served.spec and math.isnan(teacher["weight MB"])  # its weights are not here
+    with pytest.raises(ValueError, match="learn the teacher's answers instead"):
+        distillation.run(tiny_model, replace(settings, learn="distributions"), lambda event: None, threading.Event())
 
 
 def test_perplexity_is_computed_from_the_servers_prompt_logprobs(served):

@@ -6,10 +6,15 @@ checkpoints, resume); and `smaller()`, a student made from the base by dropping 
 With `teacher_shots` k > 0 the teacher reads a k-shot prompt (the course's "the base with few-shot prompting" as the
 teacher) while the student reads the zero-shot one: both then score the very same answer tokens, so the student
 learns to answer without the examples as the teacher answers with them. Costs a teacher forward over a prompt about
-k + 1 times as long."""
+k + 1 times as long.
+
+Sequence-level distillation (Kim & Rush 2016; `teacher_answers`): the teacher writes an answer to each training
+prompt and the student learns those answers with the usual next-token loss. It needs no log-probabilities and no
+shared vocabulary, so any teacher works: a larger model on another tokenizer, or a server."""
 
 import copy
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -78,11 +83,34 @@ class Distill:
         return self.alpha * kl + (1 - self.alpha) * cross_entropy
 
 
+def teacher_answers(teacher: Model, task: Task, pairs: list[Example], shots: int, stop: threading.Event, report,
+                    chunk: int = 8) -> list[Example] | None:  # fmt: skip
+    """`pairs` with the teacher's greedy answer (its `shots`-shot prompt) as the reference, `chunk` prompts per
+    batched call; report(done, total) after each; None when Stop is set."""
+    written = []
+    for start in range(0, len(pairs), chunk):
+        if stop.is_set():
+            return None
+        part = pairs[start : start + chunk]
+        outputs = prompting.run(teacher, task, part, prompting.Config(k=shots), stop=stop)
+        written += [replace(pair, reference=output.text.strip()) for pair, output in zip(part, outputs)]
+        report(len(written), len(pairs))
+    if stop.is_set():
+        return None
+    kept = [pair for pair in written if pair.reference]  # an empty answer teaches only the end of the turn
+    if not kept:
+        raise ValueError(f"The teacher ({teacher.label}) wrote no answer to any training prompt: nothing to learn.")
+    return kept
+
+
 def check_tokenizers(teacher: Model, student: Model) -> None:
     """Token distributions can be matched only over one vocabulary: a teacher on another tokenizer is refused."""
     if teacher.tokenizer.get_vocab() != student.tokenizer.get_vocab():
-        raise ValueError(f"The teacher ({teacher.label}) and the student ({student.label}) use different "
-                         "tokenizers; distillation here matches token distributions over one vocabulary.")  # fmt: skip
+        raise ValueError(
+            f"The teacher ({teacher.label}) and the student ({student.label}) use different tokenizers: token "
+            "distributions can be matched only over one vocabulary. Let the student learn the teacher's answers "
+            "instead (sequence-level), which needs no shared vocabulary."
+        )
 
 
 def smaller(hf: nn.Module, keep: int) -> nn.Module:

@@ -18,7 +18,9 @@ METHOD_CHOICES = [("magnitude, global", "magnitude-global"), ("magnitude, per la
                   ("whole decoder layers (structured)", "layers")]  # fmt: skip
 INT8_CHOICES = [("int8 per tensor (the old path)", "int8"), ("w8a8: SmoothQuant + int8 per token", "w8a8"),
                 ("w8a8, automatic recipe", "w8a8-auto")]  # fmt: skip
+LEARN_CHOICES = [("its token distributions (KL)", "distributions"), ("its answers (sequence-level)", "answers")]
 assert [value for _, value in METHOD_CHOICES] == list(pruned.METHODS)
+assert [value for _, value in LEARN_CHOICES] == list(distillation.LEARN)
 
 
 def measure(outputs, spec, flag, int8, methods, sparsity_text, task, limit, progress=gr.Progress()):
@@ -56,7 +58,14 @@ def show_recipe(spec, progress=gr.Progress()):
     return note, recipe.table().round(4), recipe.path().round(4)
 
 
-def distil(outputs, spec, flag, name, teacher, shots, dropped, steps, temperature, alpha, limit, resume=False,
+def learned(settings: distillation.Settings, cost: dict) -> str:
+    """What the student learned, for the status line."""
+    if settings.learn == "answers":
+        return f"learned the teacher's answers (sequence-level; written in {cost['teacher answers (s)']:.0f} s)"
+    return f"learned its token distributions (T = {settings.temperature:g}, KL share {settings.alpha:g})"
+
+
+def distil(outputs, spec, flag, name, teacher, shots, learn, dropped, steps, temperature, alpha, limit, resume=False,
            progress=gr.Progress()):  # fmt: skip
     """Train the student on the teacher's distributions, live loss curve, then the three side by side."""
     status, curve_plot, table, per_example, csv_file, json_file = outputs
@@ -65,7 +74,7 @@ def distil(outputs, spec, flag, name, teacher, shots, dropped, steps, temperatur
             raise ValueError(refusal)
         settings = distillation.Settings(name=inputs.text(name, "Student name", inputs.MAX_SHORT_CHARS),
                                          teacher=inputs.text(teacher, "Teacher", inputs.MAX_SHORT_CHARS),
-                                         teacher_shots=shots, dropped=dropped, steps=steps,
+                                         teacher_shots=shots, learn=learn or "", dropped=dropped, steps=steps,
                                          temperature=inputs.real(temperature, "Temperature", 0.01, 100),
                                          alpha=inputs.real(alpha, "KL share", 0, 1), limit=limit,
                                          resume=bool(resume)).checked()  # fmt: skip
@@ -88,7 +97,7 @@ def distil(outputs, spec, flag, name, teacher, shots, dropped, steps, temperatur
                      f"`{cost['asset']}` (usable in every tab) · run {run.id}: ROUGE-L on {settings.limit} "
                      f"dialogue-summary test examples, greedy, 95% intervals · teacher "
                      f"{settings.teacher or base.spec} ({settings.teacher_shots}-shot; the students zero-shot), "
-                     f"T = {settings.temperature:g}, KL share {settings.alpha:g}, "
+                     f"{learned(settings, cost)}, "
                      f"seed {settings.seed}"),
             table: gr.update(value=shown.round(3), visible=True),
             per_example: gr.update(value=tables.rounded(run.per_example), visible=True),
@@ -142,7 +151,7 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             recipe_table = gr.Dataframe(label="int8 recipe: each layer type's cost alone", interactive=False,
                                         elem_id="compression-recipe")  # fmt: skip
             recipe_path = gr.Dataframe(label="int8 recipe: the greedy steps", interactive=False)
-    with gr.Accordion("Distillation: a shallower student learns the teacher's token distributions", open=True):
+    with gr.Accordion("Distillation: a shallower student learns from a teacher", open=True):
         gr.Markdown(
             "The student is the model in the bar with a share of its decoder layers dropped (evenly spaced, first and "
             "last kept: `+prune:layers-50`); it is trained (all its weights) on dialogue-summary train pairs against "
@@ -152,12 +161,17 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             "tokenizer (a saved fine-tune: `smollm2-135m+adapter:<name>`); another tokenizer is refused. With "
             "**teacher's shots** k > 0 the teacher reads k train examples before each question (few-shot prompting) "
             "while the student reads the question alone: the student learns to answer without the examples as the "
-            "teacher does with them (each teacher step reads a prompt about k + 1 times as long)."
+            "teacher does with them (each teacher step reads a prompt about k + 1 times as long). **What the student "
+            "learns**: the teacher's token distributions (KL: a local teacher on the same tokenizer), or the "
+            "teacher's answers (sequence-level, Kim & Rush 2016: the teacher writes an answer to each training prompt "
+            "first, the student learns those with the usual loss; any teacher, a server or another tokenizer too; "
+            "temperature and KL share do not apply)."
         )  # fmt: skip
         with gr.Row():
             student_name = gr.Textbox("student", label="Student name (saved as an asset)", max_length=60)
             teacher = gr.Textbox("", label="Teacher spec (empty: the model in the bar)", max_length=300)
             teacher_shots = gr.Slider(0, 8, value=0, step=1, label="Teacher's shots (few-shot teacher; 0: zero-shot)")
+            learn = gr.Radio(LEARN_CHOICES, value="distributions", label="What the student learns")
             dropped = gr.Slider(1, 99, value=50, step=1, label="Decoder layers dropped (%)")
         with gr.Row():
             steps = gr.Slider(1, 200, value=8, step=1, label="Distillation steps (4 pairs each)")
@@ -178,8 +192,8 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
             distil_csv = gr.DownloadButton("Download distillation CSV", value=None)
             distil_json = gr.DownloadButton("Download distillation JSON", value=None)
     distil_outputs = [distil_status, distil_curve, distil_table, distil_examples, distil_csv, distil_json]
-    distil_inputs = [model_state, flag, student_name, teacher, teacher_shots, dropped, steps, temperature, alpha,
-                     distil_limit]  # fmt: skip
+    distil_inputs = [model_state, flag, student_name, teacher, teacher_shots, learn, dropped, steps, temperature,
+                     alpha, distil_limit]  # fmt: skip
     outputs = [status, table, chart, per_example, csv_file, json_file]
     measure_event = wiring.on_model(measure_button, partial(measure, outputs),
                                     [model_state, flag, int8, methods, sparsity, task, limit], outputs,

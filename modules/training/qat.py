@@ -6,6 +6,7 @@ without SmoothQuant: the weights were trained against this very grid). The saved
 converts them (torchao's "convert" step). Costs a full fine-tune plus the fake quantization in every forward."""
 
 import types
+import warnings
 
 import torch
 from torch import nn
@@ -43,7 +44,9 @@ class TokenFakeQuant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.detach().abs().amax(-1, keepdim=True).clamp(min=1e-6)
-        grid = torch.quantize_per_tensor_dynamic((x.detach() / scale).float(), torch.quint8, False).dequantize()
+        with warnings.catch_warnings():  # PyTorch marks its quantized tensors deprecated; fbgemm's kernel uses them
+            warnings.simplefilter("ignore")
+            grid = torch.quantize_per_tensor_dynamic((x.detach() / scale).float(), torch.quint8, False).dequantize()
         return x + (grid * scale - x).detach().to(x.dtype)
 
 

@@ -56,7 +56,7 @@ run: install
 test: install $(LLAMA_STAMP) /usr/bin/chromium /usr/bin/bwrap node_modules/axe-core/axe.min.js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --durations=25  # the slowest tests named: the suite must stay under 30 minutes
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"

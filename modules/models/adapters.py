@@ -123,11 +123,11 @@ def load_variant(base: Model, name: str) -> Model:
         net = copy.deepcopy(base.hf)
         load_model(net, str(folder / "model.safetensors"))
         if meta["method"].startswith("qat-"):  # scored as it was trained and will run: converted (QAT's last step)
-            from modules.training import qat
+            from modules.models import quantized
 
             scheme = meta["method"].removeprefix("qat-")
-            net = qat.convert(net, scheme)
-            label += f" (converted: {qat.CONVERTED[scheme]})"
+            net = quantized.qat_convert(net, scheme)
+            label += f" (converted: {quantized.QAT_SCHEMES[scheme]})"
         return base.variant(spec, label, net.eval())
     from peft import PeftModel  # heavy: only when an adapter is used
 

@@ -295,6 +295,18 @@ def _w8a8(base: Model, net: nn.Module, components: str):
     return net, None
 
 
+# QAT's schemes (modules/training/qat.py) and what their saved weights run as once converted
+QAT_SCHEMES = {"8da4w": "int8 activations, int4 weights", "w8a8": "int8 activations per token, int8 weights"}
+
+
+def qat_convert(net: nn.Module, scheme: str) -> nn.Module:
+    """A QAT fine-tune's plain (saved) weights -> the model that runs: QAT's convert step, in place, on the decoder's
+    Linears (the embedding and the tied head stay fp32, as in training)."""
+    if scheme == "8da4w":
+        return torchao_8da4w(net, "all-but-embeddings")
+    return token_int8(net, "all-but-embeddings")
+
+
 def token_int8(net: nn.Module, components: str) -> nn.Module:
     """TokenInt8Linear without SmoothQuant on the chosen Linears, in place: the convert step of QAT's w8a8 scheme."""
     for name in chosen_linears(net, components):

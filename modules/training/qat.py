@@ -16,8 +16,9 @@ from modules.training import full
 
 DEFAULT_LR = full.DEFAULT_LR
 COMPONENTS = "all-but-embeddings"  # the decoder's Linears; the embedding and the tied output head stay fp32
-SCHEMES = ("8da4w", "w8a8")
-CONVERTED = {"8da4w": "int8 activations, int4 weights", "w8a8": "int8 activations per token, int8 weights"}
+SCHEMES = tuple(quantized.QAT_SCHEMES)
+CONVERTED = quantized.QAT_SCHEMES  # what each scheme's variant runs as
+convert = quantized.qat_convert  # QAT's convert step (in models/: a saved fine-tune loads through it)
 
 
 def method(scheme: str) -> types.SimpleNamespace:
@@ -64,10 +65,3 @@ def prepare(base: Model, config, scheme: str = "8da4w") -> nn.Module:
             if hasattr(module, "weight_fake_quantizer"):
                 module.activation_fake_quantizer = TokenFakeQuant()
     return net
-
-
-def convert(net: nn.Module, scheme: str) -> nn.Module:
-    """Plain (saved) weights -> the model that runs: QAT's convert step, in place."""
-    if scheme == "8da4w":
-        return quantized.torchao_8da4w(net, COMPONENTS)
-    return quantized.token_int8(net, COMPONENTS)

@@ -4,7 +4,7 @@ loss <= 1 point with an interval that includes 0); (2) structured pruning (whole
 and 50%: speed ratio and ROUGE-L loss, and unstructured pruning's perplexity at 50% (dense, magnitude, Wanda); (3)
 distillation's seconds per step against a plain fine-tune step of the same student; (4) quantization-aware training
 against post-training quantization of a plain fine-tune of the same steps (8da4w: int4 weights; w8a8: int8 weights);
-(5) the default distillation with a zero-shot and a 3-shot teacher.
+(5) the default distillation with a zero-shot and a 3-shot teacher, and learning the 3-shot teacher's answers.
 
     python benchmarks/compression.py                    # the README's figures (embedded model, ~60 minutes)
     python benchmarks/compression.py --smoke --model DIR   # seconds: 1 example, 4-token answers, 1 step
@@ -101,14 +101,17 @@ def distill_step(base, keep: int, steps: int, length: int) -> None:
 
 
 def teachers(base, limit: int, smoke: bool) -> None:
-    """The tab's default distillation with a zero-shot and a 3-shot teacher: each student's ROUGE-L after."""
-    for shots in (0, 3):
-        settings = distillation.Settings(name=f"bench-student-{shots}", teacher_shots=shots, limit=limit,
-                                         **({"steps": 1, "max_length": 64} if smoke else {})).checked()  # fmt: skip
+    """The tab's default distillation with a zero-shot and a 3-shot teacher, and the 3-shot teacher's answers learned
+    (sequence-level): each student's ROUGE-L after."""
+    for shots, learn in ((0, "distributions"), (3, "distributions"), (3, "answers")):
+        smallest = {"steps": 1, "max_length": 64} if smoke else {}
+        settings = distillation.Settings(name=f"bench-student-{shots}-{learn}", teacher_shots=shots, learn=learn,
+                                         limit=limit, **smallest).checked()  # fmt: skip
         started = time.perf_counter()
         cost, run, table = distillation.run(base, settings, lambda event: None, threading.Event())
         rows = table.set_index("model")
-        print(f"distillation, {shots}-shot teacher ({settings.steps} steps, {time.perf_counter() - started:.0f} s, "
+        print(f"distillation, {shots}-shot teacher, learning its {learn} ({settings.steps} steps, "
+              f"{time.perf_counter() - started:.0f} s, "
               f"run {run.id}, {limit} test examples): loss {cost['curve'][0]['loss']:.2f} -> "
               f"{cost['curve'][-1]['loss']:.2f}; ROUGE-L " + ", ".join(
                   f"{name} {row.rougeL:.3f} {row['rougeL 95% CI']}" for name, row in rows.iterrows()))  # fmt: skip

@@ -39,13 +39,13 @@ def test_convert_matches_the_fake_quantized_forward(tiny_model, scheme):
     ids = ids_of(tiny_model)
     with torch.no_grad():
         fake = net(input_ids=ids).logits
-        saved_path = qat.convert(copy.deepcopy(tiny_model.hf), scheme)  # the variant's way; no training yet
+        saved_path = quantized.qat_convert(copy.deepcopy(tiny_model.hf), scheme)  # the variant's way; no training yet
         if scheme == "8da4w":
             quantize_(net, QATConfig(quantized.torchao_8da4w_config(), step="convert"))  # torchao's own convert
         else:  # torchao's convert without a PTQ config gives plain Linears back; the lab's kernel then
             quantize_(net, QATConfig(step="convert"))
             assert not any(type(m).__name__ == "FakeQuantizedLinear" for m in net.modules())
-            net = quantized.token_int8(net, qat.COMPONENTS)
+            net = quantized.token_int8(net, quantized.QAT_COMPONENTS)
         converted = net(input_ids=ids).logits
         assert (converted - fake).abs().max().item() <= TOLERANCE
         assert (saved_path(input_ids=ids).logits - fake).abs().max().item() <= TOLERANCE  # the variant's way
@@ -69,7 +69,7 @@ def test_a_qat_fine_tune_saves_plain_weights_and_runs_converted(tiny_model, tmp_
     with torch.no_grad():
         trained = net(input_ids=ids).logits  # the fake-quantized forward it was trained with
         variant = get_model(f"{tiny_model.spec}+adapter:qat-tiny-{scheme}")
-        assert qat.CONVERTED[scheme] in variant.label
+        assert quantized.QAT_SCHEMES[scheme] in variant.label
         assert (variant.hf(input_ids=ids).logits - trained).abs().max().item() <= TOLERANCE
     assert variant.generate(["hello"], GenerationParams(max_new_tokens=2))[0].new_tokens >= 1
     assert weights_hash(tiny_model) == before

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from evals.tasks import Example, load_task
+from modules.models import adapters
 from modules.progress import Progress
 from modules.training import data, finetune, registry, supervised, trainer
 
@@ -30,6 +31,8 @@ def test_methods_and_objectives_are_found_by_name_and_unknown_names_list_the_kno
         finetune.Config(objective="ppo")
     for method in registry.METHODS.values():
         assert callable(method.prepare) and 0 < method.DEFAULT_LR < 1
+    qat_methods = {name for name in registry.METHODS if name.startswith("qat-")}
+    assert qat_methods and qat_methods <= set(adapters.FULL_COPIES)  # saved whole, loaded converted
     for objective in registry.OBJECTIVES.values():
         assert all(callable(getattr(objective, f)) for f in ("rows", "batch", "weight", "loss"))
 

@@ -17,6 +17,7 @@ from modules.models.spec import variant_spec
 
 MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), "down_proj"
 METHODS = ("magnitude-global", "magnitude-layer", "wanda", "mlp-neurons", "attention-heads", "layers")
+CALIBRATED = ("wanda", "mlp-neurons", "attention-heads")  # the methods that read calibration text
 
 
 def check_sparsity(sparsity: float) -> float:
@@ -302,7 +303,7 @@ def build(base, text: str):
     method, sparsity = parse(text)
     check_memory(base)
     started = time.perf_counter()
-    batches = calibration.batches(base) if method in ("wanda", "mlp-neurons", "attention-heads") else None
+    batches = calibration.batches(base) if method in CALIBRATED else None
     net = prune(base.hf, method, sparsity, batches)
     spec = variant_spec(base.spec, prune=f"{method}-{round(sparsity * 100)}")
     return base.variant(spec, f"{base.label} -> {describe(method, sparsity)}", net,

@@ -290,27 +290,27 @@ def _w8a8(base: Model, net: nn.Module, components: str):
 
     if components == AUTO:
         return int8_recipe.choose(net, batches, make)
-    for name in chosen_linears(net, components):
-        int8_recipe.swap(net, name, make(name, net.get_submodule(name)))
-    return net, None
+    return token_int8(net, components, absmax), None
 
 
-# QAT's schemes (modules/training/qat.py) and what their saved weights run as once converted
+# QAT's schemes (modules/training/qat.py) and what their saved weights run as once converted; the Linears QAT
+# fake-quantizes and converts: the decoder's (the embedding and the tied output head stay fp32)
 QAT_SCHEMES = {"8da4w": "int8 activations, int4 weights", "w8a8": "int8 activations per token, int8 weights"}
+QAT_COMPONENTS = "all-but-embeddings"
 
 
 def qat_convert(net: nn.Module, scheme: str) -> nn.Module:
-    """A QAT fine-tune's plain (saved) weights -> the model that runs: QAT's convert step, in place, on the decoder's
-    Linears (the embedding and the tied head stay fp32, as in training)."""
+    """A QAT fine-tune's plain (saved) weights -> the model that runs: QAT's convert step, in place."""
     if scheme == "8da4w":
-        return torchao_8da4w(net, "all-but-embeddings")
-    return token_int8(net, "all-but-embeddings")
+        return torchao_8da4w(net, QAT_COMPONENTS)
+    return token_int8(net, QAT_COMPONENTS)
 
 
-def token_int8(net: nn.Module, components: str) -> nn.Module:
-    """TokenInt8Linear without SmoothQuant on the chosen Linears, in place: the convert step of QAT's w8a8 scheme."""
+def token_int8(net: nn.Module, components: str, absmax: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """TokenInt8Linear on the chosen Linears, in place; SmoothQuant where `absmax` (each Linear's input absmax on
+    calibration text) is given, plain per-token int8 without it (QAT's w8a8 convert step)."""
     for name in chosen_linears(net, components):
-        int8_recipe.swap(net, name, TokenInt8Linear(net.get_submodule(name)))
+        int8_recipe.swap(net, name, TokenInt8Linear(net.get_submodule(name), absmax[name] if absmax else None))
     return net
 
 

@@ -55,7 +55,7 @@ class Settings:
         distill.Distill(teacher=None, temperature=self.temperature, alpha=self.alpha)  # its own checks
         return replace(
             self, dropped=inputs.whole(self.dropped, "Layers dropped (%)", 1, 99),
-            teacher_shots=inputs.whole(self.teacher_shots, "Teacher's shots", 0, 8),
+            teacher_shots=inputs.whole(self.teacher_shots, "Teacher's shots", 0, distill.MAX_SHOTS),
             steps=inputs.whole(self.steps, "Steps", 1, limits.max_train_steps()),
             batch_size=inputs.whole(self.batch_size, "Batch size", 1, 64),
             max_length=inputs.whole(self.max_length, "Max length", 32, 4096),

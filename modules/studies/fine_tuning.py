@@ -21,7 +21,7 @@ from modules.store import default_store
 from modules.studies import forgetting
 from modules.studies.forgetting import Probe
 from modules.techniques import prompting
-from modules.training import checkpoint, data, finetune, lora, registry, trainer
+from modules.training import checkpoint, data, finetune, lora, qat, registry, trainer
 
 QUALITY_SCORES = ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu")
 REFERENCE = references.COURSE_LAB_2  # published figures (another model and dataset): shown, never mixed in
@@ -107,7 +107,7 @@ class JobSettings:
             "eval_limit": (1, 500), "probe_limit": (0, 500)}.items()}  # fmt: skip
         rates = {key: inputs.real(values[key] or 0, key.replace("_", " "), 0, 0.999) for key in
                  ("lr_full", "lr_lora", "lr_prompt")}  # fmt: skip
-        lrs = {"full": rates["lr_full"], "qat-8da4w": rates["lr_full"], "qat-w8a8": rates["lr_full"],
+        lrs = {"full": rates["lr_full"], **{f"qat-{scheme}": rates["lr_full"] for scheme in qat.SCHEMES},
                "lora": rates["lr_lora"], "qlora": rates["lr_lora"],
                "prompt-tuning": rates["lr_prompt"], "ia3": 0.0,  # IA3: its own default rate
                **dict.fromkeys(lora.PLACES, rates["lr_lora"])}  # fmt: skip

@@ -26,6 +26,8 @@ from modules.techniques import prompting
 from modules.training import supervised
 from modules.training.data import IGNORE, Row, collate
 
+MAX_SHOTS = 8  # a few-shot teacher's examples: each adds a training pair's length to the teacher's prompt
+
 
 @dataclass
 class Distill:
@@ -39,8 +41,8 @@ class Distill:
             raise ValueError(f"The temperature must be above 0, got {self.temperature}.")
         if not 0 <= self.alpha <= 1:
             raise ValueError(f"The KL share alpha must be between 0 and 1, got {self.alpha}.")
-        if not 0 <= self.teacher_shots <= 8:
-            raise ValueError(f"The teacher's shots must be from 0 to 8, got {self.teacher_shots}.")
+        if not 0 <= self.teacher_shots <= MAX_SHOTS:
+            raise ValueError(f"The teacher's shots must be from 0 to {MAX_SHOTS}, got {self.teacher_shots}.")
 
     def rows(self, model: Model, task: Task, pairs: list[Example], max_length: int) -> list[Row | tuple[Row, Row]]:
         """The student's rows; with teacher shots, (student row, teacher row) pairs ending in the same answer."""

@@ -15,10 +15,7 @@ from modules.models import Model, quantized
 from modules.training import full
 
 DEFAULT_LR = full.DEFAULT_LR
-COMPONENTS = "all-but-embeddings"  # the decoder's Linears; the embedding and the tied output head stay fp32
-SCHEMES = tuple(quantized.QAT_SCHEMES)
-CONVERTED = quantized.QAT_SCHEMES  # what each scheme's variant runs as
-convert = quantized.qat_convert  # QAT's convert step (in models/: a saved fine-tune loads through it)
+SCHEMES = tuple(quantized.QAT_SCHEMES)  # the convert step is quantized.qat_convert: a saved fine-tune loads through it
 
 
 def method(scheme: str) -> types.SimpleNamespace:
@@ -59,7 +56,7 @@ def prepare(base: Model, config, scheme: str = "8da4w") -> nn.Module:
     if reason:
         raise ValueError(reason)
     net = full.prepare(base, config)
-    quantize_(net, qat_config(scheme), filter_fn=quantized.linear_filter(net, COMPONENTS))
+    quantize_(net, qat_config(scheme), filter_fn=quantized.linear_filter(net, quantized.QAT_COMPONENTS))
     if scheme == "w8a8":
         for module in net.modules():
             if hasattr(module, "weight_fake_quantizer"):

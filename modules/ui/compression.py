@@ -8,6 +8,7 @@ import gradio as gr
 from modules import inputs
 from modules.models import pruned, zero_gpu
 from modules.studies import compression, distillation
+from modules.training import distill
 from modules.ui import charts, results, tables, variant_study, wiring
 from modules.ui.errors import user_errors
 from modules.ui.job import run_job
@@ -67,7 +68,7 @@ def learned(settings: distillation.Settings, cost: dict) -> str:
 
 def distil(outputs, spec, flag, name, teacher, shots, learn, dropped, steps, temperature, alpha, limit, resume=False,
            progress=gr.Progress()):  # fmt: skip
-    """Train the student on the teacher's distributions, live loss curve, then the three side by side."""
+    """Train the student on the teacher's distributions or answers, live loss curve, then the three side by side."""
     status, curve_plot, table, per_example, csv_file, json_file = outputs
     with user_errors():
         if refusal := zero_gpu.refusal("fine-tuning"):
@@ -170,7 +171,8 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
         with gr.Row():
             student_name = gr.Textbox("student", label="Student name (saved as an asset)", max_length=60)
             teacher = gr.Textbox("", label="Teacher spec (empty: the model in the bar)", max_length=300)
-            teacher_shots = gr.Slider(0, 8, value=0, step=1, label="Teacher's shots (few-shot teacher; 0: zero-shot)")
+            teacher_shots = gr.Slider(0, distill.MAX_SHOTS, value=0, step=1,
+                                      label="Teacher's shots (few-shot teacher; 0: zero-shot)")  # fmt: skip
             learn = gr.Radio(LEARN_CHOICES, value="distributions", label="What the student learns")
             dropped = gr.Slider(1, 99, value=50, step=1, label="Decoder layers dropped (%)")
         with gr.Row():

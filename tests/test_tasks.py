@@ -10,16 +10,23 @@ from evals.tasks import TASKS_DIR, TaskError, load_task, task_names
 from evals.tasks.generate_arithmetic import generate
 
 
-def test_dialogue_summary_suite():
-    task = load_task("dialogue-summary")
-    train, test = task.split("train"), task.split("test")
-    assert len(train) >= 40 and len(test) >= 20
+@pytest.mark.parametrize(("name", "train", "test"), [("dialogue-summary", 44, 22), ("dialogue-summary-110", 40, 110)])
+def test_dialogue_summary_suites(name, train, test):
+    task = load_task(name)
+    assert (len(task.split("train")), len(task.split("test"))) == (train, test)
     assert len({e.input for e in task.examples}) == len(task.examples)  # no two dialogues alike
     assert len({e.meta["topic"] for e in task.examples}) == len(task.examples)
     for example in task.examples:
         assert example.input.startswith("#Person1#:") and "#Person2#:" in example.input
         assert len(re.findall(r"[.!?](?:\s|$)", example.reference)) == 1  # one sentence
     assert "CC0" in task.license and "Written for LLM Technique Lab" in task.origin
+
+
+def test_the_larger_dialogue_set_shares_nothing_with_the_first():
+    first, larger = load_task("dialogue-summary").examples, load_task("dialogue-summary-110").examples
+    assert not {e.id for e in first} & {e.id for e in larger}
+    assert not {e.input for e in first} & {e.input for e in larger}
+    assert not {e.meta["topic"] for e in first} & {e.meta["topic"] for e in larger}
 
 
 def test_arithmetic_suite_answers_match_worked_solutions():

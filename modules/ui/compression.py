@@ -27,7 +27,7 @@ assert [value for _, value in LEARN_CHOICES] == list(distillation.LEARN)
 def measure(outputs, spec, flag, int8, methods, sparsity_text, task, limit, progress=gr.Progress()):
     with user_errors():
         names = compression.variant_names(int8 or [], methods or [], sparsity_text)
-        limit = inputs.whole(limit, "Test examples", 1, 40)
+        limit = inputs.whole(limit, "Test examples", 1, variant_study.MAX_EXAMPLES)
 
     def work(base, report, stop):
         return compression.compare(base, names, task, limit, report, stop)
@@ -130,7 +130,7 @@ def build(model_state: gr.State, flag: gr.State) -> tuple[list, list]:
         with gr.Row():
             sparsity = gr.Textbox("25", label="Sparsity % (comma-separated, 1-99)", max_length=60)
             task = gr.Dropdown(variant_study.TASKS, value=variant_study.TASKS[0], label="Task for ROUGE-L / BLEU")
-            limit = gr.Slider(1, 40, value=3, step=1, label="Examples to score")
+            limit = gr.Slider(1, variant_study.MAX_EXAMPLES, value=3, step=1, label="Examples to score")
         with gr.Row():
             measure_button = gr.Button("Compress and compare", variant="primary")
             histogram_button = gr.Button("Weight-magnitude histogram")

@@ -53,7 +53,7 @@ def gguf_mismatch(base) -> str | None:
 def measure_variants(outputs, spec, flag, precisions, components, task, limit, progress=gr.Progress()):
     with user_errors():
         names = variant_names(precisions, components, spec)
-        limit = inputs.whole(limit, "Test examples", 1, 40)
+        limit = inputs.whole(limit, "Test examples", 1, variant_study.MAX_EXAMPLES)
 
     def work(base, report, stop):
         return quantization.compare_variants(base, names, task, limit, report, stop)
@@ -63,7 +63,7 @@ def measure_variants(outputs, spec, flag, precisions, components, task, limit, p
 
 def measure_sensitivity(outputs, spec, flag, task, limit, progress=gr.Progress()):
     with user_errors():
-        limit = inputs.whole(limit, "Test examples", 1, 40)
+        limit = inputs.whole(limit, "Test examples", 1, variant_study.MAX_EXAMPLES)
 
     def work(base, report, stop):
         return quantization.sensitivity(base, task, limit, report, stop)
@@ -139,7 +139,7 @@ def build(model_state: gr.State, model_info: gr.Markdown) -> None:
             components = gr.Radio(list(quantized.COMPONENTS), value="all-but-embeddings",
                                   label="int8 / 4-bit components")  # fmt: skip
             task = gr.Dropdown(TASKS, value=TASKS[0], label="Task for ROUGE-L / BLEU", allow_custom_value=True)
-            limit = gr.Slider(1, 40, value=5, step=1, label="Test examples")
+            limit = gr.Slider(1, variant_study.MAX_EXAMPLES, value=5, step=1, label="Test examples")
         with gr.Row():
             measure_button = gr.Button("Measure variants", variant="primary")
             sensitivity_button = gr.Button("Sensitivity per layer type (int8)")

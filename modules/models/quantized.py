@@ -39,7 +39,7 @@ MEMORY_SHARE = 0.8  # a variant may use at most this share of the free memory
 SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; measured here: KL 0.015 at 0.5, 0.033 at 0.3, 0.061 without
 # SmoothQuant's channel maxima from 16 train examples, not calibration's 4: on 80 other train dialogues (the split the
 # choice was made on; never test) w8a8 lost 4.8 ROUGE-L points [+2.2, +7.5] to fp32 with 4 and gained 3.4 [1.1, 5.7]
-# with 16, at about the same KL (0.013 / 0.014); six recipes of like KL spanned -3.4 to +6.7 points there
+# with 16, at about the same KL (0.013 / 0.014); six recipes (KL 0.008 to 0.033) spanned -3.4 to +6.7 points there
 SMOOTH_EXAMPLES = 16
 RESCORED = 8  # the int8 head's best candidates whose logits are recomputed in fp32 (4 and 16 measured the same)
 INT4_KERNEL = "_weight_int4pack_mm_for_cpu"
@@ -321,10 +321,11 @@ def token_int8(net: nn.Module, components: str, absmax: dict[str, torch.Tensor] 
     return net
 
 
-def int8_layer(net: nn.Module, name: str, linear: nn.Linear, absmax: torch.Tensor | None) -> nn.Module:
+def int8_layer(net: nn.Module, name: str, linear: nn.Linear, absmax: torch.Tensor | None,
+               alpha: float = SMOOTH_ALPHA) -> nn.Module:  # fmt: skip
     """The per-token int8 form of the Linear `name` in `net`: the output head, where it is tied to the embedding,
     with its best candidates rescored in fp32 (RescoredHead); any other Linear as TokenInt8Linear."""
-    int8 = TokenInt8Linear(linear, absmax)
+    int8 = TokenInt8Linear(linear, absmax, alpha)
     if linear is net.get_output_embeddings() and linear.weight is net.get_input_embeddings().weight:
         return RescoredHead(int8, linear.weight)
     return int8

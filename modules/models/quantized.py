@@ -37,9 +37,9 @@ MLP = ("gate_proj", "up_proj", "down_proj")
 LAYER_TYPES = (*ATTENTION, *MLP, "lm_head")  # single layer types: the sensitivity table quantizes one at a time
 MEMORY_SHARE = 0.8  # a variant may use at most this share of the free memory
 SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; measured here: KL 0.015 at 0.5, 0.033 at 0.3, 0.061 without
-# SmoothQuant's channel maxima from 16 train examples, not calibration's 4: on 80 other train dialogues (the split the
-# choice was made on; never test) w8a8 lost 4.8 ROUGE-L points [+2.2, +7.5] to fp32 with 4 and gained 3.4 [1.1, 5.7]
-# with 16, at about the same KL (0.013 / 0.014); six recipes (KL 0.008 to 0.033) spanned -3.4 to +6.7 points there
+# SmoothQuant's channel maxima from 16 train examples, not calibration's 4: on 68 other train dialogues (never test;
+# benchmarks/compression.py --only recipes) w8a8 lost 4.9 ROUGE-L points [+2.1, +7.8] to fp32 with 4 and 1.2 fewer
+# [-3.9, +1.5] with 16, at about the same KL (0.013 / 0.014); the other recipes there lost 2.9 to 5.6
 SMOOTH_EXAMPLES = 16
 RESCORED = 8  # the int8 head's best candidates whose logits are recomputed in fp32 (4 and 16 measured the same)
 INT4_KERNEL = "_weight_int4pack_mm_for_cpu"

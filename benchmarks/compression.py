@@ -74,20 +74,21 @@ def quality(base, names: list[str], limit: int, texts: int, repeats: int, smoke:
 
 
 # w8a8 on every Linear (the head rescored) made six ways: how many calibration examples give SmoothQuant its channel
-# maxima, its migration strength, and down_proj left in fp32
+# maxima, its migration strength, and down_proj left in fp32 (the last three on calibration's usual few examples)
+FEW, SHIPPED = calibration.EXAMPLES, quantized.SMOOTH_EXAMPLES
 RECIPES = {
-    "maxima from 4 examples": {"examples": 4},
-    f"maxima from {quantized.SMOOTH_EXAMPLES} examples (shipped)": {"examples": quantized.SMOOTH_EXAMPLES},
-    "alpha 0.4": {"alpha": 0.4},
-    "alpha 0.65": {"alpha": 0.65},
-    "alpha 0.8": {"alpha": 0.8},
-    "down_proj in fp32": {"keep": "down_proj"},
+    f"maxima from {FEW} examples": {"examples": FEW},
+    f"maxima from {SHIPPED} examples (shipped)": {"examples": SHIPPED},
+    f"alpha 0.4, maxima from {FEW}": {"examples": FEW, "alpha": 0.4},
+    f"alpha 0.65, maxima from {FEW}": {"examples": FEW, "alpha": 0.65},
+    f"alpha 0.8, maxima from {FEW}": {"examples": FEW, "alpha": 0.8},
+    f"down_proj in fp32, maxima from {FEW}": {"examples": FEW, "keep": "down_proj"},
 }
 
 
-def w8a8_made(base, examples: int = 4, alpha: float = quantized.SMOOTH_ALPHA, keep: str = ""):
+def w8a8_made(base, absmax: dict, alpha: float = quantized.SMOOTH_ALPHA, keep: str = ""):
+    """w8a8 on a copy of the base: every Linear but those ending in `keep`, SmoothQuant from `absmax`."""
     net = copy.deepcopy(base.hf)
-    absmax = int8_recipe.input_absmax(net, calibration.batches(base, examples))
     for name in quantized.chosen_linears(net, "everything"):
         if not (keep and name.endswith(keep)):
             int8_recipe.swap(net, name, quantized.int8_layer(net, name, net.get_submodule(name), absmax[name], alpha))
@@ -103,9 +104,12 @@ def recipes(base, limit: int | None, smoke: bool) -> None:
                   examples=first.split("train")[quantized.SMOOTH_EXAMPLES:] + larger.split("train"))  # fmt: skip
     texts = calibration.batches(base, 2 if smoke else quantized.SMOOTH_EXAMPLES)
     reference = int8_recipe.log_probs(base.hf, texts)
+    counts = {options["examples"] for options in RECIPES.values()}
+    maxima = {n: int8_recipe.input_absmax(base.hf, calibration.batches(base, 2 if smoke else n)) for n in counts}
     models, measured = {"fp32": base}, {}
     for name, options in RECIPES.items():
-        net = w8a8_made(base, **({**options, "examples": 2} if smoke and "examples" in options else options))
+        net = w8a8_made(base, maxima[options["examples"]], options.get("alpha", quantized.SMOOTH_ALPHA),
+                        options.get("keep", ""))  # fmt: skip
         picks = [a.argmax(-1) == b.argmax(-1) for a, b in zip(int8_recipe.log_probs(net, texts), reference)]
         agree = sum(p.sum().item() for p in picks) / sum(p.numel() for p in picks)
         measured[name] = (int8_recipe.mean_kl(net, texts, reference), agree)
